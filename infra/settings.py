@@ -1,0 +1,80 @@
+"""All configuration, read once from ``SPACECAST_*`` environment variables (see README)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.master import LoudnessTarget
+from pipeline.probe import TrackLimits
+from pipeline.transcribe import WhisperSettings
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPACECAST_", extra="ignore")
+
+    # Service wiring
+    database_url: str = "sqlite:///.spacecast/spacecast.db"
+    broker_url: str = "redis://127.0.0.1:6379/0"  # or amqp://guest:guest@127.0.0.1:5672/ or stub://
+    queue_prefix: str = ""  # namespaces queue names, so several deployments can share a broker
+    public_base_url: str = "http://127.0.0.1:8000"
+    media_delivery: Literal["proxy", "redirect"] = "proxy"
+
+    # S3-compatible storage (AWS S3, MinIO, R2, rclone serve s3, ...)
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_bucket: str = "spacecast"
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    s3_create_bucket: bool = True
+
+    # Audio
+    target_lufs: float = -16.0
+    true_peak_dbtp: float = -1.0
+    loudness_tolerance_lu: float = 0.5
+    mp3_bitrate: str = "96k"
+    opus_bitrate: str = "64k"
+    deliver_opus: bool = True
+    max_track_bytes: int = 2 * 1024**3
+    max_track_duration_s: float = 6 * 3600.0
+    stage_timeout_s: float = 3 * 3600.0
+
+    # Transcription
+    whisper_model: str = "tiny.en"
+    whisper_compute_type: str = "int8"
+    whisper_threads: int = max(1, min(4, os.cpu_count() or 1))
+    whisper_beam_size: int = 5
+    whisper_vad: bool = True
+    model_cache_dir: Path = Path.home() / ".cache" / "spacecast" / "models"
+
+    work_dir: Path | None = None  # scratch space for workers; default: the system temp folder
+
+    def whisper_settings(self) -> WhisperSettings:
+        return WhisperSettings(
+            model=self.whisper_model,
+            compute_type=self.whisper_compute_type,
+            cpu_threads=self.whisper_threads,
+            beam_size=self.whisper_beam_size,
+            vad=self.whisper_vad,
+            cache_dir=self.model_cache_dir,
+        )
+
+    def loudness_target(self) -> LoudnessTarget:
+        return LoudnessTarget(
+            integrated_lufs=self.target_lufs,
+            true_peak_dbtp=self.true_peak_dbtp,
+            tolerance_lu=self.loudness_tolerance_lu,
+        )
+
+    def track_limits(self) -> TrackLimits:
+        return TrackLimits(max_bytes=self.max_track_bytes, max_duration_s=self.max_track_duration_s)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,33 @@
+"""Named errors whose messages a user can act on; every layer maps them to its own surface."""
+
+
+class SpacecastError(Exception):
+    """Base error. ``str(error)`` is a one-line message fit to show a user."""
+
+
+class InvalidManifest(SpacecastError):
+    """The space manifest is missing, malformed or inconsistent."""
+
+
+class InvalidTrack(SpacecastError):
+    """A participant's track is not usable audio (rejected by probe or limits)."""
+
+
+class FFmpegFailed(SpacecastError):
+    """ffmpeg or ffprobe failed or ran past its time limit."""
+
+
+class LoudnessTargetMissed(SpacecastError):
+    """The delivered file could not be brought within the loudness tolerance."""
+
+
+class ModelUnavailable(SpacecastError):
+    """The configured Whisper model cannot be found locally."""
+
+
+class NothingToPublish(SpacecastError):
+    """No participant may be published, so there is no episode to make."""
+
+
+class TimeLimitExceeded(SpacecastError):
+    """A stage ran past its time limit (a pathological or oversized input)."""

@@ -1,0 +1,225 @@
+"""Podcast RSS: RSS 2.0 built with feedgen, the iTunes tags Apple requires, and Podcasting 2.0 tags
+(``podcast:guid``, ``podcast:transcript``, ``podcast:person``, ``podcast:soundbite``).
+
+The ``podcast`` prefix is bound to the namespace URI the Podcasting 2.0 specification's own
+example feed declares, which is also the one gPodder's podcastparser reads (see docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+PODCAST_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+# Namespace the Podcasting 2.0 spec fixes for deriving podcast:guid from a feed URL.
+_PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+
+
+@dataclass(frozen=True)
+class Show:
+    title: str
+    author: str
+    description: str
+    link: str
+    feed_url: str
+    image_url: str
+    language: str = "en"
+    category: str = "Society & Culture"
+    explicit: bool = False
+    owner_email: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    role: str = "guest"  # Podcasting 2.0 taxonomy: host, co-host, guest
+    href: str | None = None
+    img: str | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptLink:
+    url: str
+    mime_type: str
+    language: str | None = None
+    rel: str | None = None
+
+
+@dataclass(frozen=True)
+class Soundbite:
+    start_s: float
+    duration_s: float
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    guid: str
+    title: str
+    description: str
+    link: str | None
+    published_at: datetime
+    enclosure_url: str
+    enclosure_bytes: int
+    enclosure_type: str
+    duration_s: float
+    persons: Sequence[Person] = field(default=())
+    transcripts: Sequence[TranscriptLink] = field(default=())
+    soundbites: Sequence[Soundbite] = field(default=())
+
+
+def podcast_guid(feed_url: str) -> str:
+    """podcast:guid as the spec derives it: UUIDv5 of the feed URL without scheme or end slashes."""
+    bare = feed_url.split("://", 1)[-1].rstrip("/")
+    return str(uuid.uuid5(_PODCAST_GUID_NAMESPACE, bare))
+
+
+def format_duration(seconds: float) -> str:
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def _sub(parent: etree._Element, ns: str, tag: str, text: str | None = None, **attrs: str):
+    element = etree.SubElement(parent, f"{{{ns}}}{tag}")
+    for key, value in attrs.items():
+        if value is not None:
+            element.set(key, value)
+    if text is not None:
+        element.text = text
+    return element
+
+
+class _ChannelExtension(BaseExtension):
+    def __init__(self) -> None:
+        self.show: Show | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"podcast": PODCAST_NS}
+
+    def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
+        assert self.show is not None
+        channel = rss_feed[0]
+        _sub(channel, PODCAST_NS, "guid", podcast_guid(self.show.feed_url))
+        _sub(channel, ITUNES_NS, "explicit", "true" if self.show.explicit else "false")
+        return rss_feed
+
+
+class _ItemExtension(BaseEntryExtension):
+    def __init__(self) -> None:
+        self.item: FeedItem | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"podcast": PODCAST_NS}
+
+    def extend_rss(self, entry: etree._Element) -> etree._Element:
+        assert self.item is not None
+        for transcript in self.item.transcripts:
+            _sub(
+                entry,
+                PODCAST_NS,
+                "transcript",
+                url=transcript.url,
+                type=transcript.mime_type,
+                language=transcript.language,
+                rel=transcript.rel,
+            )
+        for person in self.item.persons:
+            _sub(
+                entry,
+                PODCAST_NS,
+                "person",
+                person.name,
+                role=person.role,
+                group="cast",
+                href=person.href,
+                img=person.img,
+            )
+        for bite in self.item.soundbites:
+            _sub(
+                entry,
+                PODCAST_NS,
+                "soundbite",
+                bite.title or None,
+                startTime=f"{bite.start_s:.3f}",
+                duration=f"{bite.duration_s:.3f}",
+            )
+        return entry
+
+
+def build_feed(show: Show, items: Sequence[FeedItem]) -> bytes:
+    """The show's RSS document with ``items`` newest first."""
+    fg = FeedGenerator()
+    fg.load_extension("podcast")
+    fg.register_extension("podcastindex", _ChannelExtension, _ItemExtension, atom=False)
+    fg.podcastindex.show = show
+    fg.title(show.title)
+    fg.description(show.description or show.title)
+    fg.link(href=show.feed_url, rel="self")
+    fg.link(href=show.link, rel="alternate")
+    fg.language(show.language)
+    fg.image(url=show.image_url, title=show.title, link=show.link)
+    fg.generator("Spacecast")
+    fg.podcast.itunes_author(show.author)
+    fg.podcast.itunes_image(show.image_url)
+    fg.podcast.itunes_category(show.category)
+    fg.podcast.itunes_type("episodic")
+    fg.podcast.itunes_summary(show.description or show.title)
+    if show.owner_email:
+        fg.podcast.itunes_owner(name=show.author, email=show.owner_email)
+    # feedgen emits entries in the reverse order they are added; add oldest first.
+    for item in sorted(items, key=lambda i: i.published_at):
+        entry = fg.add_entry()
+        entry.podcastindex.item = item
+        entry.guid(item.guid, permalink=False)
+        entry.title(item.title)
+        entry.description(item.description or item.title)
+        if item.link:
+            entry.link(href=item.link)
+        entry.pubDate(item.published_at)
+        entry.enclosure(item.enclosure_url, str(item.enclosure_bytes), item.enclosure_type)
+        entry.podcast.itunes_duration(format_duration(item.duration_s))
+        entry.podcast.itunes_author(show.author)
+    return fg.rss_str(pretty=True, xml_declaration=True, encoding="UTF-8")
+
+
+def carry_over_items(feed_xml: bytes, earlier_feed_xml: bytes) -> bytes:
+    """Add to ``feed_xml`` every item of ``earlier_feed_xml`` whose guid it does not have.
+
+    Items are copied as they were (every tag kept) and the channel is reordered newest first.
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    doc = etree.fromstring(feed_xml, parser)
+    earlier = etree.fromstring(earlier_feed_xml, parser)
+    channel = doc.find("channel")
+    earlier_channel = earlier.find("channel")
+    if channel is None or earlier_channel is None:
+        return feed_xml
+    present = {item.findtext("guid") for item in channel.findall("item")}
+    for item in earlier_channel.findall("item"):
+        if item.findtext("guid") not in present:
+            channel.append(item)
+    items = channel.findall("item")
+    for item in items:
+        channel.remove(item)
+
+    def _published(item: etree._Element) -> float:
+        text = item.findtext("pubDate")
+        try:
+            return parsedate_to_datetime(text).timestamp() if text else 0.0
+        except (TypeError, ValueError):
+            return 0.0
+
+    for item in sorted(items, key=_published, reverse=True):
+        channel.append(item)
+    etree.indent(doc, space="  ")
+    return etree.tostring(doc, pretty_print=True, xml_declaration=True, encoding="UTF-8")

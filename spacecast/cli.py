@@ -1,0 +1,137 @@
+"""``spacecast`` command: process (offline), api, worker, migrate and demo.
+
+Each sub-command maps errors a user can fix to one line on stderr naming the file and the problem,
+and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pipeline.errors import SpacecastError
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def _process(args: argparse.Namespace) -> int:
+    from infra.settings import get_settings
+    from pipeline.master import FORMATS, with_bitrate
+    from pipeline.process import ProcessOptions, process_space
+
+    settings = get_settings()
+    formats = [with_bitrate(FORMATS["mp3"], settings.mp3_bitrate)]
+    if args.opus:
+        formats.append(with_bitrate(FORMATS["opus"], settings.opus_bitrate))
+    whisper = settings.whisper_settings()
+    if args.model:
+        whisper = type(whisper)(**{**whisper.__dict__, "model": args.model})
+    options = ProcessOptions(
+        formats=tuple(formats),
+        target=settings.loudness_target(),
+        whisper=whisper,
+        limits=settings.track_limits(),
+        base_url=args.base_url,
+        feed_path=Path(args.feed) if args.feed else None,
+        stage_timeout_s=settings.stage_timeout_s,
+    )
+    out = Path(args.out)
+    log = (
+        (lambda line: print(f"spacecast: {line}", file=sys.stderr))
+        if not args.quiet
+        else (lambda _: None)
+    )
+    report = process_space(Path(args.manifest), out, options, log=log)
+    loudness = report["episode"]["loudness"]
+    print(
+        json.dumps(
+            {
+                "episode": str(out / report["outputs"]["episode_mp3"]),
+                "feed": report["outputs"]["feed"],
+                "report": str(out / "report.json"),
+                "integrated_lufs": loudness["integrated_lufs"],
+                "true_peak_dbtp": loudness["true_peak_dbtp"],
+                "excluded": [e["participant_id"] for e in report["excluded"]],
+            }
+        )
+    )
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+    from api.app import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from dramatiq.cli import main as dramatiq_main
+
+    argv = ["workers.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
+    return dramatiq_main(argv) or 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from infra.db import migrate
+
+    migrate()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from infra.demo import run_demo
+
+    return run_demo(port=args.port, out=Path(args.out), serve=not args.once)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spacecast", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    process = sub.add_parser("process", help="turn a space manifest into an episode, offline")
+    process.add_argument("manifest", help="space manifest (JSON); track paths are relative to it")
+    process.add_argument("--out", required=True, help="folder for the episode and its files")
+    process.add_argument("--opus", action="store_true", help="also deliver episode.opus")
+    process.add_argument("--base-url", help="URL the output folder will be served from")
+    process.add_argument("--feed", help="feed file to add the episode to (default OUT/feed.xml)")
+    process.add_argument("--model", help="Whisper model: tiny.en, base or a model folder")
+    process.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    process.set_defaults(run=_process)
+
+    api = sub.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.set_defaults(run=_api)
+
+    worker = sub.add_parser("worker", help="run Dramatiq workers for the pipeline stages")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=2)
+    worker.set_defaults(run=_worker)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=_migrate)
+
+    demo = sub.add_parser("demo", help="the embedded default: a sample space published end to end")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--out", default="demo-output", help="where to copy the episode and feed")
+    demo.add_argument("--once", action="store_true", help="exit once published instead of serving")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return args.run(args)
+    except SpacecastError as exc:
+        print(f"spacecast: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
