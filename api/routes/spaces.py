@@ -1,0 +1,240 @@
+"""Spaces: create under a show, register participants, upload their tracks, finish (which queues
+the pipeline), follow progress, and read the episode."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import schemas
+from api.deps import SessionDep, StoreDep
+from api.routes.shows import get_show
+from api.tracks import UploadTooLarge, receive_to_file, store_track
+from api.views import episode_out, participant_out, space_out
+from infra.db import session_scope
+from infra.models import Episode, Participant, Space, StageRun
+from infra.settings import get_settings
+from pipeline.errors import NothingToPublish
+
+router = APIRouter(tags=["spaces"])
+
+
+def get_space(session: Session, space_id: str) -> Space:
+    space = session.get(Space, space_id)
+    if space is None:
+        raise HTTPException(404, f"space {space_id} not found")
+    return space
+
+
+def get_participant(session: Session, space: Space, handle: str) -> Participant:
+    participant = session.scalar(
+        select(Participant).where(Participant.space_id == space.id, Participant.handle == handle)
+    )
+    if participant is None:
+        raise HTTPException(404, f"participant {handle!r} is not registered in space {space.id}")
+    return participant
+
+
+def _require_recording(space: Space) -> None:
+    if space.status != "recording":
+        raise HTTPException(
+            409, f"space {space.id} is {space.status}; participants and tracks can no longer change"
+        )
+
+
+def _add_participant(session: Session, space: Space, body: schemas.ParticipantIn) -> Participant:
+    existing = session.scalar(
+        select(Participant).where(Participant.space_id == space.id, Participant.handle == body.id)
+    )
+    if existing is not None:
+        raise HTTPException(409, f"participant {body.id!r} is already registered in this space")
+    participant = Participant(
+        space_id=space.id,
+        handle=body.id,
+        name=body.name.strip(),
+        role=body.role,
+        offset_s=body.offset,
+        consent_record=body.consent.record,
+        consent_publish=body.consent.publish,
+        consent_transcribe=body.consent.transcribe,
+    )
+    session.add(participant)
+    session.flush()
+    return participant
+
+
+@router.post("/shows/{show_id}/spaces", status_code=201, response_model=schemas.SpaceOut)
+def create_space(show_id: str, body: schemas.SpaceIn, session: SessionDep) -> schemas.SpaceOut:
+    show = get_show(session, show_id)
+    handles = [p.id for p in body.participants]
+    if len(handles) != len(set(handles)):
+        raise HTTPException(422, "participants: every participant id must be unique")
+    space = Space(
+        show_id=show.id,
+        title=body.title,
+        description=body.description,
+        language=body.language,
+        started_at=body.started_at or datetime.now(UTC),
+    )
+    session.add(space)
+    session.flush()
+    for participant in body.participants:
+        _add_participant(session, space, participant)
+    session.refresh(space)
+    return space_out(session, space)
+
+
+@router.get("/spaces/{space_id}", response_model=schemas.SpaceOut)
+def read_space(space_id: str, session: SessionDep) -> schemas.SpaceOut:
+    return space_out(session, get_space(session, space_id))
+
+
+@router.post(
+    "/spaces/{space_id}/participants", status_code=201, response_model=schemas.ParticipantOut
+)
+def register_participant(
+    space_id: str, body: schemas.ParticipantIn, session: SessionDep
+) -> schemas.ParticipantOut:
+    space = get_space(session, space_id)
+    _require_recording(space)
+    return participant_out(_add_participant(session, space, body))
+
+
+@router.patch("/spaces/{space_id}/participants/{handle}", response_model=schemas.ParticipantOut)
+def update_participant(
+    space_id: str,
+    handle: str,
+    body: schemas.ParticipantPatch,
+    session: SessionDep,
+) -> schemas.ParticipantOut:
+    space = get_space(session, space_id)
+    _require_recording(space)
+    participant = get_participant(session, space, handle)
+    if body.name is not None:
+        participant.name = body.name.strip()
+    if body.role is not None:
+        participant.role = body.role
+    if body.offset is not None:
+        participant.offset_s = body.offset
+    session.flush()
+    return participant_out(participant)
+
+
+@router.put(
+    "/spaces/{space_id}/participants/{handle}/track",
+    status_code=201,
+    response_model=schemas.TrackOut,
+    responses={413: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_track(
+    space_id: str, handle: str, request: Request, store: StoreDep
+) -> schemas.TrackOut:
+    """The raw audio of one participant, as the request body (any container Spacecast reads)."""
+    settings = get_settings()
+
+    def _check() -> None:
+        with session_scope(settings.database_url) as session:
+            space = get_space(session, space_id)
+            _require_recording(space)
+            participant = get_participant(session, space, handle)
+            if not participant.consent_record:
+                raise HTTPException(
+                    409,
+                    f"participant {handle!r} has not consented to being recorded; "
+                    "the track is refused and nothing was stored",
+                )
+
+    await run_in_threadpool(_check)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_track_bytes:
+        raise UploadTooLarge(
+            f"upload of {int(declared) / 1024**2:.0f} MiB is larger than the limit of "
+            f"{settings.max_track_bytes / 1024**2:.0f} MiB"
+        )
+    path, sha256, size = await receive_to_file(
+        request.stream(), max_bytes=settings.max_track_bytes, settings=settings
+    )
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise HTTPException(422, f"track of {handle}: the upload is empty (0 bytes)")
+
+    def _store() -> tuple[schemas.TrackOut, str | None]:
+        with session_scope(settings.database_url) as session:
+            space = get_space(session, space_id)
+            _require_recording(space)
+            participant = get_participant(session, space, handle)
+            track, old_key = store_track(session, store, settings, participant, path, sha256)
+            try:
+                session.commit()
+            except Exception:
+                store.delete(track.object_key)
+                raise
+            return participant_out(participant).track, old_key
+
+    try:
+        out, old_key = await run_in_threadpool(_store)
+    finally:
+        path.unlink(missing_ok=True)
+    if old_key:
+        await run_in_threadpool(store.delete, old_key)
+    return out
+
+
+@router.post("/spaces/{space_id}/finish", status_code=202, response_model=schemas.SpaceOut)
+def finish_space(space_id: str, session: SessionDep) -> schemas.SpaceOut:
+    """The room has ended: check every recorded participant's track is in, then queue the pipeline.
+
+    A failed space can be finished again; its failed stages are retried.
+    """
+    from workers.actors import advance_space
+
+    space = get_space(session, space_id)
+    if space.status not in ("recording", "failed"):
+        raise HTTPException(409, f"space {space.id} is already {space.status}")
+    missing = [p.handle for p in space.participants if p.consent_record and p.track is None]
+    if missing:
+        raise HTTPException(
+            409, "no track uploaded yet for: " + ", ".join(missing) + " (upload, then finish)"
+        )
+    if not any(p.consent_record and p.consent_publish for p in space.participants):
+        raise NothingToPublish(
+            "no participant consented to publication, so there is no episode to make"
+        )
+    if space.status == "failed":
+        for run in session.scalars(
+            select(StageRun).where(StageRun.space_id == space.id, StageRun.status == "failed")
+        ):
+            run.status, run.error = "queued", None
+            run.fingerprint = ""  # forces the stage to run again
+    space.status, space.error = "processing", None
+    space.finished_at = space.finished_at or datetime.now(UTC)
+    session.commit()
+    advance_space.send(space.id)
+    return space_out(session, space)
+
+
+@router.get(
+    "/spaces/{space_id}/episode",
+    response_model=schemas.EpisodeOut,
+    responses={404: {"model": schemas.ErrorOut}},
+)
+def read_space_episode(space_id: str, session: SessionDep) -> schemas.EpisodeOut:
+    space = get_space(session, space_id)
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    if episode is None or space.status != "published":
+        raise HTTPException(
+            404, f"space {space.id} has no published episode (status: {space.status})"
+        )
+    return episode_out(episode)

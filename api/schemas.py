@@ -1,0 +1,140 @@
+"""Request and response bodies of the API (separate from the database models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Role = Literal["host", "cohost", "speaker", "guest"]
+
+
+class ShowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+    author: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=10_000)
+    link: AnyHttpUrl | None = None
+    image_url: AnyHttpUrl | None = Field(
+        default=None, description="square JPEG or PNG, 1400-3000 px"
+    )
+    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    category: str = Field(default="Society & Culture", max_length=200)
+    explicit: bool = False
+    owner_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ShowOut(ShowIn):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    feed_url: str
+    created_at: datetime
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record: bool = False
+    publish: bool = False
+    transcribe: bool | None = Field(
+        default=None, description="words in transcripts; unset follows publish"
+    )
+
+
+class ParticipantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=HANDLE_PATTERN, description="the room's own id for this participant")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t<>]+$")
+    role: Role = "speaker"
+    offset: float = Field(
+        ge=0.0, le=7 * 24 * 3600.0, description="room-time second of the track's first sample"
+    )
+    consent: ConsentIn = Field(default_factory=ConsentIn)
+
+
+class ParticipantPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\r\n\t<>]+$")
+    role: Role | None = None
+    offset: float | None = Field(default=None, ge=0.0, le=7 * 24 * 3600.0)
+
+
+class TrackOut(BaseModel):
+    sha256: str
+    size_bytes: int
+    format_name: str
+    codec: str
+    sample_rate_hz: int
+    channels: int
+    duration_s: float
+    uploaded_at: datetime
+
+
+class ParticipantOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    offset: float
+    consent: ConsentIn
+    track: TrackOut | None
+
+
+class SpaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=10_000)
+    started_at: datetime | None = None
+    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    participants: list[ParticipantIn] = Field(default_factory=list, max_length=500)
+
+
+class StageOut(BaseModel):
+    stage: str
+    participant: str | None
+    status: str
+    progress: float
+    attempts: int
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class EpisodeOut(BaseModel):
+    id: str
+    space_id: str
+    guid: str
+    title: str
+    description: str
+    published_at: datetime
+    duration_s: float
+    audio: dict[str, str]
+    transcripts: dict[str, str]
+    loudness: dict
+    persons: list[dict]
+    feed_url: str
+
+
+class SpaceOut(BaseModel):
+    id: str
+    show_id: str
+    title: str
+    description: str | None
+    language: str
+    started_at: datetime
+    status: str
+    error: str | None
+    progress: float
+    participants: list[ParticipantOut]
+    stages: list[StageOut]
+    episode: EpisodeOut | None
+
+
+class ErrorOut(BaseModel):
+    detail: str

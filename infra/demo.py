@@ -1,0 +1,171 @@
+"""The embedded default: one process tree, no services to start by hand.
+
+SQLite for the database, ``rclone serve s3`` on a local folder for the bucket, Dramatiq's
+in-process broker with a worker in this process, and the API on localhost. A bundled sample space
+(espeak-ng voices, staggered joins, one participant who did not consent to publication) goes
+through the same HTTP API and workers as in production, and the episode, transcripts and feed are
+copied to a folder and served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from infra.s3server import LocalS3Server
+
+DEMO_HOME = Path(".spacecast") / "demo"
+
+
+def _say(line: str) -> None:
+    print(f"demo: {line}", file=sys.stderr, flush=True)
+
+
+def _configure(port: int, s3: LocalS3Server, home: Path) -> None:
+    os.environ.update(s3.env())
+    os.environ["SPACECAST_DATABASE_URL"] = f"sqlite:///{(home / 'spacecast.db').resolve()}"
+    os.environ["SPACECAST_BROKER_URL"] = "stub://"
+    os.environ["SPACECAST_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    from infra.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+def _start_api(port: int):
+    import uvicorn
+
+    from api.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="spacecast-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the API did not start on port {port}")
+        time.sleep(0.05)
+    return server, thread
+
+
+def publish_sample(client: httpx.Client, sample_dir: Path) -> dict:
+    """Send a sample space through the API as a room service would; return the finished space."""
+    manifest = json.loads((sample_dir / "manifest.json").read_text())
+    show = client.post("/shows", json=manifest["show"]).raise_for_status().json()
+    space = manifest["space"]
+    body = {
+        "title": space["title"],
+        "started_at": space["started_at"],
+        "language": space["language"],
+        "participants": [
+            {k: p[k] for k in ("id", "name", "role", "offset", "consent")}
+            for p in manifest["participants"]
+        ],
+    }
+    created = client.post(f"/shows/{show['id']}/spaces", json=body).raise_for_status().json()
+    for p in manifest["participants"]:
+        if not p["consent"].get("record"):
+            continue
+        data = (sample_dir / p["track"]).read_bytes()
+        client.put(
+            f"/spaces/{created['id']}/participants/{p['id']}/track", content=data
+        ).raise_for_status()
+        _say(f"uploaded {p['track']} ({len(data) / 1024:.0f} KiB)")
+    client.post(f"/spaces/{created['id']}/finish").raise_for_status()
+    last = ""
+    while True:
+        state = client.get(f"/spaces/{created['id']}").raise_for_status().json()
+        line = ", ".join(
+            f"{s['stage']}{'(' + s['participant'] + ')' if s['participant'] else ''} {s['status']}"
+            for s in state["stages"]
+        )
+        if line != last:
+            _say(f"{state['status']} {state['progress']:.0%}: {line}")
+            last = line
+        if state["status"] in ("published", "failed"):
+            return state
+        time.sleep(0.5)
+
+
+def run_demo(*, port: int, out: Path, serve: bool, home: Path = DEMO_HOME) -> int:
+    from infra.samples import build_sample_space, load_spec
+
+    home.mkdir(parents=True, exist_ok=True)
+    sample_dir = home / "sample"
+    if not (sample_dir / "manifest.json").exists():
+        _say("speaking the sample space with espeak-ng")
+        build_sample_space(load_spec("town_square"), sample_dir)
+    db = home / "spacecast.db"
+    db.unlink(missing_ok=True)
+    s3 = LocalS3Server(home / "s3").start()
+    _say(f"local S3 server on {s3.endpoint_url} (data in {s3.root})")
+    try:
+        _configure(port, s3, home)
+        from infra.db import migrate
+
+        migrate()
+        import dramatiq
+
+        import workers.actors  # noqa: F401  (registers the actors on the in-process broker)
+
+        worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=2)
+        worker.start()
+        server, thread = _start_api(port)
+        base = f"http://127.0.0.1:{port}"
+        _say(f"API on {base} (OpenAPI at {base}/docs)")
+        try:
+            with httpx.Client(base_url=base, timeout=120) as client:
+                state = publish_sample(client, sample_dir)
+                if state["status"] != "published":
+                    _say(f"the space failed: {state['error']}")
+                    return 1
+                episode = state["episode"]
+                out.mkdir(parents=True, exist_ok=True)
+                saved = {}
+                for name, url in [
+                    ("episode.mp3", episode["audio"]["mp3"]),
+                    ("episode.opus", episode["audio"].get("opus")),
+                    ("transcript.json", episode["transcripts"]["json"]),
+                    ("transcript.vtt", episode["transcripts"]["vtt"]),
+                    ("transcript.srt", episode["transcripts"]["srt"]),
+                    ("feed.xml", episode["feed_url"]),
+                    ("report.json", f"{base}/episodes/{episode['id']}/report"),
+                ]:
+                    if url:
+                        (out / name).write_bytes(client.get(url).raise_for_status().content)
+                        saved[name] = url
+                loudness = episode["loudness"]
+                print(
+                    json.dumps(
+                        {
+                            "episode": saved["episode.mp3"],
+                            "transcript": saved["transcript.vtt"],
+                            "feed": saved["feed.xml"],
+                            "copied_to": str(out.resolve()),
+                            "integrated_lufs": loudness["integrated_lufs"],
+                            "true_peak_dbtp": loudness["true_peak_dbtp"],
+                        },
+                        indent=2,
+                    ),
+                    flush=True,
+                )
+            if serve:
+                _say(f"serving the feed at {saved['feed.xml']}; press Ctrl-C to stop")
+                while thread.is_alive():
+                    thread.join(timeout=1)
+            return 0
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            worker.stop()
+    finally:
+        s3.stop()
+        shutil.rmtree(home / "s3", ignore_errors=True)

@@ -1,0 +1,177 @@
+"""Database tables: shows, spaces, participants, their tracks, per-stage runs and episodes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps stored in UTC and always read back zone-aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; Spacecast stores zone-aware UTC times")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Show(Base):
+    __tablename__ = "shows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(500))
+    author: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(2000))
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    language: Mapped[str] = mapped_column(String(35), default="en")
+    category: Mapped[str] = mapped_column(String(200), default="Society & Culture")
+    explicit: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    spaces: Mapped[list[Space]] = relationship(back_populates="show")
+
+
+class Space(Base):
+    __tablename__ = "spaces"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    show_id: Mapped[str] = mapped_column(ForeignKey("shows.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(35), default="en")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # recording -> processing -> published; or failed (with error)
+    status: Mapped[str] = mapped_column(String(20), default="recording")
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    show: Mapped[Show] = relationship(back_populates="spaces")
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="space", order_by="Participant.created_at"
+    )
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("space_id", "handle"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    handle: Mapped[str] = mapped_column(String(64))  # the room's own id for this participant
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="speaker")
+    offset_s: Mapped[float] = mapped_column(Float, default=0.0)
+    consent_record: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_publish: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_transcribe: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    space: Mapped[Space] = relationship(back_populates="participants")
+    track: Mapped[Track | None] = relationship(back_populates="participant", uselist=False)
+
+
+class Track(Base):
+    """The current raw track of a participant, as stored in the bucket."""
+
+    __tablename__ = "tracks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), unique=True)
+    object_key: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    format_name: Mapped[str] = mapped_column(String(100))
+    codec: Mapped[str] = mapped_column(String(50))
+    sample_rate_hz: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    participant: Mapped[Participant] = relationship(back_populates="track")
+
+
+class StageRun(Base):
+    """One pipeline stage of one space (``subject``: the participant for per-track stages).
+
+    ``fingerprint`` identifies the inputs the result was made from; a run whose fingerprint no
+    longer matches the space's current inputs is stale and is run again.
+    """
+
+    __tablename__ = "stage_runs"
+    __table_args__ = (UniqueConstraint("space_id", "stage", "subject"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(32), default="")
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # queued -> running -> done; failed (error a user can act on) or retrying (transient error)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Episode(Base):
+    """The published episode of a space. ``guid`` never changes once published."""
+
+    __tablename__ = "episodes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), unique=True)
+    show_id: Mapped[str] = mapped_column(ForeignKey("shows.id"), index=True)
+    guid: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    render_id: Mapped[str] = mapped_column(String(64))  # names this rendering's media objects
+    duration_s: Mapped[float] = mapped_column(Float)
+    # {"mp3": {"key", "size_bytes", "mime_type", "loudness", ...}, "opus": {...}}
+    media: Mapped[dict] = mapped_column(JSON)
+    # {"json": key, "vtt": key, "srt": key}
+    transcripts: Mapped[dict] = mapped_column(JSON)
+    persons: Mapped[list] = mapped_column(JSON)  # [{"name", "role"}]
+    report: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

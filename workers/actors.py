@@ -1,0 +1,14 @@
+"""Entry module for ``dramatiq``: installs the broker and registers every actor."""
+
+from workers import broker as _broker  # noqa: F401  (installs the broker first)
+from workers.flow import advance_space, stage_gave_up
+from workers.stages import master_space, mix_space, publish_space, transcribe_participant
+
+__all__ = [
+    "advance_space",
+    "master_space",
+    "mix_space",
+    "publish_space",
+    "stage_gave_up",
+    "transcribe_participant",
+]

@@ -1,0 +1,134 @@
+"""Fan-out and fan-in of a space's stages, driven by the state in the database.
+
+``advance_space`` looks at what is done for the space's current inputs and enqueues every stage
+whose inputs are ready: mix and one transcription per published participant at once; master after
+mix; publish after master and every transcription. Every stage calls it when it finishes, so the
+last one to finish starts the next step. Running it twice only enqueues duplicates, which the
+stages skip.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dramatiq
+from sqlalchemy import select
+
+from infra.db import session_scope
+from infra.models import Space, StageRun, utcnow
+from infra.settings import get_settings
+from pipeline.errors import SpacecastError
+from workers.broker import queue
+from workers.plan import plan_space
+from workers.runs import stage_logger
+
+# A run queued this long ago that never started lost its message (say, a crash between the
+# database commit and the send); it is sent again.
+RESEND_QUEUED_AFTER = timedelta(minutes=10)
+
+STAGE_ACTORS = {
+    "mix": "mix_space",
+    "master": "master_space",
+    "transcribe": "transcribe_participant",
+    "publish": "publish_space",
+}
+
+
+def advance(space_id: str) -> list[tuple[str, str]]:
+    """Enqueue the stages that are ready; return what was sent as (stage, subject) pairs."""
+    settings = get_settings()
+    log = stage_logger(space_id, "advance")
+    to_send: list[tuple[str, str]] = []
+    with session_scope(settings.database_url) as session:
+        space = session.get(Space, space_id, with_for_update=True)
+        if space is None or space.status not in ("processing", "published"):
+            return []
+        try:
+            plan = plan_space(session, space, settings)
+        except SpacecastError as exc:
+            space.status, space.error = "failed", str(exc)
+            log.warning("cannot plan: %s", exc)
+            return []
+        runs = {
+            (run.stage, run.subject): run
+            for run in session.scalars(select(StageRun).where(StageRun.space_id == space_id))
+        }
+        now = utcnow()
+        failed: list[str] = []
+
+        def settle(stage: str, subject: str, fp: str, ready: bool) -> bool:
+            """True when done for ``fp``; otherwise enqueue it if ready and not already going."""
+            run = runs.get((stage, subject))
+            if run is not None and run.fingerprint == fp:
+                if run.status == "done":
+                    return True
+                if run.status == "failed":
+                    failed.append(f"{stage}: {run.error}")
+                    return False
+                if run.status in ("running", "retrying"):
+                    return False
+                if run.status == "queued" and now - run.queued_at < RESEND_QUEUED_AFTER:
+                    return False
+            if not ready:
+                return False
+            if run is None:
+                run = StageRun(space_id=space_id, stage=stage, subject=subject, fingerprint=fp)
+                session.add(run)
+                runs[(stage, subject)] = run
+            run.fingerprint, run.status, run.error, run.progress = fp, "queued", None, 0.0
+            run.queued_at = now
+            to_send.append((stage, subject))
+            return False
+
+        mixed = settle("mix", "", plan.mix_fp, True)
+        mastered = settle("master", "", plan.master_fp, mixed)
+        transcribed = [
+            settle("transcribe", pid, fp, True) for pid, fp in plan.transcribe_fps.items()
+        ]
+        published = settle("publish", "", plan.publish_fp, mastered and all(transcribed))
+        if failed:
+            space.status, space.error = "failed", failed[0]
+        elif published:
+            space.status, space.error = "published", None
+        else:
+            space.status = "processing"
+    broker = dramatiq.get_broker()
+    for stage, subject in to_send:
+        args = (space_id, subject) if stage == "transcribe" else (space_id,)
+        broker.get_actor(STAGE_ACTORS[stage]).send(*args)
+        log.info("enqueued %s%s", stage, f" for {subject}" if subject else "")
+    return to_send
+
+
+@dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)
+def advance_space(space_id: str) -> None:
+    advance(space_id)
+
+
+@dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)
+def stage_gave_up(message: dict, retry_info: dict) -> None:
+    """Retries of a stage ran out: record the stage (and so the space) as failed."""
+    actor = message.get("actor_name", "")
+    args = message.get("args", [])
+    stage = next((name for name, actor_name in STAGE_ACTORS.items() if actor_name == actor), None)
+    if stage is None or not args:
+        return
+    space_id = args[0]
+    subject = args[1] if stage == "transcribe" and len(args) > 1 else ""
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        run = session.scalar(
+            select(StageRun).where(
+                StageRun.space_id == space_id, StageRun.stage == stage, StageRun.subject == subject
+            )
+        )
+        if run is None or run.status == "done":
+            return
+        retries = retry_info.get("retries")
+        run.status = "failed"
+        run.error = f"gave up after {retries} retries: {run.error or 'unknown error'}"
+        run.finished_at = utcnow()
+        space = session.get(Space, space_id)
+        if space is not None:
+            space.status, space.error = "failed", f"{stage}: {run.error}"
+    stage_logger(space_id, stage, subject).error("gave up after %s retries", retries)

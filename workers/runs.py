@@ -1,0 +1,167 @@
+"""Stage-run bookkeeping: skip work already done for the same inputs, record attempts, progress,
+results and errors, and keep every line of work logged with its space, stage and participant."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from infra.db import session_scope
+from infra.models import Space, StageRun, utcnow
+from infra.settings import Settings, get_settings
+from infra.storage import ObjectStore
+from pipeline.errors import SpacecastError
+
+_PROGRESS_EVERY_S = 2.0
+
+
+class _StageLog(logging.LoggerAdapter):
+    def process(self, msg, kwargs):
+        return f"[{self.extra['context']}] {msg}", kwargs
+
+
+def stage_logger(space_id: str, stage: str, subject: str = "") -> logging.LoggerAdapter:
+    """A logger whose every line names the space, the stage and the participant."""
+    context = f"space={space_id} stage={stage}" + (f" participant={subject}" if subject else "")
+    return _StageLog(logging.getLogger("spacecast.worker"), {"context": context})
+
+
+@dataclass
+class StageContext:
+    """What a stage's work function gets: settings, storage, scratch folder, progress, logging."""
+
+    space_id: str
+    stage: str
+    subject: str
+    settings: Settings
+    store: ObjectStore
+    scratch: Path
+    log: logging.LoggerAdapter
+    _last_progress: float = 0.0
+
+    def progress(self, fraction: float) -> None:
+        """Record progress (0..1), at most every two seconds."""
+        now = time.monotonic()
+        if now - self._last_progress < _PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        with session_scope(self.settings.database_url) as session:
+            run = _find(session, self.space_id, self.stage, self.subject)
+            if run is not None and run.status == "running":
+                run.progress = max(0.0, min(1.0, fraction))
+
+
+def _find(session: Session, space_id: str, stage: str, subject: str) -> StageRun | None:
+    return session.scalar(
+        select(StageRun).where(
+            StageRun.space_id == space_id, StageRun.stage == stage, StageRun.subject == subject
+        )
+    )
+
+
+def upsert_run(session: Session, space_id: str, stage: str, subject: str) -> StageRun:
+    run = _find(session, space_id, stage, subject)
+    if run is None:
+        run = StageRun(space_id=space_id, stage=stage, subject=subject, fingerprint="")
+        session.add(run)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            run = _find(session, space_id, stage, subject)
+            assert run is not None
+    return run
+
+
+_store: ObjectStore | None = None
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    global _store
+    if _store is None:
+        _store = ObjectStore(settings)
+    return _store
+
+
+def run_stage(
+    space_id: str,
+    stage: str,
+    subject: str,
+    fingerprint: str,
+    work: Callable[[StageContext], dict],
+) -> str:
+    """Run ``work`` unless a result for ``fingerprint`` is already recorded.
+
+    Returns ``"skipped"``, ``"done"`` or ``"failed"``. A :class:`SpacecastError` (bad input, a
+    stage time limit) fails the stage for good; any other exception is recorded and re-raised so
+    Dramatiq retries the message with backoff.
+    """
+    settings = get_settings()
+    log = stage_logger(space_id, stage, subject)
+    with session_scope(settings.database_url) as session:
+        run = upsert_run(session, space_id, stage, subject)
+        if run.status == "done" and run.fingerprint == fingerprint:
+            log.info("already done for these inputs; skipping")
+            return "skipped"
+        run.fingerprint = fingerprint
+        run.status = "running"
+        run.attempts += 1
+        run.progress = 0.0
+        run.error = None
+        run.started_at = utcnow()
+    log.info("started")
+    scratch = Path(tempfile.mkdtemp(prefix=f"spacecast-{stage}-", dir=settings.work_dir))
+    context = StageContext(space_id, stage, subject, settings, object_store(settings), scratch, log)
+    try:
+        result = work(context)
+    except SpacecastError as exc:
+        log.warning("failed: %s", exc)
+        _finish(settings, space_id, stage, subject, fingerprint, status="failed", error=str(exc))
+        return "failed"
+    except Exception as exc:
+        log.exception("error; the message will be retried")
+        _finish(settings, space_id, stage, subject, fingerprint, status="retrying", error=repr(exc))
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    _finish(settings, space_id, stage, subject, fingerprint, status="done", result=result)
+    log.info("done")
+    return "done"
+
+
+def _finish(
+    settings: Settings,
+    space_id: str,
+    stage: str,
+    subject: str,
+    fingerprint: str,
+    *,
+    status: str,
+    result: dict | None = None,
+    error: str | None = None,
+) -> None:
+    with session_scope(settings.database_url) as session:
+        run = upsert_run(session, space_id, stage, subject)
+        if run.fingerprint != fingerprint:
+            return  # a newer version of this stage has started since; it owns the row
+        run.status = status
+        run.error = error
+        if status == "done":
+            run.result = result
+            run.progress = 1.0
+            run.finished_at = utcnow()
+        if status == "failed":
+            run.finished_at = utcnow()
+            space = session.get(Space, space_id)
+            if space is not None:
+                space.status = "failed"
+                space.error = f"{stage}: {error}"

@@ -1,0 +1,306 @@
+"""The stage actors. Each loads the space's plan, fetches its inputs from the bucket, calls one
+pipeline function, stores what it made under keys derived from its input fingerprint, records the
+result, and asks the flow to advance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dramatiq
+
+from infra.db import session_scope
+from infra.models import Episode, Participant, Space, StageRun
+from infra.settings import get_settings
+from infra.storage import media_key, sha256_file, work_key
+from pipeline.episode import TRANSCRIPT_FILES, episode_description, episode_guid, write_transcripts
+from pipeline.errors import InvalidTrack
+from pipeline.loudness import Loudness
+from pipeline.master import FORMATS, master_episode, with_bitrate
+from pipeline.mix import MixInput, mix_tracks
+from pipeline.transcribe import transcribe_track
+from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
+from workers.broker import queue
+from workers.flow import advance_space
+from workers.plan import SpacePlan, plan_space
+from workers.runs import StageContext, run_stage
+
+_settings = get_settings()
+_STAGE_LIMIT_MS = int((_settings.stage_timeout_s + 600) * 1000)
+_RETRY_OPTIONS = {
+    "max_retries": 8,
+    "min_backoff": 2_000,
+    "max_backoff": 300_000,
+    "on_retry_exhausted": "stage_gave_up",
+    "time_limit": _STAGE_LIMIT_MS,
+}
+
+
+def _plan(space_id: str) -> SpacePlan | None:
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        space = session.get(Space, space_id)
+        if space is None or space.status not in ("processing", "published"):
+            return None
+        for participant in space.participants:  # load what the plan reads before the session ends
+            _ = participant.track
+        return plan_space(session, space, settings)
+
+
+def _fetch_track(ctx: StageContext, participant: Participant) -> Path:
+    """Download a participant's raw track and check it is the one that was uploaded."""
+    track = participant.track
+    assert track is not None
+    path = ctx.scratch / f"track-{participant.id}"
+    ctx.store.get_file(track.object_key, path)
+    if sha256_file(path) != track.sha256:
+        raise InvalidTrack(
+            f"track of {participant.name}: stored object does not match the checksum recorded "
+            "at upload"
+        )
+    return path
+
+
+def _result(space_id: str, stage: str, subject: str = "") -> dict:
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        run = (
+            session.query(StageRun).filter_by(space_id=space_id, stage=stage, subject=subject).one()
+        )
+        return dict(run.result or {})
+
+
+@dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
+def mix_space(space_id: str) -> None:
+    plan = _plan(space_id)
+    if plan is None:
+        return
+
+    def work(ctx: StageContext) -> dict:
+        inputs = [MixInput(_fetch_track(ctx, p), p.offset_s, p.name) for p in plan.audible]
+        expected_s = max(p.offset_s + p.track.duration_s for p in plan.audible) - min(
+            p.offset_s for p in plan.audible
+        )
+        mixed = mix_tracks(
+            inputs,
+            ctx.scratch / "mix.flac",
+            timeout_s=ctx.settings.stage_timeout_s,
+            on_progress=lambda s: ctx.progress(s / max(expected_s, 1e-6)),
+        )
+        key = work_key(space_id, f"mix-{plan.mix_fp[:16]}.flac")
+        ctx.store.put_file(key, mixed.path, content_type="audio/flac")
+        return {
+            "key": key,
+            "timeline_start_s": mixed.timeline_start_s,
+            "duration_s": mixed.duration_s,
+            "loudness": mixed.loudness.as_dict(),
+            "ffmpeg_cpu_s": round(mixed.run.cpu_s, 3),
+            "ffmpeg_max_rss_mb": round(mixed.run.max_rss_mb, 1),
+        }
+
+    run_stage(space_id, "mix", "", plan.mix_fp, work)
+    advance_space.send(space_id)
+
+
+@dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
+def master_space(space_id: str) -> None:
+    plan = _plan(space_id)
+    if plan is None:
+        return
+
+    def work(ctx: StageContext) -> dict:
+        mix = _result(space_id, "mix")
+        mix_path = ctx.store.get_file(mix["key"], ctx.scratch / "mix.flac")
+        settings = ctx.settings
+        formats = [with_bitrate(FORMATS["mp3"], settings.mp3_bitrate)]
+        if settings.deliver_opus:
+            formats.append(with_bitrate(FORMATS["opus"], settings.opus_bitrate))
+        loudness = mix["loudness"]
+        mastered = master_episode(
+            mix_path,
+            Loudness(loudness["integrated_lufs"], loudness["true_peak_dbtp"] or -120.0, 0.0),
+            ctx.scratch,
+            formats=formats,
+            target=settings.loudness_target(),
+            timeout_s=settings.stage_timeout_s,
+            on_progress=lambda s: ctx.progress(s / max(mix["duration_s"], 1e-6)),
+        )
+        files = {}
+        for name, delivered in mastered.files.items():
+            key = media_key(space_id, plan.master_fp[:16], f"episode.{delivered.fmt.extension}")
+            ctx.store.put_file(key, delivered.path, content_type=delivered.fmt.mime_type)
+            files[name] = {"key": key, **delivered.as_dict()}
+        return {
+            "files": files,
+            "ffmpeg_cpu_s": round(mastered.cpu_s, 3),
+            "ffmpeg_max_rss_mb": round(mastered.max_rss_mb, 1),
+        }
+
+    run_stage(space_id, "master", "", plan.master_fp, work)
+    advance_space.send(space_id)
+
+
+@dramatiq.actor(queue_name=queue("transcribe"), **_RETRY_OPTIONS)
+def transcribe_participant(space_id: str, participant_id: str) -> None:
+    plan = _plan(space_id)
+    if plan is None or participant_id not in plan.transcribe_fps:
+        return
+    fp = plan.transcribe_fps[participant_id]
+    participant = plan.participant(participant_id)
+
+    def work(ctx: StageContext) -> dict:
+        path = _fetch_track(ctx, participant)
+        duration = participant.track.duration_s
+        result = transcribe_track(
+            path,
+            speaker_id=participant.id,
+            speaker=participant.name,
+            offset_s=participant.offset_s,
+            language=plan.space.language,
+            settings=ctx.settings.whisper_settings(),
+            timeout_s=ctx.settings.stage_timeout_s,
+            on_progress=lambda s: ctx.progress(s / max(duration, 1e-6)),
+        )
+        key = work_key(space_id, f"transcript-{participant.id}-{fp[:16]}.json")
+        data = json.dumps(segments_to_data(result.segments)).encode()
+        ctx.store.put_bytes(key, data, content_type="application/json")
+        return {
+            "key": key,
+            "segments": len(result.segments),
+            "audio_s": round(result.audio_s, 3),
+            "wall_s": round(result.wall_s, 3),
+            "real_time_factor": round(result.audio_s / max(result.wall_s, 1e-6), 1),
+        }
+
+    run_stage(space_id, "transcribe", participant_id, fp, work)
+    advance_space.send(space_id)
+
+
+@dramatiq.actor(queue_name=queue("control"), **_RETRY_OPTIONS)
+def publish_space(space_id: str) -> None:
+    plan = _plan(space_id)
+    if plan is None:
+        return
+
+    def work(ctx: StageContext) -> dict:
+        mix = _result(space_id, "mix")
+        master = _result(space_id, "master")
+        per_speaker = []
+        transcription = {}
+        for participant in plan.transcribed:
+            result = _result(space_id, "transcribe", participant.id)
+            per_speaker.append(segments_from_data(json.loads(ctx.store.get_bytes(result["key"]))))
+            transcription[participant.id] = result
+        segments = merge_transcripts(per_speaker, shift_s=-mix["timeline_start_s"])
+        render_id = plan.publish_fp[:16]
+        transcript_keys = {}
+        for fmt, path in write_transcripts(segments, ctx.scratch).items():
+            key = media_key(space_id, render_id, path.name)
+            ctx.store.put_file(key, path, content_type=TRANSCRIPT_FILES[fmt][1] + "; charset=utf-8")
+            transcript_keys[fmt] = key
+        report = _report(plan, mix, master, transcription, segments)
+        stale = _record_episode(ctx, plan, render_id, master, transcript_keys, report)
+        for key in stale:  # media of an earlier rendering, no longer referenced
+            ctx.store.delete(key)
+        return {"render_id": render_id, "segments": len(segments), "deleted_objects": len(stale)}
+
+    run_stage(space_id, "publish", "", plan.publish_fp, work)
+    advance_space.send(space_id)
+
+
+def _record_episode(ctx, plan: SpacePlan, render_id, master, transcript_keys, report) -> list[str]:
+    """Create or update the space's episode; return keys of media objects it no longer uses."""
+    space = plan.space
+    media = {name: file for name, file in master["files"].items()}
+    main = media["mp3"]
+    with session_scope(ctx.settings.database_url) as session:
+        episode = session.query(Episode).filter_by(space_id=space.id).one_or_none()
+        old_keys: set[str] = set()
+        if episode is None:
+            episode = Episode(
+                space_id=space.id,
+                show_id=space.show_id,
+                guid=episode_guid(space.show_id, space.id),
+            )
+            session.add(episode)
+        else:
+            old_keys = {f["key"] for f in episode.media.values()} | set(
+                episode.transcripts.values()
+            )
+        episode.title = space.title
+        episode.description = episode_description(
+            space.description, f"{space.started_at:%Y-%m-%d}", [p.name for p in plan.audible]
+        )
+        episode.render_id = render_id
+        episode.duration_s = main["duration_s"]
+        episode.media = media
+        episode.transcripts = transcript_keys
+        episode.persons = [{"name": p.name, "role": p.role} for p in plan.audible]
+        episode.report = report
+    new_keys = {f["key"] for f in media.values()} | set(transcript_keys.values())
+    return sorted(old_keys - new_keys)
+
+
+def _report(plan: SpacePlan, mix: dict, master: dict, transcription: dict, segments) -> dict:
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        runs = session.query(StageRun).filter_by(space_id=plan.space.id).all()
+        stages = {
+            f"{run.stage}:{run.subject}" if run.subject else run.stage: {
+                "status": run.status,
+                "attempts": run.attempts,
+                "wall_s": round((run.finished_at - run.started_at).total_seconds(), 3)
+                if run.finished_at and run.started_at
+                else None,
+            }
+            for run in runs
+        }
+    speakers: dict[str, dict] = {}
+    for s in segments:
+        entry = speakers.setdefault(
+            s.speaker_id, {"name": s.speaker, "segments": 0, "speech_s": 0.0}
+        )
+        entry["segments"] += 1
+        entry["speech_s"] = round(entry["speech_s"] + s.end_s - s.start_s, 3)
+    return {
+        "space": {"id": plan.space.id, "title": plan.space.title, "language": plan.space.language},
+        "episode": {
+            "duration_s": master["files"]["mp3"]["duration_s"],
+            "timeline_start_s": mix["timeline_start_s"],
+            "mix_loudness": mix["loudness"],
+            "files": {
+                name: {k: v for k, v in f.items() if k != "key"}
+                for name, f in master["files"].items()
+            },
+            "loudness": master["files"]["mp3"]["loudness"],
+        },
+        "tracks": [
+            {
+                "participant_id": p.handle,
+                "name": p.name,
+                "role": p.role,
+                "offset_s": p.offset_s,
+                "published": p in plan.audible,
+                "transcribed": p in plan.transcribed,
+                "probe": {
+                    "format_name": p.track.format_name,
+                    "codec": p.track.codec,
+                    "sample_rate_hz": p.track.sample_rate_hz,
+                    "channels": p.track.channels,
+                    "duration_s": p.track.duration_s,
+                    "size_bytes": p.track.size_bytes,
+                    "sha256": p.track.sha256,
+                }
+                if p.track
+                else None,
+            }
+            for p in plan.space.participants
+        ],
+        "excluded": [
+            {**e.as_dict(), "participant_id": plan.participant(e.participant_id).handle}
+            for e in plan.exclusions
+        ],
+        "transcript": {"segments": len(segments), "speakers": speakers},
+        "transcription": transcription,
+        "stages": stages,
+    }
