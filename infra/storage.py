@@ -115,6 +115,12 @@ class ObjectStore:
                 return None
             raise
 
+    def recorded_sha256(self, key: str) -> str | None:
+        """The SHA-256 stored with the object at upload (metadata key case varies by server)."""
+        head = self.head(key)
+        metadata = {k.lower(): v for k, v in (head or {}).get("Metadata", {}).items()}
+        return metadata.get("sha256")
+
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
 

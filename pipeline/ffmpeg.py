@@ -67,6 +67,18 @@ def _last_error_line(stderr: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _peak_rss_kb(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM), or 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _drain(stream: IO[bytes], sink: collections.deque[str]) -> None:
     for raw in iter(stream.readline, b""):
         sink.append(raw.decode("utf-8", "replace").rstrip("\n"))
@@ -98,6 +110,7 @@ def run_ffmpeg(
     watchdog = threading.Timer(timeout_s, _kill)
     watchdog.daemon = True
     watchdog.start()
+    peak_kb = 0
     try:
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
@@ -105,7 +118,11 @@ def run_ffmpeg(
                 value = raw.split(b"=", 1)[1].strip()
                 if value.isdigit():
                     on_progress(int(value) / 1e6)
-        # wait4 gives this child's own CPU time and peak memory.
+            elif raw.startswith(b"progress="):
+                # ffmpeg's own peak memory, read while it runs: the rusage of a child forked
+                # from a large process also counts the parent's memory at fork time.
+                peak_kb = max(peak_kb, _peak_rss_kb(proc.pid))
+        # wait4 gives this child's own CPU time.
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
@@ -125,7 +142,7 @@ def run_ffmpeg(
         stderr=stderr,
         wall_s=time.monotonic() - started,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        max_rss_mb=usage.ru_maxrss / 1024,
+        max_rss_mb=(peak_kb or usage.ru_maxrss) / 1024,
     )
 
 

@@ -12,6 +12,13 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
 for extra in "$@"; do
   case "$extra" in
+    # Real recorded speech with known transcripts, for the tests: LibriVox clips (pocketsphinx
+    # test data) and Asterisk's recorded prompts with their texts.
+    test)
+      [ -d /usr/share/pocketsphinx/test/data/librivox ] || need_apt+=(pocketsphinx-testdata)
+      [ -f /usr/share/asterisk/sounds/en_US_f_Allison/demo-echotest.wav ] || need_apt+=(asterisk-core-sounds-en-wav)
+      [ -f /usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz ] || need_apt+=(asterisk-core-sounds-en)
+      ;;
     chromium) command -v chromium >/dev/null 2>&1 || need_apt+=(chromium) ;;
   esac
 done
@@ -45,7 +52,12 @@ stamp=.venv/.spacecast-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing Python packages into .venv" >&2
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  log=.venv/install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+         .venv/bin/python -m pip install -q -e ".[dev]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "bootstrap: pip install failed (log above, also in $log)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi

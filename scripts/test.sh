@@ -3,6 +3,6 @@
 # RabbitMQ. Starts any local service that is not answering. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+scripts/bootstrap.sh test
 scripts/services.sh
 exec .venv/bin/python -m pytest "$@"

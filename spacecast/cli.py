@@ -64,6 +64,7 @@ def _process(args: argparse.Namespace) -> int:
 
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
+
     from api.app import create_app
 
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
@@ -72,9 +73,10 @@ def _api(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
 
     argv = ["workers.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
-    return dramatiq_main(argv) or 0
+    return dramatiq_main(make_argument_parser().parse_args(argv)) or 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -85,7 +87,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from infra.demo import run_demo
+    from spacecast.demo import run_demo
 
     return run_demo(port=args.port, out=Path(args.out), serve=not args.once)
 

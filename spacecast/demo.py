@@ -56,8 +56,8 @@ def _start_api(port: int):
     return server, thread
 
 
-def publish_sample(client: httpx.Client, sample_dir: Path) -> dict:
-    """Send a sample space through the API as a room service would; return the finished space."""
+def submit_sample(client: httpx.Client, sample_dir: Path) -> str:
+    """Send a sample space through the API as a room service would; return the space id."""
     manifest = json.loads((sample_dir / "manifest.json").read_text())
     show = client.post("/shows", json=manifest["show"]).raise_for_status().json()
     space = manifest["space"]
@@ -80,9 +80,15 @@ def publish_sample(client: httpx.Client, sample_dir: Path) -> dict:
         ).raise_for_status()
         _say(f"uploaded {p['track']} ({len(data) / 1024:.0f} KiB)")
     client.post(f"/spaces/{created['id']}/finish").raise_for_status()
+    return created["id"]
+
+
+def wait_until_done(client: httpx.Client, space_id: str, *, timeout_s: float = 900) -> dict:
+    """Follow the space's stages until it is published or failed; return its final state."""
     last = ""
+    deadline = time.monotonic() + timeout_s
     while True:
-        state = client.get(f"/spaces/{created['id']}").raise_for_status().json()
+        state = client.get(f"/spaces/{space_id}").raise_for_status().json()
         line = ", ".join(
             f"{s['stage']}{'(' + s['participant'] + ')' if s['participant'] else ''} {s['status']}"
             for s in state["stages"]
@@ -92,7 +98,14 @@ def publish_sample(client: httpx.Client, sample_dir: Path) -> dict:
             last = line
         if state["status"] in ("published", "failed"):
             return state
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"space {space_id} not published after {timeout_s:.0f} s: {line}")
         time.sleep(0.5)
+
+
+def publish_sample(client: httpx.Client, sample_dir: Path, *, timeout_s: float = 900) -> dict:
+    """Submit a sample space and wait for it; return the finished space."""
+    return wait_until_done(client, submit_sample(client, sample_dir), timeout_s=timeout_s)
 
 
 def run_demo(*, port: int, out: Path, serve: bool, home: Path = DEMO_HOME) -> int:
