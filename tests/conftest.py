@@ -1,0 +1,45 @@
+"""Session fixtures: the bundled sample space spoken by espeak-ng, and its offline episode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.samples import build_sample_space, load_spec
+from pipeline.master import MP3, OPUS
+from pipeline.process import ProcessOptions, process_space
+from pipeline.quality import ScriptLine
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three speakers, staggered joins, Bruno without publish consent; about two minutes."""
+    folder = tmp_path_factory.mktemp("town-square")
+    build_sample_space(load_spec("town_square"), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def truth(sample_dir: Path) -> dict:
+    return json.loads((sample_dir / "truth.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def script(truth: dict) -> list[ScriptLine]:
+    """The known utterances on the room timeline."""
+    return [
+        ScriptLine(u["speaker_id"], u["text"], u["start_s"], u["end_s"])
+        for u in truth["utterances"]
+    ]
+
+
+@pytest.fixture(scope="session")
+def offline_episode(
+    sample_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict]:
+    """The sample processed by the offline job, as `spacecast process --opus` does it."""
+    out = tmp_path_factory.mktemp("offline-episode")
+    report = process_space(sample_dir / "manifest.json", out, ProcessOptions(formats=(MP3, OPUS)))
+    return out, report

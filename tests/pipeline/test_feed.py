@@ -1,0 +1,121 @@
+import io
+from datetime import UTC, datetime
+
+import feedparser
+import podcastparser
+from lxml import etree
+
+from pipeline.feed import (
+    PODCAST_NS,
+    FeedItem,
+    Person,
+    Show,
+    TranscriptLink,
+    build_feed,
+    carry_over_items,
+    podcast_guid,
+)
+
+SHOW = Show(
+    title="Town Square Live",
+    author="Alice",
+    description="Neighbours talk.",
+    link="https://example.org/town-square",
+    feed_url="https://example.org/town-square/feed.xml",
+    image_url="https://example.org/town-square/cover.png",
+)
+
+
+def item(guid: str, day: int, url: str) -> FeedItem:
+    return FeedItem(
+        guid=guid,
+        title=f"Episode {day}",
+        description="Recorded live.",
+        link=None,
+        published_at=datetime(2026, 11, day, 18, tzinfo=UTC),
+        enclosure_url=url,
+        enclosure_bytes=1_385_579,
+        enclosure_type="audio/mpeg",
+        duration_s=3725.4,
+        persons=[Person("Alice", "host"), Person("Chioma", "guest")],
+        transcripts=[
+            TranscriptLink(url + ".vtt", "text/vtt", "en", "captions"),
+            TranscriptLink(url + ".json", "application/json", "en"),
+        ],
+    )
+
+
+def test_podcast_guid_follows_the_spec_derivation() -> None:
+    # Scheme and trailing slash are ignored, as the Podcasting 2.0 namespace prescribes.
+    assert podcast_guid("https://example.org/feed.xml/") == podcast_guid(
+        "http://example.org/feed.xml"
+    )
+    assert (
+        podcast_guid("https://bigal.github.io/breakfast-wrap-feed/breakfast-wrap.xml")
+        == "f95d7b89-e1ee-554c-be7f-f126f0b92dae"
+    )
+
+
+def test_podcast_clients_read_episode_enclosure_duration_transcript_and_persons() -> None:
+    xml = build_feed(SHOW, [item("ep-1", 20, "https://cdn.example.org/1.mp3")])
+    parsed = podcastparser.parse(SHOW.feed_url, io.BytesIO(xml))
+    assert parsed["title"] == "Town Square Live"
+    assert parsed["cover_url"] == SHOW.image_url
+    (episode,) = parsed["episodes"]
+    assert episode["guid"] == "ep-1"
+    assert episode["enclosures"] == [
+        {"url": "https://cdn.example.org/1.mp3", "file_size": 1_385_579, "mime_type": "audio/mpeg"}
+    ]
+    assert episode["total_time"] == 3725
+    assert episode["transcript_url"].startswith("https://cdn.example.org/1.mp3.")
+    assert [(p["name"], p["role"]) for p in episode["persons"]] == [
+        ("Alice", "host"),
+        ("Chioma", "guest"),
+    ]
+    assert parsed["explicit"] is False
+
+    other = feedparser.parse(xml)
+    assert other.bozo == 0
+    assert other.entries[0].enclosures[0].href == "https://cdn.example.org/1.mp3"
+    assert other.entries[0].itunes_duration == "01:02:05"
+    assert other.feed.podcast_guid == podcast_guid(SHOW.feed_url)
+
+
+def test_explicit_shows_are_marked_explicit() -> None:
+    explicit = Show(**{**SHOW.__dict__, "explicit": True})
+    xml = build_feed(explicit, [item("ep-1", 20, "https://cdn.example.org/1.mp3")])
+    assert podcastparser.parse(SHOW.feed_url, io.BytesIO(xml))["explicit"] is True
+
+
+def test_channel_has_the_tags_apple_requires() -> None:
+    root = etree.fromstring(build_feed(SHOW, [item("ep-1", 20, "https://cdn.example.org/1.mp3")]))
+    itunes = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+    channel = root.find("channel")
+    for tag in ("title", "description", "language", "link"):
+        assert channel.findtext(tag), tag
+    assert channel.find(f"{itunes}image").get("href") == SHOW.image_url
+    assert channel.find(f"{itunes}category").get("text") == "Society & Culture"
+    assert channel.findtext(f"{itunes}explicit") == "false"
+    assert channel.findtext(f"{{{PODCAST_NS}}}guid") == podcast_guid(SHOW.feed_url)
+    transcripts = channel.find("item").findall(f"{{{PODCAST_NS}}}transcript")
+    assert [(t.get("type"), t.get("rel")) for t in transcripts] == [
+        ("text/vtt", "captions"),
+        ("application/json", None),
+    ]
+
+
+def test_earlier_items_are_kept_newest_first() -> None:
+    first = build_feed(SHOW, [item("ep-1", 20, "https://cdn.example.org/1.mp3")])
+    second = carry_over_items(
+        build_feed(SHOW, [item("ep-2", 21, "https://cdn.example.org/2.mp3")]), first
+    )
+    episodes = podcastparser.parse(SHOW.feed_url, io.BytesIO(second))["episodes"]
+    assert [e["guid"] for e in episodes] == ["ep-2", "ep-1"]
+    assert episodes[1]["persons"][0]["name"] == "Alice"
+    # Publishing the same episode again replaces it instead of duplicating it.
+    again = carry_over_items(
+        build_feed(SHOW, [item("ep-2", 21, "https://cdn.example.org/2b.mp3")]), second
+    )
+    episodes = podcastparser.parse(SHOW.feed_url, io.BytesIO(again))["episodes"]
+    assert [e["guid"] for e in episodes] == ["ep-2", "ep-1"]
+    assert episodes[0]["enclosures"][0]["url"] == "https://cdn.example.org/2b.mp3"

@@ -1,0 +1,121 @@
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import InvalidTrack
+from pipeline.probe import TrackLimits, probe_track
+
+CODECS = {
+    "opus": ["-c:a", "libopus"],
+    "webm": ["-c:a", "libopus"],
+    "wav": ["-c:a", "pcm_s16le"],
+    "mp3": ["-c:a", "libmp3lame"],
+    "flac": ["-c:a", "flac"],
+    "m4a": ["-c:a", "aac"],
+}
+
+
+def tone(path: Path, *, rate_hz: int = 48_000, channels: int = 1, seconds: float = 3.0) -> Path:
+    name = {1: "mono", 2: "stereo", 16: "hexadecagonal"}[channels]
+    layout = f"pan={name}|" + "|".join(f"c{i}=c0" for i in range(channels))
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={rate_hz}:duration={seconds}",
+         "-af", layout, *CODECS[path.suffix[1:]], str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "rate_hz", "channels", "codec"),
+    [
+        ("a.opus", 48_000, 1, "opus"),
+        ("a.webm", 48_000, 2, "opus"),
+        ("a.wav", 16_000, 1, "pcm_s16le"),
+        ("a.mp3", 44_100, 2, "mp3"),
+        ("a.flac", 22_050, 1, "flac"),
+        ("a.m4a", 44_100, 1, "aac"),
+    ],
+)
+def test_accepted_containers_rates_and_layouts(
+    tmp_path: Path, name, rate_hz, channels, codec
+) -> None:
+    probe = probe_track(tone(tmp_path / name, rate_hz=rate_hz, channels=channels))
+    assert probe.codec == codec
+    assert probe.channels == channels
+    assert probe.duration_s == pytest.approx(3.0, abs=0.1)
+    if codec != "opus":  # Opus always decodes at 48 kHz
+        assert probe.sample_rate_hz == rate_hz
+
+
+def test_extension_is_not_trusted(tmp_path: Path) -> None:
+    wav = tone(tmp_path / "a.wav")
+    disguised = tmp_path / "really-a-wav.mp3"
+    disguised.write_bytes(wav.read_bytes())
+    assert probe_track(disguised).format_name == "wav"
+
+
+def test_empty_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "bruno.opus"
+    path.write_bytes(b"")
+    with pytest.raises(InvalidTrack, match=r"^bruno\.opus: the file is empty \(0 bytes\)$"):
+        probe_track(path)
+
+
+def test_text_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "notes.opus"
+    path.write_text("these are my notes, not audio\n" * 50)
+    with pytest.raises(InvalidTrack, match=r"^notes\.opus: not an audio file"):
+        probe_track(path)
+
+
+def test_image_without_audio_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "cover.m4a"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x64:d=1", "-frames:v", "1",
+         "-c:v", "mjpeg", "-f", "mp4", str(path)],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(InvalidTrack, match=r"no audio stream"):
+        probe_track(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:9/x.ts\n#EXT-X-ENDLIST\n",
+        "ffconcat version 1.0\nfile /etc/hostname\n",
+    ],
+    ids=["hls-playlist", "concat-list"],
+)
+def test_playlists_and_concat_lists_are_not_followed(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "track.opus"
+    path.write_text(content)
+    with pytest.raises(InvalidTrack, match=r"^track\.opus: not an audio file ffmpeg can read"):
+        probe_track(path)
+
+
+def test_huge_declared_duration_is_measured_not_believed(tmp_path: Path) -> None:
+    # A FLAC header (STREAMINFO total samples) claiming about 2,400 hours of 0.5 s of audio.
+    real = tone(tmp_path / "real.flac", rate_hz=8000, seconds=0.5)
+    data = bytearray(real.read_bytes())
+    assert data[:4] == b"fLaC"
+    data[21] |= 0x0F
+    data[22:26] = b"\xff\xff\xff\xff"
+    liar = tmp_path / "liar.flac"
+    liar.write_bytes(bytes(data))
+    probe = probe_track(liar, limits=TrackLimits(max_duration_s=3600))
+    assert probe.duration_measured is True
+    assert probe.duration_s == pytest.approx(0.5, abs=0.05)
+
+
+def test_over_limit_duration_channels_and_rate_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(InvalidTrack, match=r"over the limit of"):
+        probe_track(tone(tmp_path / "long.flac", seconds=4), limits=TrackLimits(max_duration_s=2))
+    with pytest.raises(InvalidTrack, match=r"16 channels, more than the 8 accepted"):
+        probe_track(tone(tmp_path / "many.wav", channels=16))
+    with pytest.raises(InvalidTrack, match=r"sample rate 4000 Hz is outside"):
+        probe_track(tone(tmp_path / "low.wav", rate_hz=4000))
+    with pytest.raises(InvalidTrack, match=r"over the limit of 0 MiB"):
+        probe_track(tone(tmp_path / "big.wav"), limits=TrackLimits(max_bytes=1000))
