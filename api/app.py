@@ -10,7 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import errors
 from api.deps import store_dep
-from api.routes import episodes, shows, spaces
+from api.limits import BodyLimit
+from api.routes import episodes, shows, spaces, users
 from infra.settings import get_settings
 
 log = logging.getLogger("spacecast.api")
@@ -25,16 +26,32 @@ async def _lifespan(app: FastAPI):
 
 
 def create_app() -> FastAPI:
+    settings = get_settings()
     app = FastAPI(
         title="Spacecast",
         version="0.1.0",
         summary="Per-speaker recordings of live audio rooms in, consented podcast episodes out.",
+        description=(
+            "Authenticate with `Authorization: Bearer <API key>`. Each operation's access is "
+            "listed in the README; objects a caller may not reach answer 404."
+        ),
         lifespan=_lifespan,
     )
     errors.install(app)
-    app.include_router(shows.router)
-    app.include_router(spaces.router)
-    app.include_router(episodes.router)
+    for router in (users.router, shows.router, spaces.router, episodes.router):
+        app.include_router(router, responses=errors.COMMON_RESPONSES)
+    app.add_middleware(
+        BodyLimit,
+        default_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_track_bytes + 64 * 1024,
+    )
+
+    @app.middleware("http")
+    async def _security_headers(request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import schemas
 from api.tracks import UploadTooLarge
 from pipeline.errors import (
     InvalidManifest,
@@ -33,7 +36,64 @@ def status_for(exc: SpacecastError) -> int:
     return next((status for kind, status in STATUS if isinstance(exc, kind)), 500)
 
 
+# Documented on every operation, so clients and schema checkers know every error's shape.
+COMMON_RESPONSES: dict[int | str, dict] = {
+    status: {"model": schemas.ErrorOut, "description": description}
+    for status, description in [
+        (400, "bad request"),
+        (401, "no API key, or an unknown, revoked or expired one"),
+        (403, "the caller's role may not use this endpoint"),
+        (404, "not found, or not the caller's to see"),
+        (409, "conflicts with the object's state"),
+        (413, "request body too large"),
+        (422, "invalid input; detail names the field"),
+        (429, "rate limit; see Retry-After"),
+    ]
+}
+
+
+def _location(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
+    return text
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    where = _location(tuple(first.get("loc", ())))
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {message}{more}" if where else f"{message}{more}"
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route serves on this path (Starlette names only the first route's)."""
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            allowed |= set(getattr(route, "methods", None) or ())
+    return sorted(allowed)
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        detail = exc.detail
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_message(exc)}, status_code=422)
+
     @app.exception_handler(SpacecastError)
     async def _spacecast_error(request: Request, exc: SpacecastError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool
 
 HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Role = Literal["host", "cohost", "speaker", "guest"]
@@ -23,7 +23,7 @@ class ShowIn(BaseModel):
     )
     language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     category: str = Field(default="Society & Culture", max_length=200)
-    explicit: bool = False
+    explicit: StrictBool = False
     owner_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -38,9 +38,9 @@ class ShowOut(ShowIn):
 class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    record: bool = False
-    publish: bool = False
-    transcribe: bool | None = Field(
+    record: StrictBool = False
+    publish: StrictBool = False
+    transcribe: StrictBool | None = Field(
         default=None, description="words in transcripts; unset follows publish"
     )
 
@@ -137,4 +137,51 @@ class SpaceOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    detail: str
+    detail: str = Field(description="what is wrong, in words a user can act on")
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t<>]+$")
+    roles: list[Literal["admin", "host", "moderator", "listener"]] = Field(
+        min_length=1, max_length=4
+    )
+
+
+class ListenerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t<>]+$")
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(default="", max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: str
+    label: str
+    created_at: datetime
+    token: str | None = Field(default=None, description="shown once, when the key is made")
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    roles: list[str]
+    created_at: datetime
+
+
+class Credentials(BaseModel):
+    user: UserOut
+    key: KeyOut
+
+
+class WhoAmI(BaseModel):
+    user_id: str | None
+    roles: list[str]
+    show_id: str | None
+    participant_id: str | None

@@ -12,7 +12,8 @@ from infra.models import Episode, Participant, Show, Space, StageRun
 STAGE_ORDER = {"mix": 0, "transcribe": 1, "master": 2, "publish": 3}
 
 
-def show_out(show: Show) -> schemas.ShowOut:
+def show_out(show: Show, *, private: bool) -> schemas.ShowOut:
+    """``private``: the caller manages the show and may see its contact e-mail."""
     return schemas.ShowOut(
         id=show.id,
         title=show.title,
@@ -23,7 +24,7 @@ def show_out(show: Show) -> schemas.ShowOut:
         language=show.language,
         category=show.category,
         explicit=show.explicit,
-        owner_email=show.owner_email,
+        owner_email=show.owner_email if private else None,
         feed_url=feed_url(show.id),
         created_at=show.created_at,
     )

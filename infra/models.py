@@ -49,10 +49,40 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+class User(Base):
+    """A person or service account. Global roles: admin, host, moderator, listener, recorder."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    """A bearer token, stored only as its SHA-256. A key may be narrowed to one show (a room
+    recorder's key) or be a participant's own key for one participation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    show_id: Mapped[str | None] = mapped_column(ForeignKey("shows.id"))
+    participant_id: Mapped[str | None] = mapped_column(ForeignKey("participants.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
 class Show(Base):
     __tablename__ = "shows"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     title: Mapped[str] = mapped_column(String(500))
     author: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     whisper_vad: bool = True
     model_cache_dir: Path = Path.home() / ".cache" / "spacecast" / "models"
 
+    # Abuse limits ("N/second|minute|hour|day", per caller)
+    max_body_bytes: int = 1024 * 1024
+    upload_rate: str = "60/minute"
+    signup_rate: str = "10/hour"
+    rate_limit_redis_url: str | None = None  # unset: counted in each API process's memory
+
     work_dir: Path | None = None  # scratch space for workers; default: the system temp folder
 
     def whisper_settings(self) -> WhisperSettings:

@@ -49,6 +49,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class RangeNotSatisfiable(Exception):
+    """The requested byte range lies outside the object."""
+
+
 @dataclass(frozen=True)
 class RangeRead:
     body: BinaryIO
@@ -153,7 +157,12 @@ class ObjectStore:
         params = {"Bucket": self.bucket, "Key": key}
         if range_header:
             params["Range"] = range_header
-        response = self.client.get_object(**params)
+        try:
+            response = self.client.get_object(**params)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                raise RangeNotSatisfiable(range_header) from None
+            raise
         content_range = response.get("ContentRange")
         total = int(content_range.rsplit("/", 1)[1]) if content_range else response["ContentLength"]
         return RangeRead(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -58,13 +59,26 @@ def output_path(path: str | os.PathLike[str]) -> str:
     return f"file:{os.fspath(path)}"
 
 
+_PATH_PREFIX = re.compile(r"(?:file:)?/[^\s:'\"]+: ")
+_PATH = re.compile(r"(?:file:)?/[^\s:'\"]*/([^\s/:'\"]+)")
+_ADDRESS = re.compile(r"\[[\w@ ]+0x[0-9a-f]+\] ")
+
+
+def _scrub(line: str) -> str:
+    """The message without internal paths and addresses, which mean nothing to a user."""
+    line = _ADDRESS.sub("", _PATH_PREFIX.sub("", line))
+    return _PATH.sub(lambda m: m.group(1), line)
+
+
 def _last_error_line(stderr: str) -> str:
+    if "not on whitelist" in stderr:
+        return "not a container Spacecast accepts (Opus/Ogg, WebM, WAV, MP3, FLAC, M4A)"
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in reversed(lines):
         lowered = line.lower()
         if any(word in lowered for word in ("error", "invalid", "not on whitelist", "no such")):
-            return line
-    return lines[-1] if lines else "no output"
+            return _scrub(line)
+    return _scrub(lines[-1]) if lines else "no output"
 
 
 def _peak_rss_kb(pid: int) -> int:

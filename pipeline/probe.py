@@ -134,6 +134,11 @@ def probe_track(
                 f"{label}: {duration / 3600:.1f} h long, over the limit of "
                 f"{limits.max_duration_s / 3600:.1f} h"
             )
+        if declared is not None and declared > 2 * duration + 60:
+            raise InvalidTrack(
+                f"{label}: the header declares {declared / 3600:.1f} h but the file holds "
+                f"{duration:.1f} s of audio; the file is corrupt or forged"
+            )
     if duration <= 0.0:
         raise InvalidTrack(f"{label}: the audio stream holds no samples")
 

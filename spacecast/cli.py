@@ -86,6 +86,17 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_user(args: argparse.Namespace) -> int:
+    from infra.accounts import create_user
+    from infra.db import session_scope
+    from infra.settings import get_settings
+
+    with session_scope(get_settings().database_url) as session:
+        user, _, token = create_user(session, args.name, args.role)
+    print(json.dumps({"user_id": user.id, "roles": user.roles, "api_key": token}))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from spacecast.demo import run_demo
 
@@ -118,6 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
+
+    users = sub.add_parser("users", help="manage accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    create = users_sub.add_parser("create", help="create an account and print its first API key")
+    create.add_argument("name")
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=["admin", "host", "moderator", "listener"],
+        help="repeat for several roles",
+    )
+    create.set_defaults(run=_create_user)
 
     demo = sub.add_parser("demo", help="the embedded default: a sample space published end to end")
     demo.add_argument("--port", type=int, default=8000)

@@ -122,9 +122,13 @@ def run_demo(*, port: int, out: Path, serve: bool, home: Path = DEMO_HOME) -> in
     _say(f"local S3 server on {s3.endpoint_url} (data in {s3.root})")
     try:
         _configure(port, s3, home)
-        from infra.db import migrate
+        from infra.accounts import create_user
+        from infra.db import migrate, session_scope
+        from infra.settings import get_settings
 
         migrate()
+        with session_scope(get_settings().database_url) as session:
+            _, _, api_key = create_user(session, "Demo host", ["host", "admin"])
         import dramatiq
 
         import workers.actors  # noqa: F401  (registers the actors on the in-process broker)
@@ -133,9 +137,10 @@ def run_demo(*, port: int, out: Path, serve: bool, home: Path = DEMO_HOME) -> in
         worker.start()
         server, thread = _start_api(port)
         base = f"http://127.0.0.1:{port}"
-        _say(f"API on {base} (OpenAPI at {base}/docs)")
+        _say(f"API on {base} (OpenAPI at {base}/docs); host and admin API key: {api_key}")
         try:
-            with httpx.Client(base_url=base, timeout=120) as client:
+            headers = {"Authorization": f"Bearer {api_key}"}
+            with httpx.Client(base_url=base, timeout=120, headers=headers) as client:
                 state = publish_sample(client, sample_dir)
                 if state["status"] != "published":
                     _say(f"the space failed: {state['error']}")
@@ -165,6 +170,7 @@ def run_demo(*, port: int, out: Path, serve: bool, home: Path = DEMO_HOME) -> in
                             "copied_to": str(out.resolve()),
                             "integrated_lufs": loudness["integrated_lufs"],
                             "true_peak_dbtp": loudness["true_peak_dbtp"],
+                            "api_key": api_key,
                         },
                         indent=2,
                     ),

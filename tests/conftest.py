@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+# The test process itself never talks to a real broker: in-process API tests enqueue on Dramatiq's
+# stub broker. Service tests run `spacecast api` and `spacecast worker` with a real one.
+os.environ["SPACECAST_BROKER_URL"] = "stub://"
 
 import pytest
 

@@ -3,36 +3,37 @@ requests) or by redirect to a short-lived signed URL, never from a public bucket
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
-from sqlalchemy.orm import Session
 
 from api import schemas
+from api.access import managed_episode, published_episode
+from api.auth import Principal, Role, allow
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.urls import MEDIA_FILES
 from api.views import episode_out
-from infra.models import Episode, Space
+from infra.models import Episode
+from infra.storage import RangeNotSatisfiable
 
 router = APIRouter(tags=["episodes"])
 
-
-def get_published_episode(session: Session, episode_id: str) -> Episode:
-    episode = session.get(Episode, episode_id)
-    space = session.get(Space, episode.space_id) if episode else None
-    if episode is None or space is None or space.status != "published":
-        raise HTTPException(404, f"episode {episode_id} not found")
-    return episode
+Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="published episodes"))]
+Manager = Annotated[
+    Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="episodes of own shows"))
+]
 
 
 @router.get("/episodes/{episode_id}", response_model=schemas.EpisodeOut)
-def read_episode(episode_id: str, session: SessionDep) -> schemas.EpisodeOut:
-    return episode_out(get_published_episode(session, episode_id))
+def read_episode(episode_id: str, session: SessionDep, _: Anyone) -> schemas.EpisodeOut:
+    return episode_out(published_episode(session, episode_id))
 
 
 @router.get("/episodes/{episode_id}/report")
-def read_report(episode_id: str, session: SessionDep) -> dict:
+def read_report(episode_id: str, session: SessionDep, principal: Manager) -> dict:
     """What was measured: loudness of the delivered files, probes, exclusions, stage timings."""
-    return get_published_episode(session, episode_id).report
+    return managed_episode(session, principal, episode_id).report
 
 
 def media_object_key(episode: Episode, filename: str) -> str | None:
@@ -52,7 +53,7 @@ def media_object_key(episode: Episode, filename: str) -> str | None:
         },
         206: {"description": "partial content (range request)"},
         307: {"description": "redirect to a signed URL (SPACECAST_MEDIA_DELIVERY=redirect)"},
-        404: {"model": schemas.ErrorOut},
+        416: {"model": schemas.ErrorOut},
     },
 )
 def read_media(
@@ -63,8 +64,9 @@ def read_media(
     session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,
+    _: Anyone,
 ) -> Response:
-    episode = get_published_episode(session, episode_id)
+    episode = published_episode(session, episode_id)
     key = media_object_key(episode, filename) if filename in MEDIA_FILES else None
     if key is None or render_id != episode.render_id:
         # Media of an earlier rendering is withdrawn, not served.
@@ -73,7 +75,13 @@ def read_media(
         )
     if settings.media_delivery == "redirect":
         return RedirectResponse(store.presigned_get(key, expires_s=900), status_code=307)
-    read = store.read_range(key, request.headers.get("range"))
+    range_header = request.headers.get("range")
+    if range_header and not _valid_range(range_header):
+        raise HTTPException(416, "Range must be a single 'bytes=START-END' range")
+    try:
+        read = store.read_range(key, range_header)
+    except RangeNotSatisfiable:
+        raise HTTPException(416, f"range {range_header} lies outside {filename}") from None
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(read.length),
@@ -90,4 +98,17 @@ def read_media(
 
     return StreamingResponse(
         _chunks(), status_code=read.status, media_type=read.content_type, headers=headers
+    )
+
+
+def _valid_range(header: str) -> bool:
+    unit, _, spec = header.partition("=")
+    start, dash, end = spec.strip().partition("-")
+    return (
+        unit.strip() == "bytes"
+        and dash == "-"
+        and "," not in spec
+        and (start.isdigit() or (not start and end.isdigit()))
+        and (not end or end.isdigit())
+        and (not (start and end) or int(start) <= int(end))
     )

@@ -1,15 +1,18 @@
-"""Shows: create, read, the RSS feed and the default cover art."""
+"""Shows: create and list (hosts), read, the RSS feed and the default cover art (public)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from api import schemas
+from api.access import may_manage_show, public_show
+from api.auth import Principal, Role, allow
 from api.deps import SessionDep, StoreDep
 from api.publishing import show_feed
 from api.views import show_out
@@ -19,17 +22,14 @@ from pipeline.cover import render_cover
 
 router = APIRouter(prefix="/shows", tags=["shows"])
 
-
-def get_show(session: Session, show_id: str) -> Show:
-    show = session.get(Show, show_id)
-    if show is None:
-        raise HTTPException(404, f"show {show_id} not found")
-    return show
+Manager = Annotated[Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="own shows"))]
+Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="any show"))]
 
 
 @router.post("", status_code=201, response_model=schemas.ShowOut)
-def create_show(body: schemas.ShowIn, session: SessionDep) -> schemas.ShowOut:
+def create_show(body: schemas.ShowIn, session: SessionDep, principal: Manager) -> schemas.ShowOut:
     show = Show(
+        owner_id=principal.user_id,
         title=body.title,
         author=body.author,
         description=body.description,
@@ -42,12 +42,23 @@ def create_show(body: schemas.ShowIn, session: SessionDep) -> schemas.ShowOut:
     )
     session.add(show)
     session.flush()
-    return show_out(show)
+    return show_out(show, private=True)
+
+
+@router.get("", response_model=list[schemas.ShowOut])
+def list_shows(session: SessionDep, principal: Manager) -> list[schemas.ShowOut]:
+    """The caller's shows (every show, for an admin)."""
+    query = select(Show).order_by(Show.created_at)
+    if not principal.is_admin:
+        query = query.where(Show.owner_id == principal.user_id)
+    return [show_out(show, private=True) for show in session.scalars(query)]
 
 
 @router.get("/{show_id}", response_model=schemas.ShowOut)
-def read_show(show_id: str, session: SessionDep) -> schemas.ShowOut:
-    return show_out(get_show(session, show_id))
+def read_show(show_id: str, session: SessionDep, principal: Anyone) -> schemas.ShowOut:
+    """Public show details; the owner's e-mail only to the show's host."""
+    show = public_show(session, show_id)
+    return show_out(show, private=may_manage_show(principal, show))
 
 
 @router.get(
@@ -55,20 +66,16 @@ def read_show(show_id: str, session: SessionDep) -> schemas.ShowOut:
     response_class=Response,
     responses={200: {"content": {"application/rss+xml": {}}}},
 )
-def read_feed(show_id: str, session: SessionDep) -> Response:
-    xml = show_feed(session, get_show(session, show_id))
+def read_feed(show_id: str, session: SessionDep, _: Anyone) -> Response:
+    xml = show_feed(session, public_show(session, show_id))
     return Response(xml, media_type="application/rss+xml; charset=utf-8")
 
 
 @router.get(
     "/{show_id}/cover.png", response_class=Response, responses={200: {"content": {"image/png": {}}}}
 )
-async def read_cover(
-    show_id: str,
-    session: SessionDep,
-    store: StoreDep,
-) -> Response:
-    show = get_show(session, show_id)
+async def read_cover(show_id: str, session: SessionDep, store: StoreDep, _: Anyone) -> Response:
+    show = public_show(session, show_id)
     key = show_key(show.id, "cover.png")
 
     def _load_or_render() -> bytes:

@@ -4,15 +4,18 @@ the pipeline), follow progress, and read the episode."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import schemas
+from api.access import show_for, space_for
+from api.auth import Principal, Role, allow
 from api.deps import SessionDep, StoreDep
-from api.routes.shows import get_show
+from api.limits import rate_limited
 from api.tracks import UploadTooLarge, receive_to_file, store_track
 from api.views import episode_out, participant_out, space_out
 from infra.db import session_scope
@@ -22,12 +25,19 @@ from pipeline.errors import NothingToPublish
 
 router = APIRouter(tags=["spaces"])
 
-
-def get_space(session: Session, space_id: str) -> Space:
-    space = session.get(Space, space_id)
-    if space is None:
-        raise HTTPException(404, f"space {space_id} not found")
-    return space
+# Ingest: the show's host, an admin, or the room's recorder key for that show.
+Ingest = Annotated[
+    Principal,
+    Depends(
+        allow(
+            Role.HOST,
+            Role.ADMIN,
+            Role.RECORDER,
+            objects="own shows' spaces; a recorder key: its show's spaces",
+        )
+    ),
+]
+Manager = Annotated[Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="own shows' spaces"))]
 
 
 def get_participant(session: Session, space: Space, handle: str) -> Participant:
@@ -68,8 +78,10 @@ def _add_participant(session: Session, space: Space, body: schemas.ParticipantIn
 
 
 @router.post("/shows/{show_id}/spaces", status_code=201, response_model=schemas.SpaceOut)
-def create_space(show_id: str, body: schemas.SpaceIn, session: SessionDep) -> schemas.SpaceOut:
-    show = get_show(session, show_id)
+def create_space(
+    show_id: str, body: schemas.SpaceIn, session: SessionDep, principal: Ingest
+) -> schemas.SpaceOut:
+    show = show_for(session, principal, show_id, ingest=True)
     handles = [p.id for p in body.participants]
     if len(handles) != len(set(handles)):
         raise HTTPException(422, "participants: every participant id must be unique")
@@ -89,17 +101,17 @@ def create_space(show_id: str, body: schemas.SpaceIn, session: SessionDep) -> sc
 
 
 @router.get("/spaces/{space_id}", response_model=schemas.SpaceOut)
-def read_space(space_id: str, session: SessionDep) -> schemas.SpaceOut:
-    return space_out(session, get_space(session, space_id))
+def read_space(space_id: str, session: SessionDep, principal: Ingest) -> schemas.SpaceOut:
+    return space_out(session, space_for(session, principal, space_id, ingest=True))
 
 
 @router.post(
     "/spaces/{space_id}/participants", status_code=201, response_model=schemas.ParticipantOut
 )
 def register_participant(
-    space_id: str, body: schemas.ParticipantIn, session: SessionDep
+    space_id: str, body: schemas.ParticipantIn, session: SessionDep, principal: Ingest
 ) -> schemas.ParticipantOut:
-    space = get_space(session, space_id)
+    space = space_for(session, principal, space_id, ingest=True)
     _require_recording(space)
     return participant_out(_add_participant(session, space, body))
 
@@ -110,8 +122,9 @@ def update_participant(
     handle: str,
     body: schemas.ParticipantPatch,
     session: SessionDep,
+    principal: Ingest,
 ) -> schemas.ParticipantOut:
-    space = get_space(session, space_id)
+    space = space_for(session, principal, space_id, ingest=True)
     _require_recording(space)
     participant = get_participant(session, space, handle)
     if body.name is not None:
@@ -129,6 +142,7 @@ def update_participant(
     status_code=201,
     response_model=schemas.TrackOut,
     responses={413: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}},
+    dependencies=[Depends(rate_limited("upload", "upload_rate", noun="track uploads"))],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -139,14 +153,14 @@ def update_participant(
     },
 )
 async def upload_track(
-    space_id: str, handle: str, request: Request, store: StoreDep
+    space_id: str, handle: str, request: Request, store: StoreDep, principal: Ingest
 ) -> schemas.TrackOut:
     """The raw audio of one participant, as the request body (any container Spacecast reads)."""
     settings = get_settings()
 
     def _check() -> None:
         with session_scope(settings.database_url) as session:
-            space = get_space(session, space_id)
+            space = space_for(session, principal, space_id, ingest=True)
             _require_recording(space)
             participant = get_participant(session, space, handle)
             if not participant.consent_record:
@@ -172,7 +186,7 @@ async def upload_track(
 
     def _store() -> tuple[schemas.TrackOut, str | None]:
         with session_scope(settings.database_url) as session:
-            space = get_space(session, space_id)
+            space = space_for(session, principal, space_id, ingest=True)
             _require_recording(space)
             participant = get_participant(session, space, handle)
             track, old_key = store_track(session, store, settings, participant, path, sha256)
@@ -193,14 +207,14 @@ async def upload_track(
 
 
 @router.post("/spaces/{space_id}/finish", status_code=202, response_model=schemas.SpaceOut)
-def finish_space(space_id: str, session: SessionDep) -> schemas.SpaceOut:
+def finish_space(space_id: str, session: SessionDep, principal: Ingest) -> schemas.SpaceOut:
     """The room has ended: check every recorded participant's track is in, then queue the pipeline.
 
     A failed space can be finished again; its failed stages are retried.
     """
     from workers.actors import advance_space
 
-    space = get_space(session, space_id)
+    space = space_for(session, principal, space_id, ingest=True)
     if space.status not in ("recording", "failed"):
         raise HTTPException(409, f"space {space.id} is already {space.status}")
     missing = [p.handle for p in space.participants if p.consent_record and p.track is None]
@@ -230,8 +244,10 @@ def finish_space(space_id: str, session: SessionDep) -> schemas.SpaceOut:
     response_model=schemas.EpisodeOut,
     responses={404: {"model": schemas.ErrorOut}},
 )
-def read_space_episode(space_id: str, session: SessionDep) -> schemas.EpisodeOut:
-    space = get_space(session, space_id)
+def read_space_episode(
+    space_id: str, session: SessionDep, principal: Manager
+) -> schemas.EpisodeOut:
+    space = space_for(session, principal, space_id)
     episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
     if episode is None or space.status != "published":
         raise HTTPException(

@@ -96,18 +96,35 @@ def test_playlists_and_concat_lists_are_not_followed(tmp_path: Path, content: st
         probe_track(path)
 
 
-def test_huge_declared_duration_is_measured_not_believed(tmp_path: Path) -> None:
-    # A FLAC header (STREAMINFO total samples) claiming about 2,400 hours of 0.5 s of audio.
-    real = tone(tmp_path / "real.flac", rate_hz=8000, seconds=0.5)
+def forged_flac(folder: Path) -> Path:
+    """A FLAC whose header (STREAMINFO total samples) claims about 2,400 hours of 0.5 s of audio."""
+    real = tone(folder / "real.flac", rate_hz=8000, seconds=0.5)
     data = bytearray(real.read_bytes())
     assert data[:4] == b"fLaC"
     data[21] |= 0x0F
     data[22:26] = b"\xff\xff\xff\xff"
-    liar = tmp_path / "liar.flac"
+    liar = folder / "liar.flac"
     liar.write_bytes(bytes(data))
-    probe = probe_track(liar, limits=TrackLimits(max_duration_s=3600))
+    return liar
+
+
+def test_huge_declared_duration_is_measured_and_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidTrack, match=r"header declares 2386\.1 h but the file holds 0\.5 s"):
+        probe_track(forged_flac(tmp_path), limits=TrackLimits(max_duration_s=3600))
+
+
+def test_missing_duration_is_measured(tmp_path: Path) -> None:
+    # Browsers' MediaRecorder writes WebM without a duration; it is decoded to find it.
+    source = tone(tmp_path / "a.webm", seconds=2.0)
+    streamed = tmp_path / "streamed.webm"
+    with streamed.open("wb") as out:
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(source), "-c", "copy", "-f", "webm", "-live", "1", "pipe:1"],
+            check=True, stdout=out,
+        )  # fmt: skip
+    probe = probe_track(streamed)
     assert probe.duration_measured is True
-    assert probe.duration_s == pytest.approx(0.5, abs=0.05)
+    assert probe.duration_s == pytest.approx(2.0, abs=0.1)
 
 
 def test_over_limit_duration_channels_and_rate_are_rejected(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ an S3 server, and `spacecast api` and `spacecast worker` as their own processes.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -72,6 +73,8 @@ class ServiceStack:
             check=True,
             capture_output=True,
         )
+        self.host_key = self.create_user("Host", "host")
+        self.admin_key = self.create_user("Admin", "admin")
         self.api = self._spawn("api", "api", "--port", str(self.port))
         self.start_worker()
         deadline = time.monotonic() + 60
@@ -84,6 +87,18 @@ class ServiceStack:
             if time.monotonic() > deadline or self.api.poll() is not None:
                 raise RuntimeError(f"API did not start; see {self.logs / 'api.log'}")
             time.sleep(0.2)
+
+    def create_user(self, name: str, *roles: str) -> str:
+        """An account made with the CLI, as an operator would; returns its API key."""
+        args = [arg for role in roles for arg in ("--role", role)]
+        done = subprocess.run(
+            [sys.executable, "-m", "spacecast", "users", "create", name, *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return json.loads(done.stdout)["api_key"]
 
     def start_worker(self) -> subprocess.Popen:
         worker = self._spawn(
@@ -117,8 +132,11 @@ class ServiceStack:
         }
         return ObjectStore(Settings(**values))
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=120)
+    def client(self, key: str | None = "host") -> httpx.Client:
+        """A client with the host's key (``key="admin"``, another key, or None for anonymous)."""
+        token = {"host": self.host_key, "admin": self.admin_key}.get(key, key) if key else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, timeout=120, headers=headers)
 
     def wait_for(self, space_id: str, statuses: tuple[str, ...], timeout_s: float = 300) -> dict:
         deadline = time.monotonic() + timeout_s

@@ -1,0 +1,73 @@
+"""Object-level authorization: which shows, spaces and episodes a principal may reach.
+
+A host reaches only the shows they own and those shows' spaces; a recorder key only its one show;
+an admin everything. Anything else is answered 404, the same as an object that does not exist,
+so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, Role
+from infra.models import Episode, Show, Space
+
+
+def _not_found(kind: str, object_id: str) -> HTTPException:
+    return HTTPException(404, f"{kind} {object_id} not found")
+
+
+def may_manage_show(principal: Principal, show: Show, *, ingest: bool = False) -> bool:
+    if principal.is_admin:
+        return True
+    if (
+        principal.has(Role.HOST)
+        and principal.user_id is not None
+        and show.owner_id == principal.user_id
+    ):
+        return True
+    return ingest and principal.has(Role.RECORDER) and principal.show_id == show.id
+
+
+def show_for(session: Session, principal: Principal, show_id: str, *, ingest: bool = False) -> Show:
+    """The show, if the principal manages it (``ingest``: a recorder of the show also may)."""
+    show = session.get(Show, show_id)
+    if show is None or not may_manage_show(principal, show, ingest=ingest):
+        raise _not_found("show", show_id)
+    return show
+
+
+def space_for(
+    session: Session, principal: Principal, space_id: str, *, ingest: bool = False
+) -> Space:
+    space = session.get(Space, space_id)
+    if space is None or not may_manage_show(principal, space.show, ingest=ingest):
+        raise _not_found("space", space_id)
+    return space
+
+
+def public_show(session: Session, show_id: str) -> Show:
+    show = session.get(Show, show_id)
+    if show is None:
+        raise _not_found("show", show_id)
+    return show
+
+
+def published_episode(session: Session, episode_id: str) -> Episode:
+    """An episode anyone may hear: its space is published."""
+    episode = session.get(Episode, episode_id)
+    space = session.get(Space, episode.space_id) if episode else None
+    if episode is None or space is None or space.status != "published":
+        raise _not_found("episode", episode_id)
+    return episode
+
+
+def managed_episode(session: Session, principal: Principal, episode_id: str) -> Episode:
+    episode = session.get(Episode, episode_id)
+    if episode is None:
+        raise _not_found("episode", episode_id)
+    show = session.get(Show, episode.show_id)
+    if show is None or not may_manage_show(principal, show):
+        raise _not_found("episode", episode_id)
+    return episode

@@ -1,0 +1,166 @@
+"""Abuse limits: per-caller rate limits on costly actions, and a cap on request bodies.
+
+Rate limits count in Redis when ``SPACECAST_RATE_LIMIT_REDIS_URL`` is set (shared by every API
+process), otherwise in this process's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import Principal, principal_dep
+from infra.settings import get_settings
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    window_s: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """'30/minute', '5/hour' ..."""
+        count, _, unit = text.partition("/")
+        return cls(int(count), _UNITS[unit.strip().rstrip("s")])
+
+    def describe(self) -> str:
+        unit = next(name for name, seconds in _UNITS.items() if seconds == self.window_s)
+        return f"{self.count} per {unit}"
+
+
+class MemoryCounter:
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, rate: Rate) -> float | None:
+        """Record a hit; return seconds to wait when over the rate, else None."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - rate.window_s:
+                hits.popleft()
+            if len(hits) >= rate.count:
+                return hits[0] + rate.window_s - now
+            hits.append(now)
+            return None
+
+
+class RedisCounter:
+    """Fixed windows in Redis (INCR + EXPIRE): shared by every API process."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+
+    def hit(self, key: str, rate: Rate) -> float | None:
+        window = int(time.time() // rate.window_s)
+        name = f"spacecast:rate:{key}:{window}"
+        count = self._redis.incr(name)
+        if count == 1:
+            self._redis.expire(name, rate.window_s + 1)
+        if count > rate.count:
+            return (window + 1) * rate.window_s - time.time()
+        return None
+
+
+@lru_cache
+def _counter() -> MemoryCounter | RedisCounter:
+    url = get_settings().rate_limit_redis_url
+    return RedisCounter(url) if url else MemoryCounter()
+
+
+def rate_limited(action: str, setting: str, *, noun: str) -> Callable[..., None]:
+    """A dependency limiting ``action`` per caller (per client address when anonymous)."""
+
+    def _dependency(
+        request: Request, principal: Annotated[Principal, Depends(principal_dep)]
+    ) -> None:
+        rate = Rate.parse(getattr(get_settings(), setting))
+        who = (
+            principal.subject
+            if principal.user_id or principal.key_id
+            else (f"ip:{request.client.host if request.client else 'unknown'}")
+        )
+        wait = _counter().hit(f"{action}:{who}", rate)
+        if wait is not None:
+            retry = max(1, round(wait))
+            raise HTTPException(
+                429,
+                f"too many {noun}: at most {rate.describe()}; retry in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
+
+    return _dependency
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over the limit with 413, before they are read
+    in full. Track uploads have their own, larger limit."""
+
+    def __init__(self, app: ASGIApp, *, default_bytes: int, upload_bytes: int) -> None:
+        self.app = app
+        self.default_bytes = default_bytes
+        self.upload_bytes = upload_bytes
+        self._upload_path = re.compile(r"^/spaces/[^/]+/participants/[^/]+/track$")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_bytes if self._upload_path.match(scope["path"]) else self.default_bytes
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(send, limit)
+            return
+        seen = 0
+
+        async def _counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, _counting_receive, send)
+        except _TooLarge:
+            await _refuse(send, limit)
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = json.dumps(
+        {"detail": f"request body is larger than the limit of {limit / 1024**2:.1f} MiB"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,200 @@
+"""The API in this process (FastAPI's TestClient), on SQLite and a real S3 server, with accounts
+for every role and two shows owned by two different hosts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from infra.s3server import LocalS3Server
+
+
+@dataclass
+class World:
+    client: TestClient
+    keys: dict[str, str]  # actor -> API key ("anonymous" has none)
+    shows: dict[str, str]  # "A" (host's), "B" (other host's) -> show id
+    spaces: dict[str, str]
+    episodes: dict[str, str]
+    renders: dict[str, str]
+    key_ids: dict[str, str]  # actor -> id of one of their keys
+
+    def headers(self, actor: str) -> dict[str, str]:
+        key = self.keys.get(actor)
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+@pytest.fixture(scope="session")
+def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    root = tmp_path_factory.mktemp("api")
+    s3 = LocalS3Server(root / "s3").start()
+    env = {
+        **s3.env("spacecast-api-tests"),
+        "SPACECAST_DATABASE_URL": f"sqlite:///{root / 'spacecast.db'}",
+        "SPACECAST_PUBLIC_BASE_URL": "http://testserver",
+        "SPACECAST_UPLOAD_RATE": "1000/minute",
+        # Small limits, so the malicious-media corpus can cross them with small files.
+        "SPACECAST_MAX_TRACK_BYTES": str(4 * 1024 * 1024),
+        "SPACECAST_MAX_TRACK_DURATION_S": "600",
+        "SPACECAST_WORK_DIR": str(root / "work"),
+    }
+    (root / "work").mkdir()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from infra.settings import get_settings
+
+    get_settings.cache_clear()
+    from infra.db import migrate
+
+    migrate()
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+    s3.stop()
+
+
+def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
+    """A space with a published episode whose media objects exist in the bucket."""
+    from infra.models import Episode, Participant, Space
+    from infra.storage import media_key
+
+    space = Space(show_id=show.id, title=title, status="published")
+    session.add(space)
+    session.flush()
+    session.add(
+        Participant(
+            space_id=space.id,
+            handle="alice",
+            name="Alice",
+            consent_record=True,
+            consent_publish=True,
+        )
+    )
+    render = "r" + space.id[:15]
+    media = {}
+    for name in ("episode.mp3", "transcript.json", "transcript.vtt", "transcript.srt"):
+        key = media_key(space.id, render, name)
+        store.put_bytes(
+            key,
+            b"{}" if name.endswith("json") else b"data " * 100,
+            content_type="application/octet-stream",
+        )
+        media[name] = key
+    episode = Episode(
+        space_id=space.id,
+        show_id=show.id,
+        guid=f"guid-{space.id}",
+        title=title,
+        description="d",
+        render_id=render,
+        duration_s=1.0,
+        media={
+            "mp3": {
+                "key": media["episode.mp3"],
+                "size_bytes": 500,
+                "mime_type": "audio/mpeg",
+                "loudness": {},
+            }
+        },
+        transcripts={fmt: media[f"transcript.{fmt}"] for fmt in ("json", "vtt", "srt")},
+        persons=[{"name": "Alice", "role": "host"}],
+        report={"space": {"id": space.id}},
+    )
+    session.add(episode)
+    session.flush()
+    return space.id, episode.id, render
+
+
+@pytest.fixture(scope="session")
+def world(api_env) -> Iterator[World]:
+    from api.app import create_app
+    from infra.accounts import create_user, issue_key
+    from infra.db import session_scope
+    from infra.models import Participant, Show, Space, User
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+
+    store = ObjectStore(get_settings())
+    store.ensure_bucket()
+    keys, key_ids, shows, spaces, episodes, renders = {}, {}, {}, {}, {}, {}
+    with session_scope(get_settings().database_url) as session:
+        for actor, roles in [
+            ("admin", ["admin"]),
+            ("host", ["host"]),
+            ("other_host", ["host"]),
+            ("moderator", ["moderator"]),
+            ("listener", ["listener"]),
+        ]:
+            _, key, token = create_user(session, actor, roles)
+            keys[actor], key_ids[actor] = token, key.id
+        owners = {"A": "host", "B": "other_host"}
+        for label, owner in owners.items():
+            user_id = session.query(User).filter_by(name=owner).one().id
+            show = Show(owner_id=user_id, title=f"Show {label}", author=owner)
+            session.add(show)
+            session.flush()
+            shows[label] = show.id
+            # A space still recording (for ingest calls) and one published (for listeners).
+            recording = Space(show_id=show.id, title=f"Live {label}")
+            session.add(recording)
+            session.flush()
+            session.add(
+                Participant(
+                    space_id=recording.id,
+                    handle="alice",
+                    name="Alice",
+                    consent_record=True,
+                    consent_publish=True,
+                )
+            )
+            spaces[label] = recording.id
+            _, episodes[label], renders[label] = _published_space(
+                session, store, show, f"Episode {label}"
+            )
+        recorder = User(name="recorder", roles=["recorder"])
+        session.add(recorder)
+        session.flush()
+        key, token = issue_key(session, user=recorder, label="room", show_id=shows["A"])
+        keys["recorder"], key_ids["recorder"] = token, key.id
+        participant = (
+            session.query(Participant).filter_by(space_id=spaces["A"], handle="alice").one()
+        )
+        key, token = issue_key(session, user=None, label="alice", participant_id=participant.id)
+        keys["participant"], key_ids["participant"] = token, key.id
+    with TestClient(create_app()) as client:
+        yield World(client, keys, shows, spaces, episodes, renders, key_ids)
+
+
+@pytest.fixture(scope="session")
+def short_opus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import subprocess
+
+    path = tmp_path_factory.mktemp("media") / "short.opus"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-w", str(path.with_suffix(".wav")), "Hello from the room."],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(path.with_suffix(".wav")),
+            "-c:a",
+            "libopus",
+            str(path),
+        ],
+        check=True,
+    )
+    return path

@@ -1,0 +1,187 @@
+"""Every endpoint x every role x own and foreign objects: the allowed calls get through and the
+rest get 401 (no key), 403 (wrong role) or 404 (not theirs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from tests.api.conftest import World
+
+ACTORS = [
+    "admin",
+    "host",
+    "other_host",
+    "recorder",
+    "moderator",
+    "listener",
+    "participant",
+    "anonymous",
+]
+# Whose objects are "own": the host and the recorder key own show A, the other host show B.
+OWNS = {"host": "A", "other_host": "B", "recorder": "A"}
+EVERYONE = frozenset(ACTORS)
+ACCOUNT_HOLDERS = frozenset({"admin", "host", "other_host", "moderator", "listener"})
+HOSTS = frozenset({"admin", "host", "other_host"})
+INGEST = HOSTS | {"recorder"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    roles: frozenset[str]
+    scoped: bool  # True: acts on a show/space/episode that a host or recorder may not own
+    call: Callable[[World, str, str], tuple[str, dict]]  # (world, actor, target) -> (url, kwargs)
+
+
+def _upload(world: World, actor: str, target: str) -> tuple[str, dict]:
+    from pathlib import Path
+
+    audio = Path(world.client.app.state.short_opus).read_bytes()  # type: ignore[attr-defined]
+    return f"/spaces/{world.spaces[target]}/participants/alice/track", {"content": audio}
+
+
+ROUTES = [
+    Route("GET", "/health", EVERYONE, False, lambda w, a, t: ("/health", {})),
+    Route("POST", "/users", frozenset({"admin"}), False,
+          lambda w, a, t: ("/users", {"json": {"name": f"new by {a}", "roles": ["listener"]}})),
+    Route("POST", "/listeners", EVERYONE, False, lambda w, a, t: ("/listeners", {"json": {"name": "Lee"}})),
+    Route("GET", "/users/me", EVERYONE - {"anonymous"}, False, lambda w, a, t: ("/users/me", {})),
+    Route("POST", "/users/me/keys", ACCOUNT_HOLDERS, False,
+          lambda w, a, t: ("/users/me/keys", {"json": {"label": "spare"}})),
+    Route("DELETE", "/users/me/keys/{key_id}", ACCOUNT_HOLDERS, False,
+          lambda w, a, t: (f"/users/me/keys/{w.spare_keys[a]}", {})),
+    Route("POST", "/shows", HOSTS, False,
+          lambda w, a, t: ("/shows", {"json": {"title": "New show", "author": a}})),
+    Route("GET", "/shows", HOSTS, False, lambda w, a, t: ("/shows", {})),
+    Route("GET", "/shows/{show_id}", EVERYONE, False, lambda w, a, t: (f"/shows/{w.shows[t]}", {})),
+    Route("GET", "/shows/{show_id}/feed.xml", EVERYONE, False,
+          lambda w, a, t: (f"/shows/{w.shows[t]}/feed.xml", {})),
+    Route("GET", "/shows/{show_id}/cover.png", EVERYONE, False,
+          lambda w, a, t: (f"/shows/{w.shows[t]}/cover.png", {})),
+    Route("POST", "/shows/{show_id}/recorder-keys", HOSTS, True,
+          lambda w, a, t: (f"/shows/{w.shows[t]}/recorder-keys", {"json": {"label": "rec"}})),
+    Route("POST", "/shows/{show_id}/spaces", INGEST, True,
+          lambda w, a, t: (f"/shows/{w.shows[t]}/spaces", {"json": {"title": "Another room"}})),
+    Route("GET", "/spaces/{space_id}", INGEST, True, lambda w, a, t: (f"/spaces/{w.spaces[t]}", {})),
+    Route("POST", "/spaces/{space_id}/participants", INGEST, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants",
+                           {"json": {"id": f"p-{a}", "name": "Pat", "offset": 1.5}})),
+    Route("PATCH", "/spaces/{space_id}/participants/{handle}", INGEST, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice", {"json": {"offset": 0.25}})),
+    Route("PUT", "/spaces/{space_id}/participants/{handle}/track", INGEST, True, _upload),
+    Route("POST", "/spaces/{space_id}/finish", INGEST, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/finish", {})),
+    Route("GET", "/spaces/{space_id}/episode", HOSTS, True,
+          lambda w, a, t: (f"/spaces/{w.published_spaces[t]}/episode", {})),
+    Route("GET", "/episodes/{episode_id}", EVERYONE, False,
+          lambda w, a, t: (f"/episodes/{w.episodes[t]}", {})),
+    Route("GET", "/episodes/{episode_id}/report", HOSTS, True,
+          lambda w, a, t: (f"/episodes/{w.episodes[t]}/report", {})),
+    Route("GET", "/media/episodes/{episode_id}/{render_id}/{filename}", EVERYONE, False,
+          lambda w, a, t: (f"/media/episodes/{w.episodes[t]}/{w.renders[t]}/episode.mp3", {})),
+]  # fmt: skip
+
+
+def expected(route: Route, actor: str, target: str) -> int | None:
+    """None when the call must get through; otherwise the refusal status."""
+    if actor not in route.roles:
+        return 401 if actor == "anonymous" else 403
+    if route.scoped and actor in OWNS and OWNS[actor] != target:
+        return 404
+    return None
+
+
+def test_every_endpoint_is_in_the_matrix_and_declares_the_same_roles(world: World) -> None:
+    from api.auth import Role
+
+    schema = world.client.get("/openapi.json").json()
+    documented = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
+    assert documented == {(r.method, r.path) for r in ROUTES}
+
+    roles_of_actor = {
+        "admin": Role.ADMIN, "host": Role.HOST, "other_host": Role.HOST, "recorder": Role.RECORDER,
+        "moderator": Role.MODERATOR, "listener": Role.LISTENER, "participant": Role.PARTICIPANT,
+        "anonymous": Role.PUBLIC,
+    }  # fmt: skip
+    app = world.client.app
+    for api_route in app.routes:
+        methods = getattr(api_route, "methods", None) or set()
+        for method in methods - {"HEAD", "OPTIONS"}:
+            route = next(
+                (r for r in ROUTES if (r.method, r.path) == (method, api_route.path)), None
+            )
+            if route is None:
+                continue  # the docs pages, not API operations
+            declared = [
+                d.call for d in api_route.dependant.dependencies if hasattr(d.call, "roles")
+            ] + [
+                sub.call
+                for d in api_route.dependant.dependencies
+                for sub in d.dependencies
+                if hasattr(sub.call, "roles")
+            ]
+            if route.path == "/health":
+                continue
+            assert declared, f"{method} {route.path} declares no roles"
+            admitted = set().union(*(d.roles for d in declared))
+            expected_roles = {roles_of_actor[a] for a in route.roles}
+            if Role.PUBLIC in admitted:
+                assert route.roles == EVERYONE, route.path
+            else:
+                assert admitted == expected_roles, (route.path, admitted, expected_roles)
+            assert all(d.objects for d in declared), f"{route.path}: objects not described"
+
+
+@pytest.fixture(scope="module")
+def prepared(world: World, short_opus, request) -> World:
+    """Spare keys to revoke, the sample audio for uploads, the published spaces' ids."""
+    world.client.app.state.short_opus = str(short_opus)
+    world.spare_keys = {}
+    for actor in ACCOUNT_HOLDERS:
+        response = world.client.post(
+            "/users/me/keys", json={"label": "to revoke"}, headers=world.headers(actor)
+        )
+        world.spare_keys[actor] = response.json()["id"]
+    for actor in ACTORS:
+        world.spare_keys.setdefault(actor, world.key_ids.get(actor, "none"))
+    world.published_spaces = {
+        label: world.client.get(f"/episodes/{world.episodes[label]}").json()["space_id"]
+        for label in "AB"
+    }
+    return world
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_matrix(prepared: World, route: Route) -> None:
+    world = prepared
+    checked = []
+    for actor in ACTORS:
+        for target in ("A", "B"):
+            url, kwargs = route.call(world, actor, target)
+            response = world.client.request(
+                route.method, url, headers=world.headers(actor), **kwargs
+            )
+            want = expected(route, actor, target)
+            if want is None:
+                assert response.status_code < 400 or response.status_code == 409, (
+                    actor,
+                    target,
+                    url,
+                    response.status_code,
+                    response.text[:300],
+                )
+            else:
+                assert response.status_code == want, (
+                    actor,
+                    target,
+                    url,
+                    response.status_code,
+                    response.text[:300],
+                )
+                assert response.json()["detail"]
+            checked.append((actor, target))
+    assert len(checked) == len(ACTORS) * 2

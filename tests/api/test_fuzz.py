@@ -1,0 +1,33 @@
+"""schemathesis against the app's own OpenAPI schema: no 5xx, and every response matches the
+schema (status codes, content types, bodies)."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from tests.api.conftest import World
+
+CASES: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def api_schema(world: World):
+    return schemathesis.openapi.from_asgi("/openapi.json", world.client.app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_errors_and_responses_match_the_schema(case, world: World) -> None:
+    CASES.append(case.operation.label)
+    case.call_and_validate(headers=world.headers("admin"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_case_count():
+    yield
+    print(f"\nschemathesis: {len(CASES)} cases over {len(set(CASES))} operations")

@@ -1,0 +1,62 @@
+"""Abuse limits: sign-ups and uploads are rate limited per caller; request bodies are capped."""
+
+from tests.api.conftest import World
+
+
+def test_signups_from_one_address_are_rate_limited(world: World) -> None:
+    statuses = [
+        world.client.post("/listeners", json={"name": "Lee"}).status_code for _ in range(12)
+    ]
+    assert 429 in statuses
+    assert statuses.count(201) <= 10
+    refused = world.client.post("/listeners", json={"name": "Lee"})
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("too many sign-ups: at most 10 per hour; retry in ")
+    assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_oversized_json_body_is_refused_before_it_is_read(world: World) -> None:
+    body = '{"title": "x", "author": "y", "description": "' + "z" * (2 * 1024 * 1024) + '"}'
+    response = world.client.post(
+        "/shows",
+        content=body,
+        headers={**world.headers("host"), "content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"] == "request body is larger than the limit of 1.0 MiB"
+
+
+def test_unknown_and_malformed_keys_are_refused(world: World) -> None:
+    for header in ("Bearer sc_not-a-real-key", "Basic dXNlcjpwYXNz", "Bearer "):
+        response = world.client.get("/users/me", headers={"Authorization": header})
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_revoked_key_stops_working(world: World) -> None:
+    made = world.client.post(
+        "/users/me/keys", json={"label": "temp"}, headers=world.headers("listener")
+    )
+    token, key_id = made.json()["token"], made.json()["id"]
+    assert (
+        world.client.get("/users/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
+    world.client.delete(f"/users/me/keys/{key_id}", headers=world.headers("listener"))
+    assert (
+        world.client.get("/users/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
+
+
+def test_keys_are_stored_only_as_digests(world: World, api_env) -> None:
+    import sqlite3
+
+    database = api_env["SPACECAST_DATABASE_URL"].removeprefix("sqlite:///")
+    stored = {
+        row[0] for row in sqlite3.connect(database).execute("select token_sha256 from api_keys")
+    }
+    assert world.keys["host"] not in stored
+    import hashlib
+
+    assert hashlib.sha256(world.keys["host"].encode()).hexdigest() in stored
