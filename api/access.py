@@ -11,7 +11,9 @@ from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, Role
+from infra.consent import current_states
 from infra.models import Episode, Show, Space
+from pipeline.consent import snapshot_allowed
 
 
 def _not_found(kind: str, object_id: str) -> HTTPException:
@@ -54,12 +56,25 @@ def public_show(session: Session, show_id: str) -> Show:
     return show
 
 
+def servable(session: Session, episode: Episode) -> bool:
+    """The episode has media and every voice and word in it is still consented to."""
+    return bool(episode.media) and snapshot_allowed(
+        episode.consent_snapshot, current_states(session, episode.space_id)
+    )
+
+
 def published_episode(session: Session, episode_id: str) -> Episode:
-    """An episode anyone may hear: its space is published."""
+    """An episode anyone may hear. One whose consent snapshot is no longer valid (a speaker
+    withdrew) is gone (410) until it is rendered again without them."""
     episode = session.get(Episode, episode_id)
-    space = session.get(Space, episode.space_id) if episode else None
-    if episode is None or space is None or space.status != "published":
+    if episode is None:
         raise _not_found("episode", episode_id)
+    if not servable(session, episode):
+        raise HTTPException(
+            410,
+            f"episode {episode_id} was withdrawn: a speaker withdrew consent; it is being "
+            "made again without them",
+        )
     return episode
 
 

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from api import errors
 from api.deps import store_dep
 from api.limits import BodyLimit
-from api.routes import episodes, shows, spaces, users
+from api.routes import consent, episodes, me, search, shows, spaces, users
 from infra.settings import get_settings
 
 log = logging.getLogger("spacecast.api")
@@ -38,7 +38,15 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     errors.install(app)
-    for router in (users.router, shows.router, spaces.router, episodes.router):
+    for router in (
+        users.router,
+        shows.router,
+        spaces.router,
+        consent.router,
+        me.router,
+        episodes.router,
+        search.router,
+    ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.add_middleware(
         BodyLimit,

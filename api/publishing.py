@@ -6,20 +6,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.urls import base_url, cover_url, feed_url, media_url
+from infra.consent import current_states
 from infra.models import Episode, Show, Space
+from pipeline.consent import snapshot_allowed
 from pipeline.episode import persons, transcript_links
 from pipeline.feed import FeedItem, build_feed
 from pipeline.feed import Show as FeedShow
 
 
 def published_episodes(session: Session, show_id: str) -> list[tuple[Episode, Space]]:
+    """The show's episodes that may be heard now: every voice and word in them is consented to."""
     rows = session.execute(
         select(Episode, Space)
         .join(Space, Space.id == Episode.space_id)
-        .where(Episode.show_id == show_id, Space.status == "published")
+        .where(Episode.show_id == show_id)
         .order_by(Episode.published_at.desc())
     )
-    return [(episode, space) for episode, space in rows]
+    return [
+        (episode, space)
+        for episode, space in rows
+        if episode.media
+        and snapshot_allowed(episode.consent_snapshot, current_states(session, space.id))
+    ]
 
 
 def show_feed(session: Session, show: Show) -> bytes:

@@ -24,7 +24,9 @@ class ShowIn(BaseModel):
     language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     category: str = Field(default="Society & Culture", max_length=200)
     explicit: StrictBool = False
-    owner_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    owner_email: str | None = Field(
+        default=None, pattern=r"^[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+$"
+    )
 
 
 class ShowOut(ShowIn):
@@ -36,13 +38,27 @@ class ShowOut(ShowIn):
 
 
 class ConsentIn(BaseModel):
+    """Answers per purpose; an absent purpose is not answered (and so refused). At registration,
+    an absent transcribe or clip takes publish's answer."""
+
     model_config = ConfigDict(extra="forbid")
 
-    record: StrictBool = False
-    publish: StrictBool = False
-    transcribe: StrictBool | None = Field(
-        default=None, description="words in transcripts; unset follows publish"
+    record: StrictBool | None = Field(default=None, description="raw track kept, for moderation")
+    publish: StrictBool | None = Field(
+        default=None, description="audible in the episode, named in the feed"
     )
+    transcribe: StrictBool | None = Field(
+        default=None, description="words in published transcripts"
+    )
+    clip: StrictBool | None = Field(default=None, description="audible in clips")
+
+
+class ConsentOut(BaseModel):
+    record: bool | None
+    publish: bool | None
+    transcribe: bool | None
+    clip: bool | None
+    withdrawn: list[str] = Field(description="purposes granted, then withdrawn")
 
 
 class ParticipantIn(BaseModel):
@@ -81,7 +97,9 @@ class ParticipantOut(BaseModel):
     name: str
     role: str
     offset: float
-    consent: ConsentIn
+    joined_at: datetime | None
+    consent: ConsentOut
+    speech_s: float | None = Field(description="seconds of speech on their track, once measured")
     track: TrackOut | None
 
 
@@ -121,6 +139,22 @@ class EpisodeOut(BaseModel):
     feed_url: str
 
 
+class MissingOut(BaseModel):
+    participant: str
+    name: str
+    speech_s: float | None
+    share_of_speech: float | None
+
+
+class ExclusionOut(BaseModel):
+    participant: str
+    name: str
+    excluded_from: str
+    status: str
+    reason: str
+    speech_s: float | None
+
+
 class SpaceOut(BaseModel):
     id: str
     show_id: str
@@ -128,12 +162,101 @@ class SpaceOut(BaseModel):
     description: str | None
     language: str
     started_at: datetime
-    status: str
+    status: str = Field(description="recording, processing, held, published, unpublished or failed")
     error: str | None
     progress: float
+    notice: str
+    missing_policy: str
+    duck_excluded: bool
     participants: list[ParticipantOut]
+    excluded: list[ExclusionOut]
+    missing: list[MissingOut] = Field(description="who has not answered, and how much they spoke")
+    bleed: list[dict] = Field(description="excluded speakers found on published microphones")
     stages: list[StageOut]
     episode: EpisodeOut | None
+
+
+class FinishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    missing: Literal["hold", "exclude"] = Field(
+        default="hold",
+        description="while someone has not answered: hold publication, or publish without them",
+    )
+    duck_excluded: StrictBool = Field(
+        default=False, description="lower every track while an excluded speaker bleeds into it"
+    )
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    missing: Literal["hold", "exclude"] | None = None
+    duck_excluded: StrictBool | None = None
+
+
+class AnswersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answers: ConsentIn
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class LedgerEntryOut(BaseModel):
+    purpose: str
+    granted: bool
+    source: str
+    actor: str
+    recorded_at: datetime
+    note: str | None
+
+
+class LedgerOut(BaseModel):
+    participant: str
+    name: str
+    consent: ConsentOut
+    entries: list[LedgerEntryOut]
+
+
+class PromptItem(BaseModel):
+    purpose: str
+    question: str
+    answer: bool | None
+
+
+class JoinOut(BaseModel):
+    notice: str
+    prompt: list[PromptItem]
+    participant_key: str = Field(description="the participant's own key: answers and self-service")
+
+
+class InviteOut(BaseModel):
+    url: str
+    participant_key: str
+    expires_at: datetime
+
+
+class ParticipationOut(BaseModel):
+    space_id: str
+    space_title: str
+    participant: str
+    name: str
+    notice: str
+    prompt: list[PromptItem]
+    consent: ConsentOut
+    entries: list[LedgerEntryOut]
+    track_retained: bool
+    track_sha256: str | None
+
+
+class SearchHit(BaseModel):
+    episode_id: str
+    episode_title: str
+    speaker: str
+    start_s: float
+    end_s: float
+    text: str
+    audio_url: str
 
 
 class ErrorOut(BaseModel):

@@ -7,9 +7,12 @@ from sqlalchemy.orm import Session
 
 from api import schemas
 from api.urls import feed_url, media_url
+from infra.consent import current_states
 from infra.models import Episode, Participant, Show, Space, StageRun
+from infra.settings import get_settings
+from pipeline.consent import ConsentState, Participation, decide_publication, snapshot_allowed
 
-STAGE_ORDER = {"mix": 0, "transcribe": 1, "master": 2, "publish": 3}
+STAGE_ORDER = {"activity": 0, "transcribe": 1, "bleed": 2, "mix": 3, "master": 4, "publish": 5}
 
 
 def show_out(show: Show, *, private: bool) -> schemas.ShowOut:
@@ -30,16 +33,22 @@ def show_out(show: Show, *, private: bool) -> schemas.ShowOut:
     )
 
 
-def participant_out(p: Participant) -> schemas.ParticipantOut:
+def consent_out(state: ConsentState) -> schemas.ConsentOut:
+    return schemas.ConsentOut(**state.as_dict())
+
+
+def participant_out(
+    p: Participant, state: ConsentState | None = None, speech_s: float | None = None
+) -> schemas.ParticipantOut:
     track = p.track
     return schemas.ParticipantOut(
         id=p.handle,
         name=p.name,
         role=p.role,
         offset=p.offset_s,
-        consent=schemas.ConsentIn(
-            record=p.consent_record, publish=p.consent_publish, transcribe=p.consent_transcribe
-        ),
+        joined_at=p.joined_at,
+        consent=consent_out(state or ConsentState()),
+        speech_s=speech_s,
         track=schemas.TrackOut(
             sha256=track.sha256,
             size_bytes=track.size_bytes,
@@ -75,6 +84,26 @@ def episode_out(episode: Episode) -> schemas.EpisodeOut:
 def space_out(session: Session, space: Space) -> schemas.SpaceOut:
     handles = {p.id: p.handle for p in space.participants}
     runs = list(session.scalars(select(StageRun).where(StageRun.space_id == space.id)))
+    states = current_states(session, space.id)
+    speech = {
+        run.subject: run.result["speech_s"]
+        for run in runs
+        if run.stage == "activity" and run.status == "done" and run.result
+    }
+    total_speech = sum(speech.values()) or None
+    decision = decide_publication(
+        [Participation(p.id, p.name, has_track=p.track is not None) for p in space.participants],
+        states,
+    )
+    bleed_run = next((r for r in runs if r.stage == "bleed" and r.status == "done"), None)
+    bleed = [
+        {
+            **f,
+            "speaker_id": handles.get(f["speaker_id"]),
+            "heard_on_id": handles.get(f["heard_on_id"]),
+        }
+        for f in ((bleed_run.result or {}).get("findings", []) if bleed_run else [])
+    ]
     runs.sort(key=lambda r: (STAGE_ORDER.get(r.stage, 9), r.subject))
     stages = [
         schemas.StageOut(
@@ -106,7 +135,37 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
         status=space.status,
         error=space.error,
         progress=round(progress, 3),
-        participants=[participant_out(p) for p in space.participants],
+        notice=space.notice or get_settings().recording_notice,
+        missing_policy=space.missing_policy,
+        duck_excluded=space.duck_excluded,
+        participants=[
+            participant_out(p, states.get(p.id), speech.get(p.id)) for p in space.participants
+        ],
+        excluded=[
+            schemas.ExclusionOut(
+                participant=handles[e.participant_id],
+                name=e.name,
+                excluded_from=e.excluded_from,
+                status=e.status,
+                reason=e.reason,
+                speech_s=speech.get(e.participant_id),
+            )
+            for e in decision.exclusions
+        ],
+        missing=[
+            schemas.MissingOut(
+                participant=handles[e.participant_id],
+                name=e.name,
+                speech_s=speech.get(e.participant_id),
+                share_of_speech=round(speech[e.participant_id] / total_speech, 3)
+                if total_speech and e.participant_id in speech
+                else None,
+            )
+            for e in decision.missing
+        ],
+        bleed=bleed,
         stages=stages,
-        episode=episode_out(episode) if episode and space.status == "published" else None,
+        episode=episode_out(episode)
+        if episode and episode.media and snapshot_allowed(episode.consent_snapshot, states)
+        else None,
     )

@@ -106,8 +106,14 @@ class Space(Base):
     description: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(35), default="en")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # recording -> processing -> published; or failed (with error)
+    # recording -> processing -> (held) -> published; or failed (with error)
     status: Mapped[str] = mapped_column(String(20), default="recording")
+    # The notice every participant is shown when they join (the default when unset).
+    notice: Mapped[str | None] = mapped_column(Text)
+    # The host's choice while someone has not answered: "hold" publication, or "exclude" them.
+    missing_policy: Mapped[str] = mapped_column(String(10), default="hold")
+    # Lower every published track while an excluded speaker who bleeds into them talks.
+    duck_excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -128,9 +134,7 @@ class Participant(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="speaker")
     offset_s: Mapped[float] = mapped_column(Float, default=0.0)
-    consent_record: Mapped[bool] = mapped_column(Boolean, default=False)
-    consent_publish: Mapped[bool] = mapped_column(Boolean, default=False)
-    consent_transcribe: Mapped[bool | None] = mapped_column(Boolean)
+    joined_at: Mapped[datetime | None]  # when the room service reported them joining
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     space: Mapped[Space] = relationship(back_populates="participants")
@@ -203,5 +207,38 @@ class Episode(Base):
     # {"json": key, "vtt": key, "srt": key}
     transcripts: Mapped[dict] = mapped_column(JSON)
     persons: Mapped[list] = mapped_column(JSON)  # [{"name", "role"}]
+    # Whose voice and words this rendering holds ({"audible": [...], "transcribed": [...]}).
+    consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConsentEntry(Base):
+    """One grant or withdrawal in the append-only consent ledger (the database refuses updates
+    and deletes). A participant's consent is their latest entry per purpose."""
+
+    __tablename__ = "consent_entries"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # record, publish, transcribe, clip
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(30))  # in_room_prompt, host_invite_link, api, ...
+    actor: Mapped[str] = mapped_column(String(100))  # who made the entry (user:ID, participant:ID)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class TranscriptSegment(Base):
+    """A published transcript line, for search. Replaced whenever the episode is rendered again."""
+
+    __tablename__ = "transcript_segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    episode_id: Mapped[str] = mapped_column(ForeignKey("episodes.id"), index=True)
+    participant_id: Mapped[str] = mapped_column(String(32))
+    speaker: Mapped[str] = mapped_column(String(200))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)

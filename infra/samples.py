@@ -23,6 +23,7 @@ import numpy as np
 SPEC_DIR = Path(__file__).parent / "samples"
 SPEECH_RATE_HZ = 22_050  # espeak-ng's output rate
 NOISE_FLOOR = 6.0  # int16 amplitude of the microphone noise floor (about -75 dBFS)
+BLEED_DELAY_S = 0.012  # sound from another speaker reaches this microphone about 4 m later
 
 CONTAINERS = {
     "opus": ("opus", ["-c:a", "libopus", "-b:a", "48k"]),
@@ -65,6 +66,12 @@ def _speak(text: str, voice: str, cache: Path) -> np.ndarray:
         samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
     voiced = np.flatnonzero(np.abs(samples) > 200)
     return samples[voiced[0] : voiced[-1] + 1] if len(voiced) else samples
+
+
+def _scaled(samples: np.ndarray, gain_db: float) -> np.ndarray:
+    if gain_db == 0.0:
+        return samples
+    return (samples.astype(np.float32) * 10 ** (gain_db / 20)).astype(np.int16)
 
 
 def plan_timeline(spec: dict, speech: list[np.ndarray], *, gap_s: float = 0.7) -> list[Utterance]:
@@ -136,11 +143,17 @@ def build_sample_space(spec: dict, out_dir: Path, *, tail_s: float = 2.0) -> Pat
     for index, p in enumerate(spec["participants"]):
         extension, _ = CONTAINERS[p["format"]]
         track = f"{p['id']}.{extension}"
-        turns = [
-            (u.start_s, samples)
-            for u, samples in zip(timeline, speech, strict=True)
-            if u.speaker_id == p["id"]
-        ]
+        # "hears": other speakers this microphone picks up, at a level in dB (acoustic bleed).
+        heard = {p["id"]: 0.0, **p.get("hears", {})}
+        turns = sorted(
+            (
+                (u.start_s + (0.0 if u.speaker_id == p["id"] else BLEED_DELAY_S),
+                 _scaled(samples, heard[u.speaker_id]))
+                for u, samples in zip(timeline, speech, strict=True)
+                if u.speaker_id in heard
+            ),
+            key=lambda turn: turn[0],
+        )  # fmt: skip
         _write_track(
             out_dir / track,
             p["format"],

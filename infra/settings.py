@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     whisper_vad: bool = True
     model_cache_dir: Path = Path.home() / ".cache" / "spacecast" / "models"
 
+    # Shown to everyone who joins a recorded space (a space may set its own).
+    recording_notice: str = (
+        "This space is being recorded. Your voice is recorded on its own track and kept for 30 "
+        "days so moderators can review complaints. It is published in the podcast episode, its "
+        "transcript and clips only if you agree, and you can withdraw at any time."
+    )
+    invite_days: int = 14
+
     # Abuse limits ("N/second|minute|hour|day", per caller)
     max_body_bytes: int = 1024 * 1024
     upload_rate: str = "60/minute"

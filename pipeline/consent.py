@@ -1,31 +1,118 @@
-"""Who may be heard and read in what Spacecast publishes, decided from each participant's consent.
+"""Consent: the ledger's entries, the state derived from them, and what that state allows.
 
-A participant is audible in the episode and named in the feed only with ``publish`` consent (and,
-since a track exists only when recording was agreed, ``record`` consent). Their words appear in
-published transcripts only when they are audible and did not withhold ``transcribe``. Anything not
-granted is refused: absence of an answer is a no.
+Four purposes, each granted or refused on its own: ``record`` (the raw track is kept, for
+moderation), ``publish`` (audible in the episode and named in the feed), ``transcribe`` (words in
+published transcripts) and ``clip`` (audible in clips). The ledger is append-only; a
+participant's state for a purpose is their latest entry for it, and a purpose nobody answered is
+refused. Every rendered artifact keeps the snapshot it was made from, and stops being served as
+soon as the current state no longer allows it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Literal
+
+PURPOSES = ("record", "publish", "transcribe", "clip")
+Purpose = Literal["record", "publish", "transcribe", "clip"]
+SOURCES = ("in_room_prompt", "host_invite_link", "api", "manifest")
 
 
 @dataclass(frozen=True)
-class ParticipantConsent:
+class ConsentEntry:
+    """One line of the ledger: a grant or a withdrawal of one purpose."""
+
+    participant_id: str
+    purpose: Purpose
+    granted: bool
+    recorded_at: datetime
+    source: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """A participant's current answers; ``None`` for a purpose never answered (a refusal)."""
+
+    record: bool | None = None
+    publish: bool | None = None
+    transcribe: bool | None = None
+    clip: bool | None = None
+    withdrawn: frozenset[str] = field(
+        default_factory=frozenset
+    )  # purposes granted, then taken back
+
+    def allows(self, purpose: Purpose) -> bool:
+        if purpose != "record" and not self.record:
+            return False  # nothing of someone unrecorded can be used
+        return getattr(self, purpose) is True
+
+    @property
+    def answered(self) -> bool:
+        return self.publish is not None
+
+    def as_dict(self) -> dict:
+        return {p: getattr(self, p) for p in PURPOSES} | {"withdrawn": sorted(self.withdrawn)}
+
+
+def derive_states(entries: Iterable[ConsentEntry]) -> dict[str, ConsentState]:
+    """Current state per participant from ledger entries given in the order they were recorded."""
+    answers: dict[str, dict[str, bool]] = {}
+    withdrawn: dict[str, set[str]] = {}
+    for entry in entries:
+        mine = answers.setdefault(entry.participant_id, {})
+        if mine.get(entry.purpose) is True and not entry.granted:
+            withdrawn.setdefault(entry.participant_id, set()).add(entry.purpose)
+        mine[entry.purpose] = entry.granted
+    return {
+        pid: ConsentState(**mine, withdrawn=frozenset(withdrawn.get(pid, ())))
+        for pid, mine in answers.items()
+    }
+
+
+def entries_from_shorthand(
+    participant_id: str,
+    answers: Mapping[str, bool | None],
+    *,
+    at: datetime,
+    source: str,
+    actor: str,
+) -> list[ConsentEntry]:
+    """Ledger entries for a ``{"record": .., "publish": .., ...}`` object.
+
+    The manifest and participant registration accept this shorthand. ``transcribe`` and ``clip``,
+    when absent, take ``publish``'s answer (the first manifest format had only record and publish);
+    a purpose given as null or absent with no publish answer is left unanswered.
+    """
+    entries = []
+    for purpose in PURPOSES:
+        value = answers.get(purpose)
+        if value is None and purpose in ("transcribe", "clip"):
+            value = answers.get("publish")
+        if value is not None:
+            entries.append(ConsentEntry(participant_id, purpose, bool(value), at, source, actor))
+    return entries
+
+
+@dataclass(frozen=True)
+class Participation:
+    """What the consent decision needs to know of a participant."""
+
     participant_id: str
     name: str
-    record: bool
-    publish: bool
-    transcribe: bool | None = None  # None: follows publish
+    has_track: bool = True
 
 
 @dataclass(frozen=True)
 class Exclusion:
     participant_id: str
     name: str
-    excluded_from: str  # "episode" (audio, transcript and feed) or "transcript"
+    excluded_from: str  # "episode" (audio, words, feed) or "transcript" (words only)
+    status: str  # "refused", "withdrawn", "not answered", "not recorded"
     reason: str
 
     def as_dict(self) -> dict:
@@ -36,35 +123,79 @@ class Exclusion:
 class Publication:
     """The consent decision for one rendering of a space."""
 
-    audible: tuple[str, ...]  # participant ids mixed into the episode and named in the feed
-    transcribed: tuple[str, ...]  # participant ids whose words are published
+    audible: tuple[str, ...]  # mixed into the episode and named in the feed
+    transcribed: tuple[str, ...]  # words published in transcripts
     exclusions: tuple[Exclusion, ...]
 
+    @property
+    def missing(self) -> tuple[Exclusion, ...]:
+        """Participants who have not answered whether they may be published."""
+        return tuple(e for e in self.exclusions if e.status == "not answered")
 
-def decide_publication(participants: Sequence[ParticipantConsent]) -> Publication:
+
+def decide_publication(
+    participants: Sequence[Participation], states: Mapping[str, ConsentState]
+) -> Publication:
     audible: list[str] = []
     transcribed: list[str] = []
     exclusions: list[Exclusion] = []
     for p in participants:
-        if not p.record:
+        state = states.get(p.participant_id, ConsentState())
+
+        def exclude(scope: str, purpose: str, *, p: Participation = p, state=state) -> None:
+            answer = getattr(state, purpose)
+            if purpose in state.withdrawn and answer is False:
+                status, why = "withdrawn", f"withdrew consent to {_PHRASES[purpose]}"
+            elif answer is False:
+                status, why = "refused", f"did not consent to {_PHRASES[purpose]}"
+            else:
+                status, why = (
+                    "not answered",
+                    f"has not answered whether they consent to {_PHRASES[purpose]}",
+                )
+            exclusions.append(Exclusion(p.participant_id, p.name, scope, status, why))
+
+        if not state.allows("record"):
+            exclude("episode", "record")
+        elif not p.has_track:
             exclusions.append(
-                Exclusion(p.participant_id, p.name, "episode", "did not consent to being recorded")
+                Exclusion(
+                    p.participant_id, p.name, "episode", "not recorded", "no track was recorded"
+                )
             )
-        elif not p.publish:
-            exclusions.append(
-                Exclusion(p.participant_id, p.name, "episode", "did not consent to publication")
-            )
+        elif not state.allows("publish"):
+            exclude("episode", "publish")
         else:
             audible.append(p.participant_id)
-            if p.transcribe is False:
-                exclusions.append(
-                    Exclusion(
-                        p.participant_id,
-                        p.name,
-                        "transcript",
-                        "did not consent to their words being published in transcripts",
-                    )
-                )
-            else:
+            if state.allows("transcribe"):
                 transcribed.append(p.participant_id)
+            else:
+                exclude("transcript", "transcribe")
     return Publication(tuple(audible), tuple(transcribed), tuple(exclusions))
+
+
+_PHRASES = {
+    "record": "being recorded",
+    "publish": "publication",
+    "transcribe": "their words being published in transcripts",
+    "clip": "appearing in clips",
+}
+
+
+def snapshot(publication: Publication) -> dict:
+    """What a rendering was made from: whose voice and whose words it contains."""
+    return {"audible": sorted(publication.audible), "transcribed": sorted(publication.transcribed)}
+
+
+def snapshot_allowed(taken: Mapping, states: Mapping[str, ConsentState]) -> bool:
+    """Whether an artifact made from ``taken`` may still be served under the current ``states``."""
+    needs = (("audible", "publish"), ("transcribed", "transcribe"), ("clipped", "clip"))
+    return all(
+        states.get(pid, ConsentState()).allows(purpose)
+        for key, purpose in needs
+        for pid in taken.get(key, ())
+    )
+
+
+def snapshot_digest(taken: Mapping) -> str:
+    return hashlib.sha256(json.dumps(taken, sort_keys=True).encode()).hexdigest()[:16]

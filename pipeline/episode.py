@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.activity import SpeechActivity
+from pipeline.consent import Publication
 from pipeline.feed import Person, TranscriptLink
 from pipeline.transcript import (
     JSON_MIME,
@@ -69,3 +71,21 @@ def episode_description(description: str | None, started_on: str, names: Sequenc
         return description
     people = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
     return f"Recorded live on {started_on} with {people}."
+
+
+def missing_summary(consent: Publication, activity: dict[str, SpeechActivity]) -> list[dict]:
+    """Who has not answered, and how much of the conversation they spoke (when recorded)."""
+    total = sum(a.speech_s for a in activity.values()) or 1.0
+    return [
+        {
+            "participant_id": e.participant_id,
+            "name": e.name,
+            "speech_s": round(activity[e.participant_id].speech_s, 2)
+            if e.participant_id in activity
+            else 0.0,
+            "share_of_speech": round(activity[e.participant_id].speech_s / total, 3)
+            if e.participant_id in activity
+            else 0.0,
+        }
+        for e in consent.missing
+    ]

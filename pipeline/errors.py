@@ -31,3 +31,7 @@ class NothingToPublish(SpacecastError):
 
 class TimeLimitExceeded(SpacecastError):
     """A stage ran past its time limit (a pathological or oversized input)."""
+
+
+class ConsentPending(SpacecastError):
+    """Publication is held until every speaker has answered the consent prompt."""

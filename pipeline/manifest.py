@@ -20,18 +20,15 @@ Role = Literal["host", "cohost", "speaker", "guest"]
 
 
 class Consent(BaseModel):
-    """What a participant agreed to. A purpose that is absent was not granted."""
+    """A participant's answers, in the shorthand ``pipeline.consent.entries_from_shorthand``
+    expands: an absent purpose is unanswered, which counts as a refusal."""
 
     model_config = ConfigDict(extra="allow")
 
-    record: bool = False
-    publish: bool = False
-    # Words in published transcripts; when unset it follows ``publish``.
+    record: bool | None = None
+    publish: bool | None = None
     transcribe: bool | None = None
-
-    @property
-    def words_publishable(self) -> bool:
-        return self.publish and (self.transcribe if self.transcribe is not None else True)
+    clip: bool | None = None
 
 
 class SpaceInfo(BaseModel):

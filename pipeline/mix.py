@@ -18,6 +18,8 @@ from pipeline.ffmpeg import ALLOWED_DEMUXERS, FFmpegRun, output_path, run_ffmpeg
 from pipeline.loudness import Loudness, parse_ebur128_summaries
 
 MIX_RATE_HZ = 48_000
+DUCK_DB = -40.0  # how far published tracks are lowered while an excluded speaker talks
+DUCK_PAD_S = 0.15
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,36 @@ class MixResult:
     run: FFmpegRun
 
 
-def mix_command(inputs: Sequence[MixInput], out: Path, *, rate_hz: int = MIX_RATE_HZ) -> list[str]:
+def duck_expression(windows: Sequence[tuple[float, float]], start_s: float) -> str:
+    """An ffmpeg timeline expression true during ``windows`` (room time), on the mix's timeline."""
+    spans = _merge_windows(
+        [(max(0.0, a - start_s - DUCK_PAD_S), b - start_s + DUCK_PAD_S) for a, b in windows]
+    )
+    return "+".join(f"between(t,{a:.3f},{b:.3f})" for a, b in spans)
+
+
+def _merge_windows(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def mix_command(
+    inputs: Sequence[MixInput],
+    out: Path,
+    *,
+    rate_hz: int = MIX_RATE_HZ,
+    duck: Sequence[tuple[float, float]] = (),
+) -> list[str]:
     """ffmpeg arguments (without the program name) that align, mix and measure ``inputs``.
 
     The mix starts at the earliest offset among ``inputs``, so a late first speaker does not open
-    the episode with silence.
+    the episode with silence. During ``duck`` windows (room time: an excluded speaker talking),
+    every track is lowered by ``DUCK_DB`` so their voice is not heard through other microphones.
     """
     if not inputs:
         raise NothingToPublish("there is no track to mix")
@@ -53,11 +80,14 @@ def mix_command(inputs: Sequence[MixInput], out: Path, *, rate_hz: int = MIX_RAT
         stream = ffmpeg.input(
             f"file:{item.path}", protocol_whitelist="file", format_whitelist=ALLOWED_DEMUXERS
         ).audio
-        aligned.append(
-            stream.filter(
-                "aformat", sample_fmts="fltp", sample_rates=rate_hz, channel_layouts="mono"
-            ).filter("adelay", delays=f"{delay_samples}S", all=1)
-        )
+        track = stream.filter(
+            "aformat", sample_fmts="fltp", sample_rates=rate_hz, channel_layouts="mono"
+        ).filter("adelay", delays=f"{delay_samples}S", all=1)
+        if duck:
+            track = track.filter(
+                "volume", volume=f"{DUCK_DB}dB", enable=duck_expression(duck, start_s)
+            )
+        aligned.append(track)
     mixed = (
         ffmpeg.filter(aligned, "amix", inputs=len(aligned), duration="longest", normalize=0)
         .filter("volume", f"{1.0 / len(aligned):.6f}")
@@ -72,10 +102,11 @@ def mix_tracks(
     out: Path,
     *,
     timeout_s: float,
+    duck: Sequence[tuple[float, float]] = (),
     on_progress: Callable[[float], None] | None = None,
 ) -> MixResult:
     """Mix ``inputs`` into ``out`` (FLAC) and measure the mix's loudness."""
-    args = mix_command(inputs, out)
+    args = mix_command(inputs, out, duck=duck)
     label = ", ".join(item.label for item in inputs)
     run = run_ffmpeg(args, timeout_s=timeout_s, what=f"mixing {label}", on_progress=on_progress)
     summaries = parse_ebur128_summaries(run.stderr)

@@ -1,8 +1,9 @@
 """The offline main job: a manifest of per-speaker tracks becomes a podcast episode in a folder.
 
-Runs every stage in this process, in the order the service's workers run them: probe, consent,
-mix, master (loudness), transcribe, publish. Mixing and mastering run on their own thread while
-transcription runs, since one is ffmpeg and the other Whisper.
+Runs every stage in this process, in the order the service's workers run them: consent, probe,
+speech activity and the bleed check, mix, master (loudness), transcribe, publish. Mixing and
+mastering run on their own thread while transcription runs, since one is ffmpeg and the other
+Whisper.
 """
 
 from __future__ import annotations
@@ -18,16 +19,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.consent import ParticipantConsent, decide_publication
+from pipeline.activity import SpeechActivity, detect_speech
+from pipeline.bleed import BleedFinding, TrackRef, detect_bleed
+from pipeline.consent import (
+    Participation,
+    Publication,
+    decide_publication,
+    derive_states,
+    entries_from_shorthand,
+)
 from pipeline.cover import render_cover
 from pipeline.episode import (
     episode_description,
     episode_guid,
+    missing_summary,
     persons,
     transcript_links,
     write_transcripts,
 )
-from pipeline.errors import NothingToPublish
+from pipeline.errors import ConsentPending, NothingToPublish
 from pipeline.feed import FeedItem, Show, build_feed, carry_over_items
 from pipeline.manifest import Manifest, load_manifest
 from pipeline.master import MP3, DeliveryFormat, LoudnessTarget, master_episode
@@ -46,6 +56,8 @@ class ProcessOptions:
     base_url: str | None = None  # where DIR will be served; default: file URL of the folder
     feed_path: Path | None = None  # default: DIR/feed.xml; earlier items in it are kept
     stage_timeout_s: float = 6 * 3600.0
+    hold_missing: bool = False  # refuse to publish while someone has not answered
+    duck_excluded: bool = False  # lower every track while an excluded speaker bleeds into it
 
 
 def _max_rss_mb() -> float:
@@ -71,6 +83,20 @@ class _Timer:
         entry["process_max_rss_mb"] = round(_max_rss_mb(), 1)
 
 
+def decide_from_manifest(manifest: Manifest) -> Publication:
+    now = datetime.now(UTC)
+    entries = [
+        entry
+        for p in manifest.participants
+        for entry in entries_from_shorthand(
+            p.id, p.consent.model_dump(), at=now, source="manifest", actor="manifest"
+        )
+    ]
+    return decide_publication(
+        [Participation(p.id, p.name) for p in manifest.participants], derive_states(entries)
+    )
+
+
 def process_space(
     manifest_path: Path,
     out_dir: Path,
@@ -84,31 +110,45 @@ def process_space(
     stages: dict[str, dict] = {}
     manifest, track_paths = load_manifest(manifest_path)
     check_language(options.whisper, manifest.space.language)
-
-    consent = decide_publication(
-        [
-            ParticipantConsent(
-                p.id, p.name, p.consent.record, p.consent.publish, p.consent.transcribe
-            )
-            for p in manifest.participants
-        ]
-    )
-    if not consent.audible:
-        raise NothingToPublish(
-            f"{manifest_path.name}: no participant consented to publication, so there is no episode"
-        )
+    consent = decide_from_manifest(manifest)
     by_id = {p.id: p for p in manifest.participants}
+    # Tracks of everyone who agreed to be recorded; a refused recording is never opened.
+    recorded = [p.id for p in manifest.participants if p.consent.record]
 
     with _Timer(stages, "probe"):
         probes = {
             pid: probe_track(track_paths[pid], label=by_id[pid].track, limits=options.limits)
-            for pid in consent.audible
+            for pid in recorded
         }
-    log(f"probed {len(probes)} published track(s)")
+    log(f"probed {len(probes)} recorded track(s)")
+
+    with _Timer(stages, "activity"):
+        activity = {
+            pid: detect_speech(
+                track_paths[pid],
+                offset_s=by_id[pid].offset,
+                timeout_s=options.stage_timeout_s,
+                label=by_id[pid].track,
+            )
+            for pid in recorded
+        }
+    missing = missing_summary(consent, activity)
+    if options.hold_missing and missing:
+        raise ConsentPending(
+            f"{manifest_path.name}: held until every speaker answers; waiting for "
+            + ", ".join(f"{m['name']} ({m['speech_s']:.0f} s of speech)" for m in missing)
+        )
+    if not consent.audible:
+        raise NothingToPublish(
+            f"{manifest_path.name}: no participant consented to publication, so there is no episode"
+        )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="spacecast-", dir=out_dir))
     try:
+        with _Timer(stages, "bleed"):
+            bleed = check_bleed(manifest, track_paths, consent, activity, work, options)
+        duck = duck_windows(bleed, activity) if options.duck_excluded else []
         mix_inputs = [
             MixInput(track_paths[pid], by_id[pid].offset, by_id[pid].track)
             for pid in consent.audible
@@ -116,7 +156,9 @@ def process_space(
 
         def _audio():
             with _Timer(stages, "mix"):
-                mixed = mix_tracks(mix_inputs, work / "mix.flac", timeout_s=options.stage_timeout_s)
+                mixed = mix_tracks(
+                    mix_inputs, work / "mix.flac", timeout_s=options.stage_timeout_s, duck=duck
+                )
                 stages["mix"].update(
                     cpu_s=round(mixed.run.cpu_s, 3),
                     ffmpeg_max_rss_mb=round(mixed.run.max_rss_mb, 1),
@@ -169,11 +211,12 @@ def process_space(
             transcript_files = write_transcripts(segments, out_dir)
             feed_path = options.feed_path or out_dir / "feed.xml"
             report = _publish(
-                manifest, consent, mastered, segments, transcript_files, out_dir, feed_path, options
+                manifest, consent, mastered, transcript_files, out_dir, feed_path, options
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    total_speech = sum(a.speech_s for a in activity.values()) or 1.0
     report["space"] = {
         "id": manifest.space.id,
         "title": manifest.space.title,
@@ -189,11 +232,29 @@ def process_space(
             "offset_s": p.offset,
             "published": p.id in consent.audible,
             "transcribed": p.id in consent.transcribed,
+            "speech_s": round(activity[p.id].speech_s, 2) if p.id in activity else None,
+            "share_of_speech": round(activity[p.id].speech_s / total_speech, 3)
+            if p.id in activity
+            else None,
             "probe": probes[p.id].as_dict() if p.id in probes else None,
         }
         for p in manifest.participants
     ]
-    report["excluded"] = [e.as_dict() for e in consent.exclusions]
+    report["excluded"] = [
+        {
+            **e.as_dict(),
+            "speech_s": round(activity[e.participant_id].speech_s, 2)
+            if e.participant_id in activity
+            else None,
+        }
+        for e in consent.exclusions
+    ]
+    report["missing"] = missing
+    report["bleed"] = {
+        "findings": [f.as_dict() for f in bleed],
+        "ducked": bool(duck),
+        "ducked_windows": len(duck),
+    }
     report["episode"].update(
         timeline_start_s=round(mixed.timeline_start_s, 3),
         mix_loudness=mixed.loudness.as_dict(),
@@ -218,6 +279,43 @@ def process_space(
     return report
 
 
+def check_bleed(
+    manifest: Manifest,
+    track_paths: dict[str, Path],
+    consent: Publication,
+    activity: dict[str, SpeechActivity],
+    scratch: Path,
+    options: ProcessOptions,
+) -> list[BleedFinding]:
+    """Correlate every recorded-but-excluded speaker with every published track."""
+    by_id = {p.id: p for p in manifest.participants}
+
+    def ref(pid: str) -> TrackRef:
+        return TrackRef(pid, by_id[pid].name, track_paths[pid], by_id[pid].offset)
+
+    published = [ref(pid) for pid in consent.audible]
+    findings = []
+    for exclusion in consent.exclusions:
+        pid = exclusion.participant_id
+        if exclusion.excluded_from == "episode" and pid in activity:
+            findings += detect_bleed(
+                ref(pid),
+                activity[pid].segments,
+                published,
+                scratch,
+                timeout_s=options.stage_timeout_s,
+            )
+    return findings
+
+
+def duck_windows(
+    findings: list[BleedFinding], activity: dict[str, SpeechActivity]
+) -> list[tuple[float, float]]:
+    """Speech of every excluded speaker whose voice was found on a published track."""
+    bleeding = {f.speaker_id for f in findings if f.detected}
+    return sorted(window for pid in bleeding for window in activity[pid].segments)
+
+
 def _transcript_summary(segments: list[Segment]) -> dict:
     speakers: dict[str, dict] = {}
     for s in segments:
@@ -232,9 +330,8 @@ def _transcript_summary(segments: list[Segment]) -> dict:
 
 def _publish(
     manifest: Manifest,
-    consent,
+    consent: Publication,
     mastered,
-    segments,
     transcript_files,
     out_dir: Path,
     feed_path: Path,

@@ -12,10 +12,11 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline.errors import SpacecastError
+from pipeline.errors import ConsentPending, SpacecastError
 
-EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_HELD = 3
 
 
 def _process(args: argparse.Namespace) -> int:
@@ -38,6 +39,8 @@ def _process(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         feed_path=Path(args.feed) if args.feed else None,
         stage_timeout_s=settings.stage_timeout_s,
+        hold_missing=args.hold_missing,
+        duck_excluded=args.duck_excluded,
     )
     out = Path(args.out)
     log = (
@@ -56,6 +59,7 @@ def _process(args: argparse.Namespace) -> int:
                 "integrated_lufs": loudness["integrated_lufs"],
                 "true_peak_dbtp": loudness["true_peak_dbtp"],
                 "excluded": [e["participant_id"] for e in report["excluded"]],
+                "missing": [m["participant_id"] for m in report["missing"]],
             }
         )
     )
@@ -114,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--base-url", help="URL the output folder will be served from")
     process.add_argument("--feed", help="feed file to add the episode to (default OUT/feed.xml)")
     process.add_argument("--model", help="Whisper model: tiny.en, base or a model folder")
+    process.add_argument(
+        "--hold-missing",
+        action="store_true",
+        help="publish nothing while a participant has not answered (exit status 3)",
+    )
+    process.add_argument(
+        "--duck-excluded",
+        action="store_true",
+        help="lower every track while an excluded speaker who bleeds into it talks",
+    )
     process.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     process.set_defaults(run=_process)
 
@@ -158,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.run(args)
+    except ConsentPending as exc:
+        print(f"spacecast: held: {exc}", file=sys.stderr)
+        return EXIT_HELD
     except SpacecastError as exc:
         print(f"spacecast: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

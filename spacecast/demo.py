@@ -56,8 +56,11 @@ def _start_api(port: int):
     return server, thread
 
 
-def submit_sample(client: httpx.Client, sample_dir: Path) -> str:
-    """Send a sample space through the API as a room service would; return the space id."""
+def submit_sample(client: httpx.Client, sample_dir: Path, *, finish: dict | None = None) -> str:
+    """Send a sample space through the API as a room service would; return the space id.
+
+    ``finish`` is the body of the finish call (the host's choices); None sends none.
+    """
     manifest = json.loads((sample_dir / "manifest.json").read_text())
     show = client.post("/shows", json=manifest["show"]).raise_for_status().json()
     space = manifest["space"]
@@ -79,12 +82,18 @@ def submit_sample(client: httpx.Client, sample_dir: Path) -> str:
             f"/spaces/{created['id']}/participants/{p['id']}/track", content=data
         ).raise_for_status()
         _say(f"uploaded {p['track']} ({len(data) / 1024:.0f} KiB)")
-    client.post(f"/spaces/{created['id']}/finish").raise_for_status()
+    client.post(f"/spaces/{created['id']}/finish", json=finish).raise_for_status()
     return created["id"]
 
 
-def wait_until_done(client: httpx.Client, space_id: str, *, timeout_s: float = 900) -> dict:
-    """Follow the space's stages until it is published or failed; return its final state."""
+def wait_until_done(
+    client: httpx.Client,
+    space_id: str,
+    *,
+    timeout_s: float = 900,
+    until: tuple[str, ...] = ("published", "failed", "held", "unpublished"),
+) -> dict:
+    """Follow the space's stages until it reaches one of ``until``; return its state."""
     last = ""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -96,7 +105,7 @@ def wait_until_done(client: httpx.Client, space_id: str, *, timeout_s: float = 9
         if line != last:
             _say(f"{state['status']} {state['progress']:.0%}: {line}")
             last = line
-        if state["status"] in ("published", "failed"):
+        if state["status"] in until:
             return state
         if time.monotonic() > deadline:
             raise TimeoutError(f"space {space_id} not published after {timeout_s:.0f} s: {line}")

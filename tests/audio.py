@@ -49,18 +49,10 @@ def rms_db(samples: np.ndarray) -> float:
 
 
 def max_normalized_correlation(a: np.ndarray, b: np.ndarray, max_lag: int = 800) -> float:
-    """Largest |normalized cross-correlation| of equal-length ``a`` and ``b`` within ±max_lag."""
-    n = min(len(a), len(b))
-    a, b = a[:n].astype(np.float64), b[:n].astype(np.float64)
-    a, b = a - a.mean(), b - b.mean()
-    denominator = np.sqrt(np.sum(a * a) * np.sum(b * b))
-    if denominator == 0:
-        return 0.0
-    size = 1 << (2 * n - 1).bit_length()
-    spectrum = np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size))
-    full = np.fft.irfft(spectrum, size)
-    lags = np.concatenate([full[: max_lag + 1], full[-max_lag:]])
-    return float(np.max(np.abs(lags)) / denominator)
+    """Largest |normalized cross-correlation| within ±max_lag samples (the bleed check's measure)."""
+    from pipeline.bleed import max_normalized_correlation as correlate
+
+    return correlate(a, b, max_lag)[0]
 
 
 def ebur128(path: Path) -> tuple[float, float]:

@@ -2,10 +2,19 @@
 
 from workers import broker as _broker  # noqa: F401  (installs the broker first)
 from workers.flow import advance_space, stage_gave_up
-from workers.stages import master_space, mix_space, publish_space, transcribe_participant
+from workers.stages import (
+    check_bleed,
+    detect_activity,
+    master_space,
+    mix_space,
+    publish_space,
+    transcribe_participant,
+)
 
 __all__ = [
     "advance_space",
+    "check_bleed",
+    "detect_activity",
     "master_space",
     "mix_space",
     "publish_space",

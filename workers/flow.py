@@ -1,10 +1,13 @@
 """Fan-out and fan-in of a space's stages, driven by the state in the database.
 
 ``advance_space`` looks at what is done for the space's current inputs and enqueues every stage
-whose inputs are ready: mix and one transcription per published participant at once; master after
-mix; publish after master and every transcription. Every stage calls it when it finishes, so the
-last one to finish starts the next step. Running it twice only enqueues duplicates, which the
-stages skip.
+whose inputs are ready: speech activity of every recorded track, one transcription per published
+participant, the bleed check once the excluded speakers' activity is known, the mix (after the
+bleed check when the host asked to duck), the master after the mix, and publish after all of
+them, unless the host chose to hold publication until everyone has answered. Every stage calls
+it when it finishes, so the last one to finish starts the next step. Running it twice only
+enqueues duplicates, which the stages skip. A consent change calls it too: the fingerprints
+change, and everything that depended on the old answers is made again.
 """
 
 from __future__ import annotations
@@ -17,16 +20,20 @@ from sqlalchemy import select
 from infra.db import session_scope
 from infra.models import Space, StageRun, utcnow
 from infra.settings import get_settings
-from pipeline.errors import SpacecastError
 from workers.broker import queue
 from workers.plan import plan_space
 from workers.runs import stage_logger
+
+ACTIVE_STATUSES = ("processing", "held", "published", "unpublished")
+PER_PARTICIPANT = ("activity", "transcribe")
 
 # A run queued this long ago that never started lost its message (say, a crash between the
 # database commit and the send); it is sent again.
 RESEND_QUEUED_AFTER = timedelta(minutes=10)
 
 STAGE_ACTORS = {
+    "activity": "detect_activity",
+    "bleed": "check_bleed",
     "mix": "mix_space",
     "master": "master_space",
     "transcribe": "transcribe_participant",
@@ -41,14 +48,9 @@ def advance(space_id: str) -> list[tuple[str, str]]:
     to_send: list[tuple[str, str]] = []
     with session_scope(settings.database_url) as session:
         space = session.get(Space, space_id, with_for_update=True)
-        if space is None or space.status not in ("processing", "published"):
+        if space is None or space.status not in ACTIVE_STATUSES:
             return []
-        try:
-            plan = plan_space(session, space, settings)
-        except SpacecastError as exc:
-            space.status, space.error = "failed", str(exc)
-            log.warning("cannot plan: %s", exc)
-            return []
+        plan = plan_space(session, space, settings)
         runs = {
             (run.stage, run.subject): run
             for run in session.scalars(select(StageRun).where(StageRun.space_id == space_id))
@@ -80,21 +82,31 @@ def advance(space_id: str) -> list[tuple[str, str]]:
             to_send.append((stage, subject))
             return False
 
-        mixed = settle("mix", "", plan.mix_fp, True)
-        mastered = settle("master", "", plan.master_fp, mixed)
-        transcribed = [
-            settle("transcribe", pid, fp, True) for pid, fp in plan.transcribe_fps.items()
-        ]
-        published = settle("publish", "", plan.publish_fp, mastered and all(transcribed))
+        activity = {pid: settle("activity", pid, fp, True) for pid, fp in plan.activity_fps.items()}
+        suspects_known = all(activity[p.id] for p in plan.bleed_suspects)
+        if plan.audible:
+            checked = settle("bleed", "", plan.bleed_fp, suspects_known)
+            mixed = settle("mix", "", plan.mix_fp, checked or not space.duck_excluded)
+            mastered = settle("master", "", plan.master_fp, mixed)
+            transcribed = [
+                settle("transcribe", pid, fp, True) for pid, fp in plan.transcribe_fps.items()
+            ]
+            ready = mastered and checked and all(transcribed) and all(activity.values())
+        else:
+            ready = True  # nobody may be heard: publishing withdraws any earlier episode
+        published = False if plan.held else settle("publish", "", plan.publish_fp, ready)
         if failed:
             space.status, space.error = "failed", failed[0]
         elif published:
-            space.status, space.error = "published", None
+            space.status = "published" if plan.audible else "unpublished"
+            space.error = None if plan.audible else "nobody consents to publication"
+        elif plan.held and ready:
+            space.status, space.error = "held", None
         else:
-            space.status = "processing"
+            space.status, space.error = "processing", None
     broker = dramatiq.get_broker()
     for stage, subject in to_send:
-        args = (space_id, subject) if stage == "transcribe" else (space_id,)
+        args = (space_id, subject) if stage in PER_PARTICIPANT else (space_id,)
         broker.get_actor(STAGE_ACTORS[stage]).send(*args)
         log.info("enqueued %s%s", stage, f" for {subject}" if subject else "")
     return to_send
@@ -114,7 +126,7 @@ def stage_gave_up(message: dict, retry_info: dict) -> None:
     if stage is None or not args:
         return
     space_id = args[0]
-    subject = args[1] if stage == "transcribe" and len(args) > 1 else ""
+    subject = args[1] if stage in PER_PARTICIPANT and len(args) > 1 else ""
     settings = get_settings()
     with session_scope(settings.database_url) as session:
         run = session.scalar(

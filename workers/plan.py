@@ -1,22 +1,29 @@
-"""What a space needs done, derived from the database: who is published (the consent decision)
-and a fingerprint of every stage's inputs, so results are keyed by what they were made from."""
+"""What a space needs done, derived from the database: the consent decision from the ledger, and
+a fingerprint of every stage's inputs, so results are keyed by what they were made from."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from infra.consent import current_states
 from infra.models import Participant, Space
 from infra.settings import Settings
-from pipeline.consent import Exclusion, ParticipantConsent, decide_publication
-from pipeline.errors import NothingToPublish
+from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
 from pipeline.transcribe import model_fingerprint
 
 # Bump when a stage's output for the same inputs changes (a new algorithm or format).
-STAGE_VERSIONS = {"mix": 1, "master": 1, "transcribe": 1, "publish": 1}
+STAGE_VERSIONS = {
+    "activity": 1,
+    "bleed": 1,
+    "mix": 2,
+    "master": 1,
+    "transcribe": 1,
+    "publish": 2,
+}
 
 
 def fingerprint(stage: str, *parts: object) -> str:
@@ -27,13 +34,32 @@ def fingerprint(stage: str, *parts: object) -> str:
 @dataclass(frozen=True)
 class SpacePlan:
     space: Space
+    publication: Publication
+    recorded: list[Participant]  # tracks the stages may read (record consent and a track)
     audible: list[Participant]
     transcribed: list[Participant]
-    exclusions: list[Exclusion]
+    activity_fps: dict[str, str]  # participant id -> fingerprint
+    bleed_fp: str
     mix_fp: str
     master_fp: str
-    transcribe_fps: dict[str, str]  # participant id -> fingerprint
+    transcribe_fps: dict[str, str]
     publish_fp: str
+    snapshot: dict = field(default_factory=dict)
+
+    @property
+    def exclusions(self) -> tuple[Exclusion, ...]:
+        return self.publication.exclusions
+
+    @property
+    def bleed_suspects(self) -> list[Participant]:
+        """Recorded speakers kept out of the episode, whose voice may be on others' microphones."""
+        episode_out = {e.participant_id for e in self.exclusions if e.excluded_from == "episode"}
+        return [p for p in self.recorded if p.id in episode_out]
+
+    @property
+    def held(self) -> bool:
+        """Publication waits: someone has not answered and the host chose to wait for them."""
+        return bool(self.publication.missing) and self.space.missing_policy == "hold"
 
     def participant(self, participant_id: str) -> Participant:
         return next(p for p in self.space.participants if p.id == participant_id)
@@ -41,21 +67,33 @@ class SpacePlan:
 
 def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
     participants = list(space.participants)
-    decision = decide_publication(
-        [
-            ParticipantConsent(
-                p.id, p.name, p.consent_record, p.consent_publish, p.consent_transcribe
-            )
-            for p in participants
-        ]
+    states = current_states(session, space.id)
+    publication = decide_publication(
+        [Participation(p.id, p.name, has_track=p.track is not None) for p in participants], states
     )
     by_id = {p.id: p for p in participants}
-    audible = [by_id[pid] for pid in decision.audible if by_id[pid].track is not None]
-    if not audible:
-        raise NothingToPublish("no participant with a track consented to publication")
-    transcribed = [by_id[pid] for pid in decision.transcribed if by_id[pid].track is not None]
+    recorded = [
+        p
+        for p in participants
+        if p.track is not None and states.get(p.id) and states[p.id].allows("record")
+    ]
+    audible = [by_id[pid] for pid in publication.audible]
+    transcribed = [by_id[pid] for pid in publication.transcribed]
+
+    def track_of(p: Participant) -> tuple:
+        return (p.id, p.track.sha256, round(p.offset_s, 6))
+
+    activity_fps = {p.id: fingerprint("activity", track_of(p)) for p in recorded}
+    suspects = {e.participant_id for e in publication.exclusions if e.excluded_from == "episode"}
+    bleed_fp = fingerprint(
+        "bleed",
+        sorted(activity_fps[pid] for pid in suspects if pid in activity_fps),
+        sorted(track_of(p) for p in audible),
+    )
     mix_fp = fingerprint(
-        "mix", sorted((p.id, p.track.sha256, round(p.offset_s, 6)) for p in audible)
+        "mix",
+        sorted(track_of(p) for p in audible),
+        bleed_fp if space.duck_excluded else None,
     )
     master_fp = fingerprint(
         "master",
@@ -68,27 +106,32 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
     )
     whisper = model_fingerprint(settings.whisper_settings())
     transcribe_fps = {
-        p.id: fingerprint(
-            "transcribe", p.track.sha256, round(p.offset_s, 6), space.language, whisper
-        )
-        for p in transcribed
+        p.id: fingerprint("transcribe", track_of(p), space.language, whisper) for p in transcribed
     }
+    taken = snapshot(publication)
     publish_fp = fingerprint(
         "publish",
         master_fp,
         sorted(transcribe_fps.items()),
+        sorted(activity_fps.items()),
+        bleed_fp,
         [(p.id, p.name, p.role) for p in audible],
+        taken,
         space.title,
         space.description,
         space.language,
     )
     return SpacePlan(
         space=space,
+        publication=publication,
+        recorded=recorded,
         audible=audible,
         transcribed=transcribed,
-        exclusions=list(decision.exclusions),
+        activity_fps=activity_fps,
+        bleed_fp=bleed_fp,
         mix_fp=mix_fp,
         master_fp=master_fp,
         transcribe_fps=transcribe_fps,
         publish_fp=publish_fp,
+        snapshot=taken,
     )

@@ -8,11 +8,14 @@ import json
 from pathlib import Path
 
 import dramatiq
+from sqlalchemy import delete
 
 from infra.db import session_scope
-from infra.models import Episode, Participant, Space, StageRun
+from infra.models import Episode, Participant, Space, StageRun, TranscriptSegment
 from infra.settings import get_settings
 from infra.storage import media_key, sha256_file, work_key
+from pipeline.activity import SpeechActivity, detect_speech
+from pipeline.bleed import TrackRef, detect_bleed
 from pipeline.episode import TRANSCRIPT_FILES, episode_description, episode_guid, write_transcripts
 from pipeline.errors import InvalidTrack
 from pipeline.loudness import Loudness
@@ -21,7 +24,7 @@ from pipeline.mix import MixInput, mix_tracks
 from pipeline.transcribe import transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
 from workers.broker import queue
-from workers.flow import advance_space
+from workers.flow import ACTIVE_STATUSES, advance_space
 from workers.plan import SpacePlan, plan_space
 from workers.runs import StageContext, run_stage
 
@@ -40,7 +43,7 @@ def _plan(space_id: str) -> SpacePlan | None:
     settings = get_settings()
     with session_scope(settings.database_url) as session:
         space = session.get(Space, space_id)
-        if space is None or space.status not in ("processing", "published"):
+        if space is None or space.status not in ACTIVE_STATUSES:
             return None
         for participant in space.participants:  # load what the plan reads before the session ends
             _ = participant.track
@@ -52,6 +55,8 @@ def _fetch_track(ctx: StageContext, participant: Participant) -> Path:
     track = participant.track
     assert track is not None
     path = ctx.scratch / f"track-{participant.id}"
+    if path.exists():
+        return path
     ctx.store.get_file(track.object_key, path)
     if sha256_file(path) != track.sha256:
         raise InvalidTrack(
@@ -70,6 +75,63 @@ def _result(space_id: str, stage: str, subject: str = "") -> dict:
         return dict(run.result or {})
 
 
+def _activity(ctx: StageContext, participant_id: str) -> SpeechActivity:
+    result = _result(ctx.space_id, "activity", participant_id)
+    return SpeechActivity.from_dict(json.loads(ctx.store.get_bytes(result["key"])))
+
+
+@dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
+def detect_activity(space_id: str, participant_id: str) -> None:
+    """When the participant speaks (for airtime, the bleed check and clips)."""
+    plan = _plan(space_id)
+    if plan is None or participant_id not in plan.activity_fps:
+        return
+    fp = plan.activity_fps[participant_id]
+    participant = plan.participant(participant_id)
+
+    def work(ctx: StageContext) -> dict:
+        activity = detect_speech(
+            _fetch_track(ctx, participant),
+            offset_s=participant.offset_s,
+            timeout_s=ctx.settings.stage_timeout_s,
+            label=participant.name,
+        )
+        key = work_key(space_id, f"activity-{participant.id}-{fp[:16]}.json")
+        ctx.store.put_bytes(
+            key, json.dumps(activity.as_dict()).encode(), content_type="application/json"
+        )
+        return {"key": key, "speech_s": round(activity.speech_s, 3), "audio_s": activity.audio_s}
+
+    run_stage(space_id, "activity", participant_id, fp, work)
+    advance_space.send(space_id)
+
+
+@dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
+def check_bleed(space_id: str) -> None:
+    """Is any excluded speaker audible on a published speaker's microphone?"""
+    plan = _plan(space_id)
+    if plan is None:
+        return
+
+    def work(ctx: StageContext) -> dict:
+        if not plan.bleed_suspects:
+            return {"findings": []}
+        published = [TrackRef(p.id, p.name, _fetch_track(ctx, p), p.offset_s) for p in plan.audible]
+        findings = []
+        for suspect in plan.bleed_suspects:
+            findings += detect_bleed(
+                TrackRef(suspect.id, suspect.name, _fetch_track(ctx, suspect), suspect.offset_s),
+                _activity(ctx, suspect.id).segments,
+                published,
+                ctx.scratch,
+                timeout_s=ctx.settings.stage_timeout_s,
+            )
+        return {"findings": [f.as_dict() for f in findings]}
+
+    run_stage(space_id, "bleed", "", plan.bleed_fp, work)
+    advance_space.send(space_id)
+
+
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
 def mix_space(space_id: str) -> None:
     plan = _plan(space_id)
@@ -78,6 +140,12 @@ def mix_space(space_id: str) -> None:
 
     def work(ctx: StageContext) -> dict:
         inputs = [MixInput(_fetch_track(ctx, p), p.offset_s, p.name) for p in plan.audible]
+        duck: list[tuple[float, float]] = []
+        if plan.space.duck_excluded:
+            bleeding = {
+                f["speaker_id"] for f in _result(space_id, "bleed")["findings"] if f["detected"]
+            }
+            duck = sorted(w for pid in bleeding for w in _activity(ctx, pid).segments)
         expected_s = max(p.offset_s + p.track.duration_s for p in plan.audible) - min(
             p.offset_s for p in plan.audible
         )
@@ -85,6 +153,7 @@ def mix_space(space_id: str) -> None:
             inputs,
             ctx.scratch / "mix.flac",
             timeout_s=ctx.settings.stage_timeout_s,
+            duck=duck,
             on_progress=lambda s: ctx.progress(s / max(expected_s, 1e-6)),
         )
         key = work_key(space_id, f"mix-{plan.mix_fp[:16]}.flac")
@@ -94,6 +163,7 @@ def mix_space(space_id: str) -> None:
             "timeline_start_s": mixed.timeline_start_s,
             "duration_s": mixed.duration_s,
             "loudness": mixed.loudness.as_dict(),
+            "ducked_windows": len(duck),
             "ffmpeg_cpu_s": round(mixed.run.cpu_s, 3),
             "ffmpeg_max_rss_mb": round(mixed.run.max_rss_mb, 1),
         }
@@ -183,6 +253,12 @@ def publish_space(space_id: str) -> None:
         return
 
     def work(ctx: StageContext) -> dict:
+        if not plan.audible:
+            stale = _withdraw_episode(ctx, plan)
+            stale += _delete_stale_work(ctx, plan, keep=set())
+            for key in stale:
+                ctx.store.delete(key)
+            return {"render_id": None, "deleted_objects": len(stale)}
         mix = _result(space_id, "mix")
         master = _result(space_id, "master")
         per_speaker = []
@@ -198,9 +274,16 @@ def publish_space(space_id: str) -> None:
             key = media_key(space_id, render_id, path.name)
             ctx.store.put_file(key, path, content_type=TRANSCRIPT_FILES[fmt][1] + "; charset=utf-8")
             transcript_keys[fmt] = key
-        report = _report(plan, mix, master, transcription, segments)
-        stale = _record_episode(ctx, plan, render_id, master, transcript_keys, report)
-        for key in stale:  # media of an earlier rendering, no longer referenced
+        activity = {p.id: _result(space_id, "activity", p.id) for p in plan.recorded}
+        report = _report(plan, mix, master, transcription, activity, segments)
+        stale = _record_episode(ctx, plan, render_id, master, transcript_keys, report, segments)
+        keep = (
+            {mix["key"]}
+            | {r["key"] for r in transcription.values()}
+            | {r["key"] for r in activity.values()}
+        )
+        stale += _delete_stale_work(ctx, plan, keep=keep)
+        for key in stale:  # media and intermediates of earlier renderings, no longer referenced
             ctx.store.delete(key)
         return {"render_id": render_id, "segments": len(segments), "deleted_objects": len(stale)}
 
@@ -208,10 +291,30 @@ def publish_space(space_id: str) -> None:
     advance_space.send(space_id)
 
 
-def _record_episode(ctx, plan: SpacePlan, render_id, master, transcript_keys, report) -> list[str]:
+def _delete_stale_work(ctx: StageContext, plan: SpacePlan, *, keep: set[str]) -> list[str]:
+    """Intermediate objects of earlier inputs: a withdrawn speaker's words or voice among them."""
+    return [key for key in ctx.store.list_keys(work_key(plan.space.id, "")) if key not in keep]
+
+
+def _withdraw_episode(ctx: StageContext, plan: SpacePlan) -> list[str]:
+    """Nobody may be heard any more: the episode keeps its guid but loses its media."""
+    with session_scope(ctx.settings.database_url) as session:
+        episode = session.query(Episode).filter_by(space_id=plan.space.id).one_or_none()
+        if episode is None:
+            return []
+        old = [f["key"] for f in episode.media.values()] + list(episode.transcripts.values())
+        episode.media, episode.transcripts, episode.persons = {}, {}, []
+        episode.consent_snapshot = plan.snapshot
+        session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
+        return old
+
+
+def _record_episode(
+    ctx, plan: SpacePlan, render_id, master, transcript_keys, report, segments
+) -> list[str]:
     """Create or update the space's episode; return keys of media objects it no longer uses."""
     space = plan.space
-    media = {name: file for name, file in master["files"].items()}
+    media = dict(master["files"])
     main = media["mp3"]
     with session_scope(ctx.settings.database_url) as session:
         episode = session.query(Episode).filter_by(space_id=space.id).one_or_none()
@@ -236,12 +339,28 @@ def _record_episode(ctx, plan: SpacePlan, render_id, master, transcript_keys, re
         episode.media = media
         episode.transcripts = transcript_keys
         episode.persons = [{"name": p.name, "role": p.role} for p in plan.audible]
+        episode.consent_snapshot = plan.snapshot
         episode.report = report
+        session.flush()
+        session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
+        session.add_all(
+            TranscriptSegment(
+                episode_id=episode.id,
+                participant_id=s.speaker_id,
+                speaker=s.speaker,
+                start_s=s.start_s,
+                end_s=s.end_s,
+                text=s.text,
+            )
+            for s in segments
+        )
     new_keys = {f["key"] for f in media.values()} | set(transcript_keys.values())
     return sorted(old_keys - new_keys)
 
 
-def _report(plan: SpacePlan, mix: dict, master: dict, transcription: dict, segments) -> dict:
+def _report(
+    plan: SpacePlan, mix: dict, master: dict, transcription: dict, activity: dict, segments
+) -> dict:
     settings = get_settings()
     with session_scope(settings.database_url) as session:
         runs = session.query(StageRun).filter_by(space_id=plan.space.id).all()
@@ -255,6 +374,7 @@ def _report(plan: SpacePlan, mix: dict, master: dict, transcription: dict, segme
             }
             for run in runs
         }
+    bleed = _result(plan.space.id, "bleed").get("findings", [])
     speakers: dict[str, dict] = {}
     for s in segments:
         entry = speakers.setdefault(
@@ -262,6 +382,9 @@ def _report(plan: SpacePlan, mix: dict, master: dict, transcription: dict, segme
         )
         entry["segments"] += 1
         entry["speech_s"] = round(entry["speech_s"] + s.end_s - s.start_s, 3)
+    handles = {p.id: p.handle for p in plan.space.participants}
+    speech = {pid: result["speech_s"] for pid, result in activity.items()}
+    total_speech = sum(speech.values()) or 1.0
     return {
         "space": {"id": plan.space.id, "title": plan.space.title, "language": plan.space.language},
         "episode": {
@@ -282,6 +405,10 @@ def _report(plan: SpacePlan, mix: dict, master: dict, transcription: dict, segme
                 "offset_s": p.offset_s,
                 "published": p in plan.audible,
                 "transcribed": p in plan.transcribed,
+                "speech_s": speech.get(p.id),
+                "share_of_speech": round(speech[p.id] / total_speech, 3)
+                if p.id in speech
+                else None,
                 "probe": {
                     "format_name": p.track.format_name,
                     "codec": p.track.codec,
@@ -297,9 +424,28 @@ def _report(plan: SpacePlan, mix: dict, master: dict, transcription: dict, segme
             for p in plan.space.participants
         ],
         "excluded": [
-            {**e.as_dict(), "participant_id": plan.participant(e.participant_id).handle}
+            {
+                **e.as_dict(),
+                "participant_id": handles[e.participant_id],
+                "speech_s": speech.get(e.participant_id),
+            }
             for e in plan.exclusions
         ],
+        "bleed": {
+            "findings": [
+                {
+                    **f,
+                    "speaker_id": handles[f["speaker_id"]],
+                    "heard_on_id": handles[f["heard_on_id"]],
+                }
+                for f in bleed
+            ],
+            "ducked": plan.space.duck_excluded,
+            "ducked_windows": mix.get("ducked_windows", 0),
+        },
+        "consent_snapshot": {
+            key: [handles[pid] for pid in ids] for key, ids in plan.snapshot.items()
+        },
         "transcript": {"segments": len(segments), "speakers": speakers},
         "transcription": transcription,
         "stages": stages,

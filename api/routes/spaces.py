@@ -12,15 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import schemas
-from api.access import show_for, space_for
+from api.access import servable, show_for, space_for
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep, StoreDep
+from api.ledger import RENDERED, actor_of
 from api.limits import rate_limited
 from api.tracks import UploadTooLarge, receive_to_file, store_track
 from api.views import episode_out, participant_out, space_out
+from infra.consent import current_states, record_answers
 from infra.db import session_scope
 from infra.models import Episode, Participant, Space, StageRun
 from infra.settings import get_settings
+from pipeline.consent import ConsentState, Participation, decide_publication
 from pipeline.errors import NothingToPublish
 
 router = APIRouter(tags=["spaces"])
@@ -56,7 +59,9 @@ def _require_recording(space: Space) -> None:
         )
 
 
-def _add_participant(session: Session, space: Space, body: schemas.ParticipantIn) -> Participant:
+def _add_participant(
+    session: Session, space: Space, body: schemas.ParticipantIn, principal: Principal
+) -> Participant:
     existing = session.scalar(
         select(Participant).where(Participant.space_id == space.id, Participant.handle == body.id)
     )
@@ -68,12 +73,13 @@ def _add_participant(session: Session, space: Space, body: schemas.ParticipantIn
         name=body.name.strip(),
         role=body.role,
         offset_s=body.offset,
-        consent_record=body.consent.record,
-        consent_publish=body.consent.publish,
-        consent_transcribe=body.consent.transcribe,
     )
     session.add(participant)
     session.flush()
+    source, actor = actor_of(principal, participant)
+    record_answers(
+        session, participant, body.consent.model_dump(), source=source, actor=actor, shorthand=True
+    )
     return participant
 
 
@@ -95,7 +101,7 @@ def create_space(
     session.add(space)
     session.flush()
     for participant in body.participants:
-        _add_participant(session, space, participant)
+        _add_participant(session, space, participant, principal)
     session.refresh(space)
     return space_out(session, space)
 
@@ -113,7 +119,8 @@ def register_participant(
 ) -> schemas.ParticipantOut:
     space = space_for(session, principal, space_id, ingest=True)
     _require_recording(space)
-    return participant_out(_add_participant(session, space, body))
+    participant = _add_participant(session, space, body, principal)
+    return participant_out(participant, current_states(session, space.id).get(participant.id))
 
 
 @router.patch("/spaces/{space_id}/participants/{handle}", response_model=schemas.ParticipantOut)
@@ -134,7 +141,7 @@ def update_participant(
     if body.offset is not None:
         participant.offset_s = body.offset
     session.flush()
-    return participant_out(participant)
+    return participant_out(participant, current_states(session, space.id).get(participant.id))
 
 
 @router.put(
@@ -163,7 +170,8 @@ async def upload_track(
             space = space_for(session, principal, space_id, ingest=True)
             _require_recording(space)
             participant = get_participant(session, space, handle)
-            if not participant.consent_record:
+            state = current_states(session, space.id).get(participant.id, ConsentState())
+            if not state.allows("record"):
                 raise HTTPException(
                     409,
                     f"participant {handle!r} has not consented to being recorded; "
@@ -207,25 +215,37 @@ async def upload_track(
 
 
 @router.post("/spaces/{space_id}/finish", status_code=202, response_model=schemas.SpaceOut)
-def finish_space(space_id: str, session: SessionDep, principal: Ingest) -> schemas.SpaceOut:
+def finish_space(
+    space_id: str, session: SessionDep, principal: Ingest, body: schemas.FinishIn | None = None
+) -> schemas.SpaceOut:
     """The room has ended: check every recorded participant's track is in, then queue the pipeline.
 
-    A failed space can be finished again; its failed stages are retried.
+    ``missing`` is the host's choice for participants who have not answered the consent prompt:
+    ``hold`` publication until they do (the default), or ``exclude`` them and publish now. A
+    failed space can be finished again; its failed stages are retried.
     """
     from workers.actors import advance_space
 
+    body = body or schemas.FinishIn()
     space = space_for(session, principal, space_id, ingest=True)
     if space.status not in ("recording", "failed"):
         raise HTTPException(409, f"space {space.id} is already {space.status}")
-    missing = [p.handle for p in space.participants if p.consent_record and p.track is None]
+    states = current_states(session, space.id)
+    recorded = [p for p in space.participants if states.get(p.id, ConsentState()).allows("record")]
+    missing = [p.handle for p in recorded if p.track is None]
     if missing:
         raise HTTPException(
             409, "no track uploaded yet for: " + ", ".join(missing) + " (upload, then finish)"
         )
-    if not any(p.consent_record and p.consent_publish for p in space.participants):
+    decision = decide_publication(
+        [Participation(p.id, p.name, has_track=p.track is not None) for p in space.participants],
+        states,
+    )
+    if not decision.audible and not (decision.missing and body.missing == "hold"):
         raise NothingToPublish(
             "no participant consented to publication, so there is no episode to make"
         )
+    space.missing_policy, space.duck_excluded = body.missing, body.duck_excluded
     if space.status == "failed":
         for run in session.scalars(
             select(StageRun).where(StageRun.space_id == space.id, StageRun.status == "failed")
@@ -249,8 +269,30 @@ def read_space_episode(
 ) -> schemas.EpisodeOut:
     space = space_for(session, principal, space_id)
     episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
-    if episode is None or space.status != "published":
+    if episode is None or not servable(session, episode):
         raise HTTPException(
             404, f"space {space.id} has no published episode (status: {space.status})"
         )
     return episode_out(episode)
+
+
+@router.post("/spaces/{space_id}/decision", response_model=schemas.SpaceOut)
+def decide(
+    space_id: str, body: schemas.DecisionIn, session: SessionDep, principal: Manager
+) -> schemas.SpaceOut:
+    """The host's choices after the room: publish without those who have not answered (or keep
+    holding), and whether to duck the tracks an excluded speaker bleeds into."""
+    from workers.actors import advance_space
+
+    space = space_for(session, principal, space_id)
+    if body.missing is not None:
+        space.missing_policy = body.missing
+    if body.duck_excluded is not None:
+        space.duck_excluded = body.duck_excluded
+    rendered = space.status in RENDERED
+    if rendered:
+        space.status, space.error = "processing", None
+    session.commit()
+    if rendered:
+        advance_space.send(space.id)
+    return space_out(session, space)

@@ -64,20 +64,23 @@ def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
 def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
     """A space with a published episode whose media objects exist in the bucket."""
+    from infra.consent import record_answers
     from infra.models import Episode, Participant, Space
     from infra.storage import media_key
 
     space = Space(show_id=show.id, title=title, status="published")
     session.add(space)
     session.flush()
-    session.add(
-        Participant(
-            space_id=space.id,
-            handle="alice",
-            name="Alice",
-            consent_record=True,
-            consent_publish=True,
-        )
+    alice = Participant(space_id=space.id, handle="alice", name="Alice")
+    session.add(alice)
+    session.flush()
+    record_answers(
+        session,
+        alice,
+        {"record": True, "publish": True},
+        source="api",
+        actor="test",
+        shorthand=True,
     )
     render = "r" + space.id[:15]
     media = {}
@@ -107,6 +110,7 @@ def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
         },
         transcripts={fmt: media[f"transcript.{fmt}"] for fmt in ("json", "vtt", "srt")},
         persons=[{"name": "Alice", "role": "host"}],
+        consent_snapshot={"audible": [alice.id], "transcribed": [alice.id]},
         report={"space": {"id": space.id}},
     )
     session.add(episode)
@@ -118,6 +122,7 @@ def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
 def world(api_env) -> Iterator[World]:
     from api.app import create_app
     from infra.accounts import create_user, issue_key
+    from infra.consent import record_answers
     from infra.db import session_scope
     from infra.models import Participant, Show, Space, User
     from infra.settings import get_settings
@@ -147,14 +152,16 @@ def world(api_env) -> Iterator[World]:
             recording = Space(show_id=show.id, title=f"Live {label}")
             session.add(recording)
             session.flush()
-            session.add(
-                Participant(
-                    space_id=recording.id,
-                    handle="alice",
-                    name="Alice",
-                    consent_record=True,
-                    consent_publish=True,
-                )
+            alice = Participant(space_id=recording.id, handle="alice", name="Alice")
+            session.add(alice)
+            session.flush()
+            record_answers(
+                session,
+                alice,
+                {"record": True, "publish": True},
+                source="api",
+                actor="test",
+                shorthand=True,
             )
             spaces[label] = recording.id
             _, episodes[label], renders[label] = _published_space(

@@ -26,6 +26,7 @@ EVERYONE = frozenset(ACTORS)
 ACCOUNT_HOLDERS = frozenset({"admin", "host", "other_host", "moderator", "listener"})
 HOSTS = frozenset({"admin", "host", "other_host"})
 INGEST = HOSTS | {"recorder"}
+PARTICIPANT = frozenset({"participant"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,23 @@ ROUTES = [
     Route("PUT", "/spaces/{space_id}/participants/{handle}/track", INGEST, True, _upload),
     Route("POST", "/spaces/{space_id}/finish", INGEST, True,
           lambda w, a, t: (f"/spaces/{w.spaces[t]}/finish", {})),
+    Route("POST", "/spaces/{space_id}/participants/{handle}/join", INGEST, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/join", {})),
+    Route("POST", "/spaces/{space_id}/participants/{handle}/invite", HOSTS, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/invite", {})),
+    Route("GET", "/spaces/{space_id}/participants/{handle}/consent", INGEST, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/consent", {})),
+    Route("POST", "/spaces/{space_id}/participants/{handle}/consent", INGEST, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/consent",
+                           {"json": {"answers": {"clip": True}}})),
+    Route("POST", "/spaces/{space_id}/decision", HOSTS, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/decision", {"json": {"missing": "exclude"}})),
+    Route("GET", "/me/participation", PARTICIPANT, False, lambda w, a, t: ("/me/participation", {})),
+    Route("POST", "/me/consent", PARTICIPANT, False,
+          lambda w, a, t: ("/me/consent", {"json": {"answers": {"clip": True}}})),
+    Route("GET", "/me/track", PARTICIPANT, False, lambda w, a, t: ("/me/track", {})),
+    Route("GET", "/me/transcript", PARTICIPANT, False, lambda w, a, t: ("/me/transcript", {})),
+    Route("GET", "/search", EVERYONE, False, lambda w, a, t: ("/search?q=hello", {})),
     Route("GET", "/spaces/{space_id}/episode", HOSTS, True,
           lambda w, a, t: (f"/spaces/{w.published_spaces[t]}/episode", {})),
     Route("GET", "/episodes/{episode_id}", EVERYONE, False,

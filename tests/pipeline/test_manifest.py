@@ -51,11 +51,18 @@ def test_the_issue_example_shape_is_accepted_with_extra_fields(tmp_path: Path) -
 
 
 def test_absent_consent_means_no_consent(tmp_path: Path) -> None:
+    from pipeline.process import decide_from_manifest
+
     data = json.loads(json.dumps(ISSUE_EXAMPLE))
     del data["participants"][0]["consent"]
     manifest, _ = load_manifest(write(tmp_path, data))
-    assert manifest.participants[0].consent.record is False
-    assert manifest.participants[0].consent.publish is False
+    assert manifest.participants[0].consent.publish is None  # not answered
+    decision = decide_from_manifest(manifest)
+    assert decision.audible == ()
+    assert [(e.participant_id, e.status) for e in decision.exclusions] == [
+        ("alice", "not answered"),
+        ("bruno", "refused"),
+    ]
 
 
 @pytest.mark.parametrize(

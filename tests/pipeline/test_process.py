@@ -117,16 +117,25 @@ def test_feed_lists_the_episode_for_a_podcast_client(offline_episode) -> None:
     assert b"Bruno" not in feed
 
 
-def test_report_says_what_was_measured_and_who_was_left_out(offline_episode) -> None:
+def test_report_says_what_was_measured_and_who_was_left_out(offline_episode, truth) -> None:
     out, report = offline_episode
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["episode"]["loudness"] == report["episode"]["loudness"]
     (excluded,) = on_disk["excluded"]
     assert excluded["participant_id"] == "bruno"
-    assert "publication" in excluded["reason"]
-    probes = {t["participant_id"]: t["probe"] for t in on_disk["tracks"]}
-    assert probes["alice"]["codec"] == "opus" and probes["chioma"]["codec"] == "aac"
-    assert probes["bruno"] is None  # a refused track is not even opened
+    assert excluded["status"] == "refused" and "publication" in excluded["reason"]
+    bruno_speech = sum(
+        u["end_s"] - u["start_s"] for u in truth["utterances"] if u["speaker_id"] == "bruno"
+    )
+    assert excluded["speech_s"] == pytest.approx(bruno_speech, rel=0.1)
+    tracks = {t["participant_id"]: t for t in on_disk["tracks"]}
+    assert (
+        tracks["alice"]["probe"]["codec"] == "opus" and tracks["chioma"]["probe"]["codec"] == "aac"
+    )
+    assert tracks["bruno"]["published"] is False
+    assert sum(t["share_of_speech"] for t in tracks.values()) == pytest.approx(1.0, abs=0.01)
+    assert on_disk["missing"] == []
+    assert [f["detected"] for f in on_disk["bleed"]["findings"]] == [False, False]
     for stage in ("probe", "mix", "master", "transcribe", "publish"):
         assert on_disk["stages"][stage]["wall_s"] >= 0
     assert on_disk["stages"]["transcribe"]["per_participant"]["alice"]["real_time_factor"] > 1
@@ -159,5 +168,27 @@ def test_cli_rejects_a_track_that_is_not_audio_naming_it(sample_dir: Path, tmp_p
         done.stderr.strip()
         .splitlines()[-1]
         .startswith("spacecast: error: alice.opus: not an audio file")
+    )
+    assert not (tmp_path / "out" / "episode.mp3").exists()
+
+
+def test_cli_holds_publication_while_someone_has_not_answered(
+    sample_dir: Path, tmp_path: Path
+) -> None:
+    manifest = json.loads((sample_dir / "manifest.json").read_text())
+    manifest["participants"][1]["consent"] = {
+        "record": True
+    }  # Bruno never answered about publishing
+    for p in manifest["participants"]:
+        p["track"] = str(sample_dir / p["track"])
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    done = run_cli(
+        "process", str(path), "--out", str(tmp_path / "out"), "--hold-missing", "--quiet"
+    )
+    assert done.returncode == 3
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(
+        "spacecast: held: manifest.json: held until every speaker answers; waiting for Bruno ("
     )
     assert not (tmp_path / "out" / "episode.mp3").exists()

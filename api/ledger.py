@@ -1,0 +1,73 @@
+"""Consent answers arriving through the API, and what follows from them: a withdrawn recording's
+raw track is erased at once, and a space already being processed or published is rendered again
+from the new answers (artifacts made from the old ones stop being served immediately)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, Role
+from infra.consent import current_states, record_answers
+from infra.models import Participant, Space, Track
+from infra.storage import ObjectStore
+from pipeline.consent import PURPOSES, ConsentState
+
+RENDERED = ("processing", "held", "published", "unpublished", "failed")
+
+QUESTIONS = {
+    "record": "May we keep a recording of your voice for 30 days, for moderators reviewing "
+    "complaints?",
+    "publish": "May your voice be published in the podcast episode and your name in its feed?",
+    "transcribe": "May your words appear in the episode's published transcript?",
+    "clip": "May you be heard in short clips of the episode that hosts and listeners share?",
+}
+
+
+def actor_of(principal: Principal, participant: Participant) -> tuple[str, str]:
+    """(source, actor) for a ledger entry made by ``principal``."""
+    if principal.has(Role.PARTICIPANT):
+        return "in_room_prompt", f"participant:{participant.handle}"
+    if principal.has(Role.RECORDER):
+        return "in_room_prompt", f"recorder:{principal.key_id}"
+    return "api", f"user:{principal.user_id}"
+
+
+def prompt(state: ConsentState) -> list[dict]:
+    return [{"purpose": p, "question": QUESTIONS[p], "answer": getattr(state, p)} for p in PURPOSES]
+
+
+def answer(
+    session: Session,
+    store: ObjectStore,
+    space: Space,
+    participant: Participant,
+    answers: Mapping[str, bool | None],
+    *,
+    source: str,
+    actor: str,
+    note: str | None = None,
+    shorthand: bool = False,
+) -> list[str]:
+    """Record answers; return object keys to delete once the transaction commits."""
+    record_answers(
+        session, participant, answers, source=source, actor=actor, note=note, shorthand=shorthand
+    )
+    to_delete: list[str] = []
+    state = current_states(session, space.id).get(participant.id, ConsentState())
+    if not state.allows("record") and participant.track is not None:
+        to_delete.append(erase_track(session, participant.track))
+    if space.status in RENDERED:
+        space.status, space.error = "processing", None
+    return to_delete
+
+
+def erase_track(session: Session, track: Track) -> str:
+    """Forget a raw track; return its object key for deletion after commit."""
+    key = track.object_key
+    participant = track.participant
+    session.delete(track)
+    session.flush()
+    session.expire(participant, ["track"])
+    return key

@@ -1,0 +1,66 @@
+"""The consent ledger in the database: appending answers and reading the current state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infra.models import ConsentEntry, Participant, utcnow
+from pipeline import consent as policy
+
+
+def ledger(session: Session, space_id: str) -> list[policy.ConsentEntry]:
+    """Every entry of the space, in the order it was recorded."""
+    rows = session.scalars(
+        select(ConsentEntry).where(ConsentEntry.space_id == space_id).order_by(ConsentEntry.seq)
+    )
+    return [
+        policy.ConsentEntry(
+            row.participant_id, row.purpose, row.granted, row.recorded_at, row.source, row.actor
+        )
+        for row in rows
+    ]
+
+
+def current_states(session: Session, space_id: str) -> dict[str, policy.ConsentState]:
+    return policy.derive_states(ledger(session, space_id))
+
+
+def record_answers(
+    session: Session,
+    participant: Participant,
+    answers: Mapping[str, bool | None],
+    *,
+    source: str,
+    actor: str,
+    note: str | None = None,
+    shorthand: bool = False,
+) -> list[ConsentEntry]:
+    """Append the participant's answers to the ledger (only purposes given; ``shorthand`` fills
+    transcribe and clip from publish, as registration and manifests do)."""
+    now = utcnow()
+    if shorthand:
+        entries = policy.entries_from_shorthand(
+            participant.id, answers, at=now, source=source, actor=actor
+        )
+        pairs = [(e.purpose, e.granted) for e in entries]
+    else:
+        pairs = [(purpose, bool(value)) for purpose, value in answers.items() if value is not None]
+    rows = [
+        ConsentEntry(
+            space_id=participant.space_id,
+            participant_id=participant.id,
+            purpose=purpose,
+            granted=granted,
+            source=source,
+            actor=actor,
+            recorded_at=now,
+            note=note,
+        )
+        for purpose, granted in pairs
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows

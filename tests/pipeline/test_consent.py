@@ -1,0 +1,112 @@
+from datetime import UTC, datetime, timedelta
+
+from pipeline.consent import (
+    ConsentEntry,
+    Participation,
+    decide_publication,
+    derive_states,
+    entries_from_shorthand,
+    snapshot,
+    snapshot_allowed,
+)
+
+T0 = datetime(2026, 11, 20, 18, tzinfo=UTC)
+
+
+def entry(pid: str, purpose: str, granted: bool, minutes: int = 0) -> ConsentEntry:
+    return ConsentEntry(
+        pid, purpose, granted, T0 + timedelta(minutes=minutes), "in_room_prompt", pid
+    )
+
+
+def test_latest_entry_per_purpose_wins_and_withdrawals_are_remembered() -> None:
+    states = derive_states(
+        [
+            entry("bruno", "record", True),
+            entry("bruno", "publish", True, 1),
+            entry("bruno", "publish", False, 30),
+        ]
+    )
+    bruno = states["bruno"]
+    assert bruno.record is True and bruno.publish is False
+    assert bruno.withdrawn == {"publish"}
+    assert bruno.transcribe is None  # never answered
+
+
+def test_nothing_of_an_unrecorded_participant_is_allowed() -> None:
+    states = derive_states([entry("dan", "publish", True), entry("dan", "transcribe", True)])
+    assert not states["dan"].allows("publish")
+    assert not states["dan"].allows("transcribe")
+
+
+def test_shorthand_expands_into_entries_with_transcribe_and_clip_following_publish() -> None:
+    entries = entries_from_shorthand(
+        "alice", {"record": True, "publish": True}, at=T0, source="api", actor="host"
+    )
+    assert {(e.purpose, e.granted) for e in entries} == {
+        ("record", True), ("publish", True), ("transcribe", True), ("clip", True)
+    }  # fmt: skip
+    words_withheld = entries_from_shorthand(
+        "alice",
+        {"record": True, "publish": True, "transcribe": False},
+        at=T0,
+        source="api",
+        actor="host",
+    )
+    assert ("transcribe", False) in {(e.purpose, e.granted) for e in words_withheld}
+    assert entries_from_shorthand("x", {}, at=T0, source="api", actor="host") == []
+
+
+def test_decision_separates_refused_withdrawn_and_unanswered() -> None:
+    people = [Participation(p, p.title()) for p in ("alice", "bruno", "chioma", "dan", "eve")]
+    states = derive_states(
+        [
+            *entries_from_shorthand(
+                "alice", {"record": True, "publish": True}, at=T0, source="api", actor="a"
+            ),
+            *entries_from_shorthand(
+                "bruno", {"record": True, "publish": False}, at=T0, source="api", actor="b"
+            ),
+            *entries_from_shorthand(
+                "chioma", {"record": True, "publish": True}, at=T0, source="api", actor="c"
+            ),
+            entry("chioma", "publish", False, 5),
+            entry("dan", "record", True),
+            *entries_from_shorthand(
+                "eve",
+                {"record": True, "publish": True, "transcribe": False},
+                at=T0,
+                source="api",
+                actor="e",
+            ),
+        ]
+    )
+    decision = decide_publication(people, states)
+    assert decision.audible == ("alice", "eve")
+    assert decision.transcribed == ("alice",)
+    statuses = {(e.participant_id, e.excluded_from): e.status for e in decision.exclusions}
+    assert statuses == {
+        ("bruno", "episode"): "refused",
+        ("chioma", "episode"): "withdrawn",
+        ("dan", "episode"): "not answered",
+        ("eve", "transcript"): "refused",
+    }
+    assert [m.participant_id for m in decision.missing] == ["dan"]
+
+
+def test_an_artifact_stops_being_servable_when_a_speaker_in_it_withdraws() -> None:
+    entries = [
+        *entries_from_shorthand(
+            "alice", {"record": True, "publish": True}, at=T0, source="api", actor="a"
+        )
+    ]
+    decision = decide_publication([Participation("alice", "Alice")], derive_states(entries))
+    taken = snapshot(decision)
+    assert snapshot_allowed(taken, derive_states(entries))
+    assert not snapshot_allowed(
+        taken, derive_states([*entries, entry("alice", "publish", False, 60)])
+    )
+    assert not snapshot_allowed(
+        taken, derive_states([*entries, entry("alice", "transcribe", False, 60)])
+    )
+    assert snapshot_allowed(taken, derive_states([*entries, entry("alice", "clip", False, 60)]))
