@@ -16,9 +16,8 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy.orm import Session
 
-from api.deps import session_dep
+from api.deps import SessionDep
 from infra.accounts import find_key
 from infra.models import User
 
@@ -61,7 +60,7 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def principal_dep(request: Request, session: Annotated[Session, Depends(session_dep)]) -> Principal:
+def principal_dep(request: Request, session: SessionDep) -> Principal:
     header = request.headers.get("authorization")
     if not header:
         return ANONYMOUS

@@ -19,6 +19,8 @@ def settings_dep() -> Settings:
 
 
 def session_dep() -> Iterator[Session]:
+    """One session per request, committed before the response is sent (``scope="function"``):
+    a client that reads right after a write sees it."""
     session = open_session(get_settings().database_url)
     try:
         yield session
@@ -39,6 +41,6 @@ def store_dep() -> ObjectStore:
     return _store()
 
 
-SessionDep = Annotated[Session, Depends(session_dep)]
+SessionDep = Annotated[Session, Depends(session_dep, scope="function")]
 StoreDep = Annotated[ObjectStore, Depends(store_dep)]
 SettingsDep = Annotated[Settings, Depends(settings_dep)]
