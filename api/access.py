@@ -58,8 +58,10 @@ def public_show(session: Session, show_id: str) -> Show:
 
 def servable(session: Session, episode: Episode) -> bool:
     """The episode has media and every voice and word in it is still consented to."""
-    return bool(episode.media) and snapshot_allowed(
-        episode.consent_snapshot, current_states(session, episode.space_id)
+    return (
+        bool(episode.media)
+        and episode.removed_at is None
+        and snapshot_allowed(episode.consent_snapshot, current_states(session, episode.space_id))
     )
 
 
@@ -69,6 +71,8 @@ def published_episode(session: Session, episode_id: str) -> Episode:
     episode = session.get(Episode, episode_id)
     if episode is None:
         raise _not_found("episode", episode_id)
+    if episode.removed_at is not None:
+        raise HTTPException(410, f"episode {episode_id} was taken down")
     if not servable(session, episode):
         raise HTTPException(
             410,

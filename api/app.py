@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from api import errors
 from api.deps import store_dep
 from api.limits import BodyLimit
-from api.routes import consent, episodes, me, search, shows, spaces, users
+from api.routes import clips, consent, episodes, me, search, shows, spaces, users
 from infra.settings import get_settings
 
 log = logging.getLogger("spacecast.api")
@@ -45,6 +45,7 @@ def create_app() -> FastAPI:
         consent.router,
         me.router,
         episodes.router,
+        clips.router,
         search.router,
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)

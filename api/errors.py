@@ -69,10 +69,19 @@ def validation_message(exc: RequestValidationError) -> str:
     return f"{where}: {message}{more}" if where else f"{message}{more}"
 
 
+def all_routes(routes) -> list:
+    """Every route, with included routers flattened."""
+    flat = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        flat += all_routes(included.routes) if included is not None else [route]
+    return flat
+
+
 def _allowed_methods(request: Request) -> list[str]:
     """Every method any route serves on this path (Starlette names only the first route's)."""
     allowed: set[str] = set()
-    for route in request.app.router.routes:
+    for route in all_routes(request.app.router.routes):
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.match(request.url.path):
             allowed |= set(getattr(route, "methods", None) or ())

@@ -6,11 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.urls import base_url, cover_url, feed_url, media_url
+from infra.clips import clip_servable
 from infra.consent import current_states
-from infra.models import Episode, Show, Space
+from infra.models import Clip, Episode, Show, Space
 from pipeline.consent import snapshot_allowed
 from pipeline.episode import persons, transcript_links
-from pipeline.feed import FeedItem, build_feed
+from pipeline.feed import FeedItem, Soundbite, build_feed
 from pipeline.feed import Show as FeedShow
 
 
@@ -26,7 +27,23 @@ def published_episodes(session: Session, show_id: str) -> list[tuple[Episode, Sp
         (episode, space)
         for episode, space in rows
         if episode.media
+        and episode.removed_at is None
         and snapshot_allowed(episode.consent_snapshot, current_states(session, space.id))
+    ]
+
+
+def soundbites(session: Session, episode: Episode) -> list[Soundbite]:
+    """The host's clips marked as highlights, on the episode's timeline."""
+    shift = float((episode.report or {}).get("episode", {}).get("timeline_start_s", 0.0))
+    clips = session.scalars(
+        select(Clip)
+        .where(Clip.episode_id == episode.id, Clip.soundbite.is_(True), Clip.status == "ready")
+        .order_by(Clip.start_s)
+    )
+    return [
+        Soundbite(start_s=c.start_s - shift, duration_s=c.end_s - c.start_s, title=c.title)
+        for c in clips
+        if clip_servable(session, c, episode)
     ]
 
 
@@ -50,6 +67,7 @@ def show_feed(session: Session, show: Show) -> bytes:
                     {fmt: media_url(episode, f"transcript.{fmt}") for fmt in episode.transcripts},
                     space.language,
                 ),
+                soundbites=soundbites(session, episode),
             )
         )
     feed_show = FeedShow(

@@ -308,3 +308,62 @@ class WhoAmI(BaseModel):
     roles: list[str]
     show_id: str | None
     participant_id: str | None
+
+
+class ClipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_s: float = Field(ge=0.0, le=7 * 24 * 3600.0)
+    end_s: float = Field(gt=0.0, le=7 * 24 * 3600.0)
+    title: str = Field(default="", max_length=200, pattern=r"^[^\r\n\t<>]*$")
+    timeline: Literal["episode", "room"] = Field(
+        default="episode", description="seconds into the episode, or on the room's timeline"
+    )
+
+
+class ClipPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=200, pattern=r"^[^\r\n\t<>]*$")
+    pinned: StrictBool | None = Field(default=None, description="host only: outlives the episode")
+    soundbite: StrictBool | None = Field(default=None, description="host only: listed in the feed")
+
+
+class ClipLine(BaseModel):
+    speaker: str
+    startTime: float
+    endTime: float
+    body: str
+
+
+class ClipOut(BaseModel):
+    id: str
+    episode_id: str
+    title: str
+    start_s: float = Field(description="seconds into the episode")
+    end_s: float
+    duration_s: float
+    status: str = Field(description="queued, ready, failed, withdrawn, expired or deleted")
+    error: str | None
+    made_by: str
+    speakers: list[str]
+    transcript: list[ClipLine]
+    audio_url: str | None
+    audiogram_url: str | None
+    captions_url: str | None
+    share_url: str
+    context_url: str = Field(description="the full episode at the clip's moment")
+    pinned: bool
+    soundbite: bool
+    replays: int
+    render_s: float | None
+    created_at: datetime
+
+
+class SuggestionOut(BaseModel):
+    start_s: float
+    end_s: float
+    score: float
+    speakers: list[str]
+    reasons: list[str]
+    preview: str

@@ -29,3 +29,19 @@ def cover_url(show: Show) -> str:
 def media_url(episode: Episode, filename: str) -> str:
     """Changes with every rendering, so podcast clients fetch re-rendered media afresh."""
     return f"{base_url()}/media/episodes/{episode.id}/{episode.render_id}/{filename}"
+
+
+CLIP_FILES = {"clip.mp3": "mp3", "clip.mp4": "mp4", "clip.vtt": "vtt", "clip.json": "json"}
+
+
+def clip_media_url(clip, filename: str) -> str:
+    return f"{base_url()}/media/clips/{clip.id}/{clip.render_id}/{filename}"
+
+
+def clip_share_url(clip) -> str:
+    return f"{base_url()}/c/{clip.id}"
+
+
+def episode_moment_url(episode: Episode, at_s: float) -> str:
+    """The full episode at a moment (a media fragment on its audio)."""
+    return f"{media_url(episode, 'episode.mp3')}#t={at_s:.1f}"

@@ -210,6 +210,7 @@ class Episode(Base):
     # Whose voice and words this rendering holds ({"audible": [...], "transcribed": [...]}).
     consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)
+    removed_at: Mapped[datetime | None]  # taken down by its host or a moderator
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -242,3 +243,32 @@ class TranscriptSegment(Base):
     start_s: Mapped[float] = mapped_column(Float)
     end_s: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
+
+
+class Clip(Base):
+    """A range of an episode cut by its host or a listener, rendered as its own audio."""
+
+    __tablename__ = "clips"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    episode_id: Mapped[str] = mapped_column(ForeignKey("episodes.id"), index=True)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    made_by: Mapped[str] = mapped_column(String(10))  # "host" or "listener"
+    title: Mapped[str] = mapped_column(String(200), default="")
+    start_s: Mapped[float] = mapped_column(Float)  # episode timeline
+    end_s: Mapped[float] = mapped_column(Float)
+    # queued -> ready; failed; withdrawn (consent), expired (episode gone), deleted
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    speakers: Mapped[list] = mapped_column(JSON, default=list)  # participant ids audible in it
+    consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
+    render_id: Mapped[str | None] = mapped_column(String(64))
+    media: Mapped[dict] = mapped_column(JSON, default=dict)  # {"mp3": {...}, "mp4": {...}}
+    transcript: Mapped[list] = mapped_column(JSON, default=list)  # excerpt, clip timeline
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)  # outlives its episode
+    soundbite: Mapped[bool] = mapped_column(Boolean, default=False)  # in the feed
+    replays: Mapped[int] = mapped_column(Integer, default=0)
+    render_s: Mapped[float | None] = mapped_column(Float)  # processing time of the render
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ready_at: Mapped[datetime | None]

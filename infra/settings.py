@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     rate_limit_redis_url: str | None = None  # unset: counted in each API process's memory
 
     work_dir: Path | None = None  # scratch space for workers; default: the system temp folder
+    # Workers keep local copies of objects they read again and again (an episode's mix, for clips).
+    cache_dir: Path = Path.home() / ".cache" / "spacecast" / "objects"
+    cache_max_bytes: int = 5 * 1024**3
+
+    # Clips
+    listener_clip_max_s: float = 60.0
+    clip_min_s: float = 3.0
+    clip_rate: str = "10/minute"
 
     def whisper_settings(self) -> WhisperSettings:
         return WhisperSettings(

@@ -49,6 +49,8 @@ class ConsentState:
     def allows(self, purpose: Purpose) -> bool:
         if purpose != "record" and not self.record:
             return False  # nothing of someone unrecorded can be used
+        if purpose in ("transcribe", "clip") and not self.publish:
+            return False  # words and clips are publications too
         return getattr(self, purpose) is True
 
     @property

@@ -9,6 +9,7 @@ concat lists, whatever the file's name or content claims.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from pipeline.errors import FFmpegFailed, TimeLimitExceeded
@@ -93,9 +95,16 @@ def _peak_rss_kb(pid: int) -> int:
     return 0
 
 
-def _drain(stream: IO[bytes], sink: collections.deque[str]) -> None:
+def _drain(
+    stream: IO[bytes],
+    sink: collections.deque[str],
+    on_line: Callable[[str], None] | None = None,
+) -> None:
     for raw in iter(stream.readline, b""):
-        sink.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        if on_line is not None:
+            on_line(line)
+        sink.append(line)
 
 
 def run_ffmpeg(
@@ -104,16 +113,20 @@ def run_ffmpeg(
     timeout_s: float,
     what: str,
     on_progress: Callable[[float], None] | None = None,
+    on_stderr: Callable[[str], None] | None = None,
 ) -> FFmpegRun:
     """Run ``ffmpeg`` with ``args``; raise :class:`FFmpegFailed` naming ``what`` on failure.
 
-    ``on_progress`` receives the seconds of output written so far, a few times a second.
+    ``on_progress`` receives the seconds of output written so far, a few times a second;
+    ``on_stderr`` every line ffmpeg logs (only the last few thousand are kept otherwise).
     """
     cmd = [FFMPEG_BIN, "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1", *args]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
-    reader = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
+    reader = threading.Thread(
+        target=_drain, args=(proc.stderr, stderr_tail, on_stderr), daemon=True
+    )
     reader.start()
     timed_out = threading.Event()
 
@@ -158,6 +171,99 @@ def run_ffmpeg(
         cpu_s=usage.ru_utime + usage.ru_stime,
         max_rss_mb=(peak_kb or usage.ru_maxrss) / 1024,
     )
+
+
+def run_ffmpeg_teed(
+    args: Sequence[str],
+    out: Path,
+    *,
+    container: str,
+    measure_filter: str,
+    timeout_s: float,
+    what: str,
+) -> tuple[FFmpegRun, str, float]:
+    """Run ``ffmpeg args`` whose single output is ``pipe:1``; store those bytes in ``out`` while a
+    second ffmpeg decodes the very same bytes through ``measure_filter``. Encoding and measuring
+    overlap on two cores. Returns the encoder's run, the measurer's stderr and the seconds of
+    audio it decoded."""
+    encode_cmd = [FFMPEG_BIN, "-hide_banner", "-nostdin", "-y", "-nostats", *args]
+    measure_cmd = [
+        FFMPEG_BIN, "-hide_banner", "-nostats", "-progress", "pipe:1",
+        "-protocol_whitelist", "pipe", "-f", container, "-i", "pipe:0",
+        "-af", measure_filter, "-f", "null", "-",
+    ]  # fmt: skip
+    started = time.monotonic()
+    encoder = subprocess.Popen(encode_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    measurer = subprocess.Popen(
+        measure_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    encoder_log: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+    measurer_log: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+    threads = [
+        threading.Thread(target=_drain, args=(encoder.stderr, encoder_log), daemon=True),
+        threading.Thread(target=_drain, args=(measurer.stderr, measurer_log), daemon=True),
+    ]
+    pump_error: list[BaseException] = []
+
+    def _pump() -> None:
+        try:
+            with open(out, "wb") as sink:
+                for chunk in iter(lambda: encoder.stdout.read(64 * 1024), b""):  # type: ignore[union-attr]
+                    sink.write(chunk)
+                    measurer.stdin.write(chunk)  # type: ignore[union-attr]
+        except BaseException as exc:  # reported once both processes have ended
+            pump_error.append(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                measurer.stdin.close()  # type: ignore[union-attr]
+
+    threads.append(threading.Thread(target=_pump, daemon=True))
+    for thread in threads:
+        thread.start()
+    timed_out = threading.Event()
+
+    def _kill() -> None:
+        timed_out.set()
+        encoder.kill()
+        measurer.kill()
+
+    watchdog = threading.Timer(timeout_s, _kill)
+    watchdog.daemon = True
+    watchdog.start()
+    decoded_s = 0.0
+    try:
+        for raw in iter(measurer.stdout.readline, b""):  # type: ignore[union-attr]
+            if raw.startswith(b"out_time_us="):
+                value = raw.split(b"=", 1)[1].strip()
+                if value.isdigit():
+                    decoded_s = int(value) / 1e6
+        _, status, usage = os.wait4(encoder.pid, 0)
+        encoder.returncode = os.waitstatus_to_exitcode(status)
+        measurer.wait()
+    finally:
+        watchdog.cancel()
+        for proc in (encoder, measurer):
+            if proc.returncode is None:
+                proc.kill()
+                proc.wait()
+        for thread in threads:
+            thread.join(timeout=5)
+        for stream in (encoder.stdout, encoder.stderr, measurer.stdout, measurer.stderr):
+            stream.close()  # type: ignore[union-attr]
+    if timed_out.is_set():
+        raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
+    if encoder.returncode != 0:
+        raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(chr(10).join(encoder_log))})")
+    if measurer.returncode != 0 or pump_error:
+        detail = _last_error_line("\n".join(measurer_log))
+        raise FFmpegFailed(f"{what}: measuring the output failed ({detail})")
+    run = FFmpegRun(
+        stderr="\n".join(encoder_log),
+        wall_s=time.monotonic() - started,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        max_rss_mb=usage.ru_maxrss / 1024,
+    )
+    return run, "\n".join(measurer_log), decoded_s
 
 
 def run_ffprobe(path: str | os.PathLike[str], *, what: str) -> dict:

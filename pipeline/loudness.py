@@ -54,7 +54,7 @@ def parse_ebur128_summaries(stderr: str) -> list[Loudness]:
                 int(mark.group(1)),
                 Loudness(
                     integrated_lufs=_number(integrated.group(1)),
-                    true_peak_dbtp=_number(peak.group(1)) if peak else float("nan"),
+                    true_peak_dbtp=_number(peak.group(1)) if peak else float("-inf"),
                     range_lu=_number(loudness_range.group(1)) if loudness_range else float("nan"),
                 ),
             )
@@ -62,17 +62,38 @@ def parse_ebur128_summaries(stderr: str) -> list[Loudness]:
     return [loudness for _, loudness in sorted(found, key=lambda item: item[0])]
 
 
-def measure_loudness(path: Path, *, what: str, timeout_s: float = 3600.0) -> Loudness:
-    """Integrated loudness and true peak of a decoded file, as a listener's player sees it."""
-    run = run_ffmpeg(
-        [*input_args(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"],
-        timeout_s=timeout_s,
-        what=what,
-    )
-    summaries = parse_ebur128_summaries(run.stderr)
+MEASURE_FILTER = "ebur128=peak=true"
+
+
+def summary_of(stderr: str, what: str) -> Loudness:
+    summaries = parse_ebur128_summaries(stderr)
     if not summaries:
         raise ValueError(f"{what}: ffmpeg printed no loudness summary")
     return summaries[-1]
+
+
+def measure_delivered(
+    path: Path, *, what: str, timeout_s: float = 3600.0
+) -> tuple[Loudness, float]:
+    """Integrated loudness, true peak and decoded duration of a file, as a listener's player
+    sees it."""
+    decoded = [0.0]
+
+    def _note(seconds: float) -> None:
+        decoded[0] = max(decoded[0], seconds)
+
+    run = run_ffmpeg(
+        [*input_args(path), "-map", "0:a:0", "-af", MEASURE_FILTER, "-f", "null", "-"],
+        timeout_s=timeout_s,
+        what=what,
+        on_progress=_note,
+    )
+    return summary_of(run.stderr, what), decoded[0]
+
+
+def measure_loudness(path: Path, *, what: str, timeout_s: float = 3600.0) -> Loudness:
+    """Integrated loudness and true peak of a decoded file, as a listener's player sees it."""
+    return measure_delivered(path, what=what, timeout_s=timeout_s)[0]
 
 
 def db_to_linear(db: float) -> float:
@@ -82,3 +103,39 @@ def db_to_linear(db: float) -> float:
 def dual_mono_offset_db(channels: int) -> float:
     """How much louder a mono programme measures once copied to ``channels`` identical channels."""
     return 10.0 * math.log10(channels)
+
+
+# ebur128's frame log: one line per 100 ms with the momentary loudness (the last 400 ms).
+_MOMENTARY = re.compile(r"\bt:\s*([\d.]+)\s+TARGET:.*?\bM:\s*(-?[\d.]+|-inf)")
+PROFILE_HOP_S = 0.1
+_BLOCK_S = 0.4
+
+
+def momentary_collector() -> tuple[list[float], callable]:
+    """A list that fills with the momentary loudness (LUFS, every 100 ms) of an ebur128 filter
+    run with ``framelog=info``, and the stderr-line callback that fills it."""
+    values: list[float] = []
+
+    def _collect(line: str) -> None:
+        match = _MOMENTARY.search(line)
+        if match:
+            values.append(_number(match.group(2)))
+
+    return values, _collect
+
+
+def integrated_over(momentary: list[float], start_s: float, end_s: float) -> float:
+    """Integrated loudness (ITU-R BS.1770 gating) of [start, end] from a momentary profile.
+
+    Momentary value ``i`` is the loudness of the 400 ms block ending at ``(i + 1) x 100 ms``, so
+    the blocks wholly inside the range are exactly the gating blocks of that range.
+    """
+    first = math.ceil((start_s + _BLOCK_S) / PROFILE_HOP_S - 1e-6) - 1
+    last = math.floor(end_s / PROFILE_HOP_S + 1e-6) - 1
+    blocks = [m for m in momentary[max(first, 0) : last + 1] if m > SILENCE_LUFS]
+    if not blocks:
+        return SILENCE_LUFS
+    powers = [10 ** ((m + 0.691) / 10) for m in blocks]
+    relative_gate = -0.691 + 10 * math.log10(sum(powers) / len(powers)) - 10.0
+    gated = [p for m, p in zip(blocks, powers, strict=True) if m > relative_gate]
+    return -0.691 + 10 * math.log10(sum(gated) / len(gated))

@@ -15,7 +15,7 @@ import ffmpeg
 
 from pipeline.errors import NothingToPublish
 from pipeline.ffmpeg import ALLOWED_DEMUXERS, FFmpegRun, output_path, run_ffmpeg, run_ffprobe
-from pipeline.loudness import Loudness, parse_ebur128_summaries
+from pipeline.loudness import Loudness, momentary_collector, parse_ebur128_summaries
 
 MIX_RATE_HZ = 48_000
 DUCK_DB = -40.0  # how far published tracks are lowered while an excluded speaker talks
@@ -37,6 +37,7 @@ class MixResult:
     timeline_start_s: float  # room time of the mix's first sample
     duration_s: float
     loudness: Loudness
+    momentary: list[float]  # momentary loudness every 100 ms, to measure any range (clips)
     run: FFmpegRun
 
 
@@ -91,7 +92,7 @@ def mix_command(
     mixed = (
         ffmpeg.filter(aligned, "amix", inputs=len(aligned), duration="longest", normalize=0)
         .filter("volume", f"{1.0 / len(aligned):.6f}")
-        .filter("ebur128", peak="true")
+        .filter("ebur128", peak="true", framelog="info")
     )
     output = ffmpeg.output(mixed, output_path(out), acodec="flac", sample_fmt="s32", ar=rate_hz)
     return output.compile(cmd=[])
@@ -108,7 +109,14 @@ def mix_tracks(
     """Mix ``inputs`` into ``out`` (FLAC) and measure the mix's loudness."""
     args = mix_command(inputs, out, duck=duck)
     label = ", ".join(item.label for item in inputs)
-    run = run_ffmpeg(args, timeout_s=timeout_s, what=f"mixing {label}", on_progress=on_progress)
+    momentary, collect = momentary_collector()
+    run = run_ffmpeg(
+        args,
+        timeout_s=timeout_s,
+        what=f"mixing {label}",
+        on_progress=on_progress,
+        on_stderr=collect,
+    )
     summaries = parse_ebur128_summaries(run.stderr)
     if not summaries:
         raise ValueError("mixing: ffmpeg printed no loudness summary")
@@ -121,6 +129,7 @@ def mix_tracks(
         timeline_start_s=start_s,
         duration_s=_flac_duration(out),
         loudness=loudness,
+        momentary=momentary,
         run=run,
     )
 

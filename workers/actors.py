@@ -1,6 +1,7 @@
 """Entry module for ``dramatiq``: installs the broker and registers every actor."""
 
 from workers import broker as _broker  # noqa: F401  (installs the broker first)
+from workers.clips import render_clip_audio, render_clip_audiogram, sweep_clips
 from workers.flow import advance_space, stage_gave_up
 from workers.stages import (
     check_bleed,
@@ -18,6 +19,9 @@ __all__ = [
     "master_space",
     "mix_space",
     "publish_space",
+    "render_clip_audio",
+    "render_clip_audiogram",
     "stage_gave_up",
+    "sweep_clips",
     "transcribe_participant",
 ]

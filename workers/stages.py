@@ -76,8 +76,7 @@ def _result(space_id: str, stage: str, subject: str = "") -> dict:
 
 
 def _activity(ctx: StageContext, participant_id: str) -> SpeechActivity:
-    result = _result(ctx.space_id, "activity", participant_id)
-    return SpeechActivity.from_dict(json.loads(ctx.store.get_bytes(result["key"])))
+    return SpeechActivity.from_dict(_result(ctx.space_id, "activity", participant_id))
 
 
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
@@ -96,11 +95,7 @@ def detect_activity(space_id: str, participant_id: str) -> None:
             timeout_s=ctx.settings.stage_timeout_s,
             label=participant.name,
         )
-        key = work_key(space_id, f"activity-{participant.id}-{fp[:16]}.json")
-        ctx.store.put_bytes(
-            key, json.dumps(activity.as_dict()).encode(), content_type="application/json"
-        )
-        return {"key": key, "speech_s": round(activity.speech_s, 3), "audio_s": activity.audio_s}
+        return activity.as_dict()  # timestamps only: small enough for the database
 
     run_stage(space_id, "activity", participant_id, fp, work)
     advance_space.send(space_id)
@@ -158,8 +153,13 @@ def mix_space(space_id: str) -> None:
         )
         key = work_key(space_id, f"mix-{plan.mix_fp[:16]}.flac")
         ctx.store.put_file(key, mixed.path, content_type="audio/flac")
+        profile_key = work_key(space_id, f"loudness-{plan.mix_fp[:16]}.json")
+        ctx.store.put_bytes(
+            profile_key, json.dumps(mixed.momentary).encode(), content_type="application/json"
+        )
         return {
             "key": key,
+            "profile_key": profile_key,
             "timeline_start_s": mixed.timeline_start_s,
             "duration_s": mixed.duration_s,
             "loudness": mixed.loudness.as_dict(),
@@ -277,11 +277,7 @@ def publish_space(space_id: str) -> None:
         activity = {p.id: _result(space_id, "activity", p.id) for p in plan.recorded}
         report = _report(plan, mix, master, transcription, activity, segments)
         stale = _record_episode(ctx, plan, render_id, master, transcript_keys, report, segments)
-        keep = (
-            {mix["key"]}
-            | {r["key"] for r in transcription.values()}
-            | {r["key"] for r in activity.values()}
-        )
+        keep = {mix["key"], mix["profile_key"]} | {r["key"] for r in transcription.values()}
         stale += _delete_stale_work(ctx, plan, keep=keep)
         for key in stale:  # media and intermediates of earlier renderings, no longer referenced
             ctx.store.delete(key)

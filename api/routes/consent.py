@@ -128,7 +128,7 @@ def record(
     """Append answers to the ledger: the room relays the in-room prompt (source in_room_prompt);
     a host records what a participant told them (source api). A withdrawal after publication
     takes the speaker out of everything published."""
-    from workers.actors import advance_space
+    from workers.actors import advance_space, sweep_clips
 
     space = space_for(session, principal, space_id, ingest=True)
     participant = get_participant(session, space, handle)
@@ -146,6 +146,7 @@ def record(
     session.commit()
     for key in to_delete:
         store.delete(key)
+    sweep_clips.send(space.id)  # clips made from the old answers stop being served
     if space.status == "processing":
         advance_space.send(space.id)
     return ledger_out(session, space, participant)

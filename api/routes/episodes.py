@@ -14,7 +14,7 @@ from api.auth import Principal, Role, allow
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.urls import MEDIA_FILES
 from api.views import episode_out
-from infra.models import Episode
+from infra.models import Episode, utcnow
 from infra.storage import RangeNotSatisfiable
 
 router = APIRouter(tags=["episodes"])
@@ -28,6 +28,23 @@ Manager = Annotated[
 @router.get("/episodes/{episode_id}", response_model=schemas.EpisodeOut)
 def read_episode(episode_id: str, session: SessionDep, _: Anyone) -> schemas.EpisodeOut:
     return episode_out(published_episode(session, episode_id))
+
+
+@router.delete("/episodes/{episode_id}", status_code=204)
+def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: Manager) -> None:
+    """Take the episode down: out of the feed, its media deleted; listeners' clips expire with it
+    unless the host pinned them."""
+    from workers.actors import sweep_clips
+
+    episode = managed_episode(session, principal, episode_id)
+    if episode.removed_at is not None:
+        return
+    keys = [entry["key"] for entry in episode.media.values()] + list(episode.transcripts.values())
+    episode.removed_at = utcnow()
+    session.commit()
+    for key in keys:
+        store.delete(key)
+    sweep_clips.send(episode.space_id)
 
 
 @router.get("/episodes/{episode_id}/report")

@@ -63,7 +63,7 @@ def answer_prompt(
 ) -> schemas.ParticipationOut:
     """Grant or withdraw, for each purpose. Withdrawing after publication takes the speaker out of
     the episode, its transcripts, clips and feed; withdrawing ``record`` erases the raw track."""
-    from workers.actors import advance_space
+    from workers.actors import advance_space, sweep_clips
 
     participant = _participant(session, principal)
     key = session.get(ApiKey, principal.key_id)
@@ -81,6 +81,7 @@ def answer_prompt(
     session.commit()
     for object_key in to_delete:
         store.delete(object_key)
+    sweep_clips.send(participant.space.id)  # clips made from the old answers stop being served
     if participant.space.status == "processing":
         advance_space.send(participant.space.id)
     return _participation_out(session, participant)

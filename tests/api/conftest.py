@@ -23,10 +23,39 @@ class World:
     episodes: dict[str, str]
     renders: dict[str, str]
     key_ids: dict[str, str]  # actor -> id of one of their keys
+    clips: dict[str, str]  # a ready clip of each show's episode, made by the listener
+    clip_renders: dict[str, str]
 
     def headers(self, actor: str) -> dict[str, str]:
         key = self.keys.get(actor)
         return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def fresh_episode(self, target: str) -> str:
+        """A new published episode of show ``target``, for calls that take one down."""
+        from infra.db import session_scope
+        from infra.models import Show
+        from infra.settings import get_settings
+        from infra.storage import ObjectStore
+
+        store = ObjectStore(get_settings())
+        with session_scope(get_settings().database_url) as session:
+            show = session.get(Show, self.shows[target])
+            _, episode_id, _ = _published_space(session, store, show, "Fresh")
+        return episode_id
+
+    def fresh_clip(self, target: str) -> str:
+        """A new ready clip (made by the listener) of show ``target``'s episode."""
+        from infra.db import session_scope
+        from infra.models import Episode, User
+        from infra.settings import get_settings
+        from infra.storage import ObjectStore
+
+        store = ObjectStore(get_settings())
+        with session_scope(get_settings().database_url) as session:
+            episode = session.get(Episode, self.episodes[target])
+            listener = session.query(User).filter_by(name="listener").one()
+            clip_id, _ = _ready_clip(session, store, episode, listener.id)
+        return clip_id
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +89,35 @@ def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
             os.environ[key] = value
     get_settings.cache_clear()
     s3.stop()
+
+
+def _ready_clip(session, store, episode, creator_id: str) -> tuple[str, str]:
+    """A rendered clip whose media objects exist in the bucket."""
+    from infra.models import Clip
+
+    clip = Clip(
+        episode_id=episode.id,
+        space_id=episode.space_id,
+        creator_id=creator_id,
+        made_by="listener",
+        title="A moment",
+        start_s=10.0,
+        end_s=20.0,
+        status="ready",
+        speakers=[],
+        consent_snapshot={"clipped": []},
+        render_id="cr",
+        transcript=[],
+    )
+    session.add(clip)
+    session.flush()
+    media = {}
+    for name, kind in (("clip.mp3", "mp3"), ("clip.vtt", "vtt"), ("clip.json", "json")):
+        key = f"clips/{episode.space_id}/{clip.id}/cr/{name}"
+        store.put_bytes(key, b"clip " * 50, content_type="application/octet-stream")
+        media[kind] = {"key": key}
+    clip.media = media
+    return clip.id, clip.render_id
 
 
 def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
@@ -99,7 +157,7 @@ def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
         title=title,
         description="d",
         render_id=render,
-        duration_s=1.0,
+        duration_s=100.0,
         media={
             "mp3": {
                 "key": media["episode.mp3"],
@@ -177,8 +235,15 @@ def world(api_env) -> Iterator[World]:
         )
         key, token = issue_key(session, user=None, label="alice", participant_id=participant.id)
         keys["participant"], key_ids["participant"] = token, key.id
+        listener_id = session.query(User).filter_by(name="listener").one().id
+        from infra.models import Episode
+
+        clips, clip_renders = {}, {}
+        for label in "AB":
+            episode = session.get(Episode, episodes[label])
+            clips[label], clip_renders[label] = _ready_clip(session, store, episode, listener_id)
     with TestClient(create_app()) as client:
-        yield World(client, keys, shows, spaces, episodes, renders, key_ids)
+        yield World(client, keys, shows, spaces, episodes, renders, key_ids, clips, clip_renders)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ def test_mix_graph_delays_each_track_by_its_offset_in_samples_from_the_first() -
     assert "adelay=all=1:delays=0S" in graph
     assert f"adelay=all=1:delays={round(7.153 * 48000)}S" in graph
     assert "amix=duration=longest:inputs=2:normalize=0" in graph
-    assert "ebur128=peak=true" in graph
+    assert "ebur128=framelog=info:peak=true" in graph  # the summary, and a 100 ms profile
     # User files are opened as local files through the whitelists, nothing else.
     assert args.count("-protocol_whitelist") == 2
     assert "file:/t/a.opus" in args and "file:/t/b.wav" in args

@@ -22,7 +22,7 @@ BROKERS = {
     "redis": "redis://127.0.0.1:6379/0",
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/%2F",
 }
-QUEUES = ("control", "audio", "transcribe")
+QUEUES = ("control", "audio", "transcribe", "clips")
 
 
 class ServiceStack:
