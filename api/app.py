@@ -11,7 +11,18 @@ from fastapi.concurrency import run_in_threadpool
 from api import errors
 from api.deps import store_dep
 from api.limits import BodyLimit
-from api.routes import clips, consent, episodes, me, search, shows, spaces, users
+from api.routes import (
+    clips,
+    complaints,
+    consent,
+    episodes,
+    me,
+    moderation,
+    search,
+    shows,
+    spaces,
+    users,
+)
 from infra.settings import get_settings
 
 log = logging.getLogger("spacecast.api")
@@ -46,6 +57,8 @@ def create_app() -> FastAPI:
         me.router,
         episodes.router,
         clips.router,
+        complaints.router,
+        moderation.router,
         search.router,
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)

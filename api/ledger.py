@@ -1,6 +1,7 @@
 """Consent answers arriving through the API, and what follows from them: a withdrawn recording's
-raw track is erased at once, and a space already being processed or published is rendered again
-from the new answers (artifacts made from the old ones stop being served immediately)."""
+raw track is erased at once (or, while a complaint holds the space, when the hold ends), and a
+space already being processed or published is rendered again from the new answers (artifacts
+made from the old ones stop being served immediately)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from api.auth import Principal, Role
 from infra.consent import current_states, record_answers
-from infra.models import Participant, Space, Track
+from infra.models import Participant, Space, Track, utcnow
+from infra.moderation import is_held
+from infra.settings import get_settings
 from infra.storage import ObjectStore
 from pipeline.consent import PURPOSES, ConsentState
 
@@ -56,8 +59,13 @@ def answer(
     )
     to_delete: list[str] = []
     state = current_states(session, space.id).get(participant.id, ConsentState())
-    if not state.allows("record") and participant.track is not None:
-        to_delete.append(erase_track(session, participant.track))
+    track = participant.track
+    if not state.allows("record") and track is not None:
+        if is_held(session, space.id, get_settings().retention_policy()):
+            # A complaint holds the space's recordings: the track goes when the hold ends.
+            track.erase_requested_at = track.erase_requested_at or utcnow()
+        else:
+            to_delete.append(erase_track(session, track))
     if space.status in RENDERED:
         space.status, space.error = "processing", None
     return to_delete

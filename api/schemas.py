@@ -155,6 +155,16 @@ class ExclusionOut(BaseModel):
     speech_s: float | None
 
 
+class RetentionOut(BaseModel):
+    ended_at: datetime
+    expires_at: datetime = Field(description="end of the retention period, holds aside")
+    deletes_at: datetime | None = Field(description="when the sweep deletes it; null while held")
+    held: bool
+    held_until: datetime | None
+    reason: str
+    deleted_at: datetime | None = Field(description="when the sweeper deleted the recordings")
+
+
 class SpaceOut(BaseModel):
     id: str
     show_id: str
@@ -174,6 +184,9 @@ class SpaceOut(BaseModel):
     bleed: list[dict] = Field(description="excluded speakers found on published microphones")
     stages: list[StageOut]
     episode: EpisodeOut | None
+    recordings: RetentionOut = Field(
+        description="when the raw recordings kept for moderators expire, and why they are held"
+    )
 
 
 class FinishIn(BaseModel):
@@ -367,3 +380,126 @@ class SuggestionOut(BaseModel):
     speakers: list[str]
     reasons: list[str]
     preview: str
+
+
+# Moderation
+
+ComplaintCategory = Literal[
+    "harassment",
+    "hate",
+    "violence",
+    "sexual",
+    "self_harm",
+    "privacy",
+    "spam",
+    "copyright",
+    "misinformation",
+    "other",
+]
+
+
+class ComplaintIn(BaseModel):
+    """What is reported. Listeners name a published episode (``episode_id``) or a clip
+    (``clip_id``); participants report in their own space; hosts in their own spaces
+    (``space_id``). ``speaker`` is a participant's handle or name; ``start_s``/``end_s`` are on
+    the episode's timeline when an episode is named, else on the room's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: Literal["space", "speaker", "range", "episode", "clip"]
+    space_id: str | None = Field(default=None, min_length=1, max_length=32)
+    episode_id: str | None = Field(default=None, min_length=1, max_length=32)
+    clip_id: str | None = Field(default=None, min_length=1, max_length=32)
+    speaker: str | None = Field(default=None, min_length=1, max_length=200)
+    start_s: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    end_s: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    category: ComplaintCategory
+    text: str = Field(default="", max_length=5000)
+
+
+class ComplaintOut(BaseModel):
+    id: str
+    space_id: str
+    target: str
+    speaker: str | None
+    episode_id: str | None
+    clip_id: str | None
+    start_s: float | None = Field(description="room timeline")
+    end_s: float | None
+    category: str
+    text: str
+    status: str = Field(description="open, escalated, dismissed or actioned")
+    decision: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class QueueItemOut(ComplaintOut):
+    reports: int = Field(description="undecided complaints about the same space")
+    space_title: str
+    retention: RetentionOut
+
+
+class ReviewLineOut(BaseModel):
+    speaker: str
+    participant: str
+    start_s: float
+    end_s: float
+    text: str
+    published: bool = Field(description="also in the published transcript")
+
+
+class ReviewTrackOut(BaseModel):
+    participant: str
+    name: str
+    offset_s: float
+    duration_s: float
+    sha256: str
+    audio_url: str = Field(description="the reported window on this speaker's own track")
+
+
+class ReviewOut(BaseModel):
+    complaint: ComplaintOut
+    space_title: str
+    reports: int
+    window: dict = Field(description="start_s and end_s on the room timeline, with padding")
+    accused: str | None = Field(description="handle of the reported speaker")
+    tracks: list[ReviewTrackOut]
+    mix_url: str = Field(description="the window on the mix of every retained track")
+    transcript_status: str = Field(
+        description="ready, or pending while review transcripts are made"
+    )
+    transcript: list[ReviewLineOut]
+    retention: RetentionOut
+    audit: list[dict]
+
+
+class ModerationDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["dismiss", "remove_episode", "remove_clip", "remove_speaker", "escalate"]
+    reason: str = Field(min_length=3, max_length=5000)
+    speaker: str | None = Field(
+        default=None, max_length=200, description="for remove_speaker, when not the reported one"
+    )
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    space_id: str | None
+    complaint_id: str | None
+    reason: str
+    detail: dict
+
+
+class DeletionOut(BaseModel):
+    space_id: str
+    object_key: str
+    reason: str
+    requested_at: datetime
+    deleted_at: datetime | None
+    attempts: int
+    last_error: str | None

@@ -9,8 +9,10 @@ from api import schemas
 from api.urls import feed_url, media_url
 from infra.consent import current_states
 from infra.models import Episode, Participant, Show, Space, StageRun
+from infra.moderation import retention_for
 from infra.settings import get_settings
 from pipeline.consent import ConsentState, Participation, decide_publication, snapshot_allowed
+from pipeline.retention import Retention
 
 STAGE_ORDER = {"activity": 0, "transcribe": 1, "bleed": 2, "mix": 3, "master": 4, "publish": 5}
 
@@ -78,6 +80,19 @@ def episode_out(episode: Episode) -> schemas.EpisodeOut:
         loudness=episode.media["mp3"]["loudness"],
         persons=episode.persons,
         feed_url=feed_url(episode.show_id),
+    )
+
+
+def retention_out(retention: Retention, space: Space) -> schemas.RetentionOut:
+    """When the space's raw recordings expire and why they are kept (no complaint details)."""
+    return schemas.RetentionOut(
+        ended_at=retention.ended_at,
+        expires_at=retention.expires_at,
+        deletes_at=None if space.vault_deleted_at else retention.deletes_at,
+        held=retention.held,
+        held_until=retention.held_until,
+        reason="deleted after the retention period" if space.vault_deleted_at else retention.reason,
+        deleted_at=space.vault_deleted_at,
     )
 
 
@@ -168,4 +183,7 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
         episode=episode_out(episode)
         if episode and episode.media and snapshot_allowed(episode.consent_snapshot, states)
         else None,
+        recordings=retention_out(
+            retention_for(session, space, get_settings().retention_policy()), space
+        ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +26,18 @@ def ledger(session: Session, space_id: str) -> list[policy.ConsentEntry]:
 
 
 def current_states(session: Session, space_id: str) -> dict[str, policy.ConsentState]:
-    return policy.derive_states(ledger(session, space_id))
+    """Each participant's consent from the ledger, with moderators' removals applied."""
+    states = policy.derive_states(ledger(session, space_id))
+    removed = session.scalars(
+        select(Participant.id).where(
+            Participant.space_id == space_id, Participant.removed_at.is_not(None)
+        )
+    )
+    for participant_id in removed:
+        states[participant_id] = replace(
+            states.get(participant_id, policy.ConsentState()), removed=True
+        )
+    return states
 
 
 def record_answers(

@@ -1,4 +1,5 @@
-"""Database tables: shows, spaces, participants, their tracks, per-stage runs and episodes."""
+"""Database tables: shows, spaces, participants, their tracks, per-stage runs, episodes, clips,
+and moderation (complaints, the audit log, deletion records)."""
 
 from __future__ import annotations
 
@@ -117,6 +118,8 @@ class Space(Base):
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The moderation vault (raw tracks, review mix, work files) was deleted by the sweeper.
+    vault_deleted_at: Mapped[datetime | None]
 
     show: Mapped[Show] = relationship(back_populates="spaces")
     participants: Mapped[list[Participant]] = relationship(
@@ -136,6 +139,10 @@ class Participant(Base):
     offset_s: Mapped[float] = mapped_column(Float, default=0.0)
     joined_at: Mapped[datetime | None]  # when the room service reported them joining
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A moderator's decision took their part out of everything published (not a consent answer:
+    # the participant cannot undo it).
+    removed_at: Mapped[datetime | None]
+    removed_by_complaint: Mapped[str | None] = mapped_column(String(32))
 
     space: Mapped[Space] = relationship(back_populates="participants")
     track: Mapped[Track | None] = relationship(back_populates="participant", uselist=False)
@@ -157,6 +164,8 @@ class Track(Base):
     channels: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Record consent was withdrawn while a complaint held the space: deleted once the hold ends.
+    erase_requested_at: Mapped[datetime | None]
 
     participant: Mapped[Participant] = relationship(back_populates="track")
 
@@ -272,3 +281,61 @@ class Clip(Base):
     render_s: Mapped[float | None] = mapped_column(Float)  # processing time of the render
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ready_at: Mapped[datetime | None]
+
+
+class Complaint(Base):
+    """A report against a space, one speaker, a time range, an episode or a clip. While open (and
+    for the appeal window after its decision) it holds the space's raw recordings."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    target: Mapped[str] = mapped_column(String(10))  # space, speaker, range, episode, clip
+    participant_id: Mapped[str | None] = mapped_column(ForeignKey("participants.id"))
+    episode_id: Mapped[str | None] = mapped_column(ForeignKey("episodes.id"))
+    clip_id: Mapped[str | None] = mapped_column(ForeignKey("clips.id"))
+    start_s: Mapped[float | None] = mapped_column(Float)  # room timeline
+    end_s: Mapped[float | None] = mapped_column(Float)
+    category: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text, default="")
+    reporter: Mapped[str] = mapped_column(String(100))  # user:ID or participant:ID
+    # open -> escalated -> dismissed | actioned
+    status: Mapped[str] = mapped_column(String(12), default="open", index=True)
+    decision: Mapped[str | None] = mapped_column(String(20))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One access to the vault or one moderation decision (append-only: the database refuses
+    updates and deletes)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))  # user:ID of the moderator or admin
+    action: Mapped[str] = mapped_column(String(30))
+    space_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    complaint_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Deletion(Base):
+    """A vault object the sweeper deletes: written before the delete, marked done once the
+    bucket no longer has it; a failed one stays pending and is retried by the next sweep."""
+
+    __tablename__ = "deletions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    space_id: Mapped[str] = mapped_column(String(32), index=True)
+    object_key: Mapped[str] = mapped_column(String(500), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.master import LoudnessTarget
 from pipeline.probe import TrackLimits
+from pipeline.retention import RetentionPolicy
 from pipeline.transcribe import WhisperSettings
 
 
@@ -32,6 +34,7 @@ class Settings(BaseSettings):
     s3_bucket: str = "spacecast"
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     s3_create_bucket: bool = True
+    s3_max_attempts: int = 8  # per request, with backoff, before an S3 error is raised
 
     # Audio
     target_lufs: float = -16.0
@@ -75,6 +78,19 @@ class Settings(BaseSettings):
     listener_clip_max_s: float = 60.0
     clip_min_s: float = 3.0
     clip_rate: str = "10/minute"
+
+    # Moderation: raw recordings kept after a space ends, and after a complaint is decided
+    retention_days: float = 30.0
+    appeal_window_days: float = 90.0
+    complaint_rate: str = "5/hour"
+    sweep_interval_s: float = 3600.0  # how often `spacecast scheduler` asks for a sweep
+    review_padding_s: float = 15.0  # audio and transcript heard around a reported moment
+
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            retention=timedelta(days=self.retention_days),
+            appeal_window=timedelta(days=self.appeal_window_days),
+        )
 
     def whisper_settings(self) -> WhisperSettings:
         return WhisperSettings(

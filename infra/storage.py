@@ -77,7 +77,7 @@ class ObjectStore:
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": settings.s3_addressing_style},
-                retries={"mode": "standard", "max_attempts": 8},
+                retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
                 connect_timeout=5,
                 read_timeout=60,
                 request_checksum_calculation="when_required",

@@ -45,10 +45,14 @@ class ConsentState:
     withdrawn: frozenset[str] = field(
         default_factory=frozenset
     )  # purposes granted, then taken back
+    # A moderator removed their part: nothing of them is published, whatever they answer.
+    removed: bool = False
 
     def allows(self, purpose: Purpose) -> bool:
         if purpose != "record" and not self.record:
             return False  # nothing of someone unrecorded can be used
+        if purpose != "record" and self.removed:
+            return False
         if purpose in ("transcribe", "clip") and not self.publish:
             return False  # words and clips are publications too
         return getattr(self, purpose) is True
@@ -58,7 +62,10 @@ class ConsentState:
         return self.publish is not None
 
     def as_dict(self) -> dict:
-        return {p: getattr(self, p) for p in PURPOSES} | {"withdrawn": sorted(self.withdrawn)}
+        return {p: getattr(self, p) for p in PURPOSES} | {
+            "withdrawn": sorted(self.withdrawn),
+            "removed_by_moderation": self.removed,
+        }
 
 
 def derive_states(entries: Iterable[ConsentEntry]) -> dict[str, ConsentState]:
@@ -114,7 +121,7 @@ class Exclusion:
     participant_id: str
     name: str
     excluded_from: str  # "episode" (audio, words, feed) or "transcript" (words only)
-    status: str  # "refused", "withdrawn", "not answered", "not recorded"
+    status: str  # "refused", "withdrawn", "not answered", "not recorded", "removed"
     reason: str
 
     def as_dict(self) -> dict:
@@ -163,6 +170,16 @@ def decide_publication(
             exclusions.append(
                 Exclusion(
                     p.participant_id, p.name, "episode", "not recorded", "no track was recorded"
+                )
+            )
+        elif state.removed:
+            exclusions.append(
+                Exclusion(
+                    p.participant_id,
+                    p.name,
+                    "episode",
+                    "removed",
+                    "removed by a moderator's decision on a complaint",
                 )
             )
         elif not state.allows("publish"):

@@ -83,6 +83,35 @@ def _worker(args: argparse.Namespace) -> int:
     return dramatiq_main(make_argument_parser().parse_args(argv)) or 0
 
 
+def _scheduler(args: argparse.Namespace) -> int:
+    """Ask for a vault sweep every ``sweep_interval_s`` (one scheduler per deployment; a second
+    one only sends sweeps that find nothing left to do)."""
+    import time
+
+    from infra.settings import get_settings
+    from workers.actors import sweep_vault
+
+    interval = get_settings().sweep_interval_s
+    while True:
+        sweep_vault.send()
+        logging.getLogger("spacecast.scheduler").info("sweep requested; next in %.0f s", interval)
+        if args.once:
+            return 0
+        time.sleep(interval)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """One sweep in this process, printing what it did."""
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+    from infra.vault import sweep
+
+    settings = get_settings()
+    report = sweep(ObjectStore(settings), settings.database_url, settings.retention_policy())
+    print(json.dumps(report.as_dict()))
+    return 1 if report.objects_failed else 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from infra.db import migrate
 
@@ -140,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=2)
     worker.set_defaults(run=_worker)
+
+    scheduler = sub.add_parser("scheduler", help="request a vault sweep every sweep interval")
+    scheduler.add_argument("--once", action="store_true", help="request one sweep and exit")
+    scheduler.set_defaults(run=_scheduler)
+
+    sweep = sub.add_parser("sweep", help="delete expired raw recordings now, in this process")
+    sweep.set_defaults(run=_sweep)
 
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)

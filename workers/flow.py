@@ -17,9 +17,13 @@ from datetime import timedelta
 import dramatiq
 from sqlalchemy import select
 
+from infra.consent import current_states
 from infra.db import session_scope
-from infra.models import Space, StageRun, utcnow
+from infra.models import Episode, Space, StageRun, utcnow
+from infra.moderation import take_down_episode
 from infra.settings import get_settings
+from infra.storage import ObjectStore
+from pipeline.consent import snapshot_allowed
 from workers.broker import queue
 from workers.plan import plan_space
 from workers.runs import stage_logger
@@ -49,6 +53,13 @@ def advance(space_id: str) -> list[tuple[str, str]]:
     with session_scope(settings.database_url) as session:
         space = session.get(Space, space_id, with_for_update=True)
         if space is None or space.status not in ACTIVE_STATUSES:
+            return []
+        if space.vault_deleted_at is not None:
+            media_to_delete = _settle_without_recordings(session, space)
+            session.commit()
+            store = ObjectStore(settings)
+            for key in media_to_delete:
+                store.delete(key)
             return []
         plan = plan_space(session, space, settings)
         runs = {
@@ -110,6 +121,24 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         broker.get_actor(STAGE_ACTORS[stage]).send(*args)
         log.info("enqueued %s%s", stage, f" for {subject}" if subject else "")
     return to_send
+
+
+def _settle_without_recordings(session, space: Space) -> list[str]:
+    """After the sweeper deleted the raw tracks, nothing can be rendered again. An episode that
+    holds someone who no longer consents (or whom a moderator removed) is taken down; its media
+    keys are returned for deletion once the transaction commits."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    if episode is None or episode.removed_at is not None:
+        return []
+    if snapshot_allowed(episode.consent_snapshot, current_states(session, space.id)):
+        space.status = "published"
+        return []
+    space.status = "unpublished"
+    space.error = (
+        "a speaker in the episode no longer consents, and the raw recordings were deleted after "
+        "the retention period, so it cannot be made again without them: it was taken down"
+    )
+    return take_down_episode(session, episode)
 
 
 @dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)

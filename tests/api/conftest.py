@@ -25,6 +25,7 @@ class World:
     key_ids: dict[str, str]  # actor -> id of one of their keys
     clips: dict[str, str]  # a ready clip of each show's episode, made by the listener
     clip_renders: dict[str, str]
+    complaints: dict[str, str]  # an open complaint about Alice in each show's live space
 
     def headers(self, actor: str) -> dict[str, str]:
         key = self.keys.get(actor)
@@ -42,6 +43,14 @@ class World:
             show = session.get(Show, self.shows[target])
             _, episode_id, _ = _published_space(session, store, show, "Fresh")
         return episode_id
+
+    def fresh_complaint(self, target: str) -> str:
+        """A new open complaint about Alice in show ``target``'s live space, to decide."""
+        from infra.db import session_scope
+        from infra.settings import get_settings
+
+        with session_scope(get_settings().database_url) as session:
+            return _complaint(session, self.spaces[target])
 
     def fresh_clip(self, target: str) -> str:
         """A new ready clip (made by the listener) of show ``target``'s episode."""
@@ -67,6 +76,7 @@ def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         "SPACECAST_DATABASE_URL": f"sqlite:///{root / 'spacecast.db'}",
         "SPACECAST_PUBLIC_BASE_URL": "http://testserver",
         "SPACECAST_UPLOAD_RATE": "1000/minute",
+        "SPACECAST_COMPLAINT_RATE": "1000/minute",
         # Small limits, so the malicious-media corpus can cross them with small files.
         "SPACECAST_MAX_TRACK_BYTES": str(4 * 1024 * 1024),
         "SPACECAST_MAX_TRACK_DURATION_S": "600",
@@ -89,6 +99,25 @@ def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
             os.environ[key] = value
     get_settings.cache_clear()
     s3.stop()
+
+
+def _complaint(session, space_id: str) -> str:
+    from infra.models import Complaint, Participant
+
+    alice = session.query(Participant).filter_by(space_id=space_id, handle="alice").one()
+    complaint = Complaint(
+        space_id=space_id,
+        target="speaker",
+        participant_id=alice.id,
+        start_s=0.0,
+        end_s=1.5,
+        category="harassment",
+        text="said something awful",
+        reporter="user:someone",
+    )
+    session.add(complaint)
+    session.flush()
+    return complaint.id
 
 
 def _ready_clip(session, store, episode, creator_id: str) -> tuple[str, str]:
@@ -238,12 +267,15 @@ def world(api_env) -> Iterator[World]:
         listener_id = session.query(User).filter_by(name="listener").one().id
         from infra.models import Episode
 
-        clips, clip_renders = {}, {}
+        clips, clip_renders, complaints = {}, {}, {}
         for label in "AB":
             episode = session.get(Episode, episodes[label])
             clips[label], clip_renders[label] = _ready_clip(session, store, episode, listener_id)
+            complaints[label] = _complaint(session, spaces[label])
     with TestClient(create_app()) as client:
-        yield World(client, keys, shows, spaces, episodes, renders, key_ids, clips, clip_renders)
+        yield World(
+            client, keys, shows, spaces, episodes, renders, key_ids, clips, clip_renders, complaints
+        )
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,8 @@ HOSTS = frozenset({"admin", "host", "other_host"})
 INGEST = HOSTS | {"recorder"}
 PARTICIPANT = frozenset({"participant"})
 CUTTERS = HOSTS | {"listener"}  # listeners cut published episodes and change their own clips
+REPORTERS = ACCOUNT_HOLDERS | PARTICIPANT  # file complaints
+MODERATORS = frozenset({"admin", "moderator"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,14 @@ def _upload(world: World, actor: str, target: str) -> tuple[str, dict]:
 
     audio = Path(world.client.app.state.short_opus).read_bytes()  # type: ignore[attr-defined]
     return f"/spaces/{world.spaces[target]}/participants/alice/track", {"content": audio}
+
+
+def _complaint(world: World, actor: str, target: str) -> tuple[str, dict]:
+    if actor == "participant":  # about someone in their own space
+        body = {"target": "speaker", "speaker": "alice", "category": "harassment"}
+    else:  # about a published episode
+        body = {"target": "episode", "episode_id": world.episodes[target], "category": "spam"}
+    return "/complaints", {"json": body}
 
 
 ROUTES = [
@@ -119,6 +129,23 @@ ROUTES = [
           lambda w, a, t: (f"/episodes/{w.episodes[t]}/report", {})),
     Route("GET", "/media/episodes/{episode_id}/{render_id}/{filename}", EVERYONE, False,
           lambda w, a, t: (f"/media/episodes/{w.episodes[t]}/{w.renders[t]}/episode.mp3", {})),
+    Route("POST", "/complaints", REPORTERS, False, _complaint),
+    Route("GET", "/complaints", REPORTERS, False, lambda w, a, t: ("/complaints", {})),
+    Route("GET", "/moderation/queue", MODERATORS, False, lambda w, a, t: ("/moderation/queue", {})),
+    Route("GET", "/moderation/complaints/{complaint_id}", MODERATORS, False,
+          lambda w, a, t: (f"/moderation/complaints/{w.complaints[t]}", {})),
+    Route("GET", "/moderation/complaints/{complaint_id}/audio", MODERATORS, False,
+          lambda w, a, t: (f"/moderation/complaints/{w.complaints[t]}/audio?source=speaker", {})),
+    Route("GET", "/moderation/complaints/{complaint_id}/search", MODERATORS, False,
+          lambda w, a, t: (f"/moderation/complaints/{w.complaints[t]}/search?q=hello", {})),
+    Route("POST", "/moderation/complaints/{complaint_id}/decision", MODERATORS, False,
+          lambda w, a, t: (f"/moderation/complaints/{w.fresh_complaint(t)}/decision",
+                           {"json": {"decision": "dismiss", "reason": "no breach heard"}})),
+    Route("GET", "/moderation/audit", MODERATORS, False, lambda w, a, t: ("/moderation/audit", {})),
+    Route("GET", "/moderation/deletions", MODERATORS, False,
+          lambda w, a, t: ("/moderation/deletions", {})),
+    Route("POST", "/moderation/sweeps", frozenset({"admin"}), False,
+          lambda w, a, t: ("/moderation/sweeps", {})),
 ]  # fmt: skip
 
 
@@ -182,6 +209,40 @@ def test_every_endpoint_is_in_the_matrix_and_declares_the_same_roles(world: Worl
     assert checked == len(ROUTES) - 1  # all but /health, which admits anyone without declaring
 
 
+def _retain_alice(world: World, audio) -> None:
+    """A retained raw track of Alice in each live space, for the moderators' audio."""
+    from infra.db import session_scope
+    from infra.models import Participant, Track
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore, raw_track_key, sha256_file
+
+    store = ObjectStore(get_settings())
+    with session_scope(get_settings().database_url) as session:
+        for label in "AB":
+            alice = (
+                session.query(Participant)
+                .filter_by(space_id=world.spaces[label], handle="alice")
+                .one()
+            )
+            if alice.track is not None:
+                continue
+            key = raw_track_key(alice.space_id, alice.id, "matrix")
+            store.put_file(key, audio, content_type="audio/ogg")
+            session.add(
+                Track(
+                    participant_id=alice.id,
+                    object_key=key,
+                    sha256=sha256_file(audio),
+                    size_bytes=audio.stat().st_size,
+                    format_name="ogg",
+                    codec="opus",
+                    sample_rate_hz=48000,
+                    channels=1,
+                    duration_s=1.5,
+                )
+            )
+
+
 @pytest.fixture(scope="module")
 def prepared(world: World, short_opus, request) -> World:
     """Spare keys to revoke, the sample audio for uploads, the published spaces' ids."""
@@ -194,6 +255,7 @@ def prepared(world: World, short_opus, request) -> World:
         world.spare_keys[actor] = response.json()["id"]
     for actor in ACTORS:
         world.spare_keys.setdefault(actor, world.key_ids.get(actor, "none"))
+    _retain_alice(world, short_opus)
     world.published_spaces = {
         label: world.client.get(f"/episodes/{world.episodes[label]}").json()["space_id"]
         for label in "AB"

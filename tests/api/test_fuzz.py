@@ -12,6 +12,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.api.conftest import World
 
@@ -35,7 +36,12 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 )
 def test_no_server_errors_and_responses_match_the_schema(case, world: World) -> None:
     CASES.append(case.operation.label)
-    case.call_and_validate(headers=world.headers("admin"))
+    excluded = []
+    if case.operation.label == "POST /complaints":
+        # Which fields each kind of complaint needs (a speaker for "speaker", a range for
+        # "range", ...) is checked by the route with a 422 naming the field, not by the schema.
+        excluded.append(positive_data_acceptance)
+    case.call_and_validate(headers=world.headers("admin"), excluded_checks=excluded)
 
 
 @pytest.fixture(scope="module", autouse=True)

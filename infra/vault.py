@@ -1,0 +1,241 @@
+"""The moderation vault in the bucket, and the sweep that deletes it.
+
+Everything retained for moderators lives under ``raw/{space_id}/``: each participant's raw track
+(``raw/{space}/{participant}/{track}``) and the review transcripts made when a complaint arrives
+(``raw/{space}/review/``). Published media and the consented stage results they are made from
+live elsewhere and go with their episode.
+
+A sweep deletes the vault of every space whose retention has run out and that no complaint holds,
+and the tracks whose owner withdrew record consent while a hold kept them. Every object is
+written down as a ``Deletion`` before it is deleted and marked done only once a listing of the
+bucket no longer shows it; anything still pending is tried again by the next sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from infra.db import session_scope
+from infra.models import Deletion, Participant, Space, Track, utcnow
+from infra.moderation import is_held, retention_for
+from infra.storage import ObjectStore
+from pipeline.retention import RetentionPolicy
+
+log = logging.getLogger("spacecast.vault")
+
+_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
+
+
+def vault_prefix(space_id: str) -> str:
+    return f"raw/{space_id}/"
+
+
+def review_transcript_key(space_id: str, participant_id: str, track_sha256: str) -> str:
+    return f"raw/{space_id}/review/transcript-{participant_id}-{track_sha256[:16]}.json"
+
+
+@dataclass
+class SweepReport:
+    spaces_checked: int = 0
+    spaces_swept: int = 0
+    spaces_held: int = 0
+    tracks_erased: int = 0
+    objects_deleted: int = 0
+    objects_failed: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def objects_per_s(self) -> float:
+        return self.objects_deleted / self.wall_s if self.wall_s > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"objects_per_s": round(self.objects_per_s, 1)}
+
+
+def _delete_keys(store: ObjectStore, keys: list[str]) -> dict[str, str]:
+    """Delete ``keys``; return the errors the endpoint reported, per key."""
+    errors: dict[str, str] = {}
+    for start in range(0, len(keys), _BATCH):
+        batch = keys[start : start + _BATCH]
+        response = store.client.delete_objects(
+            Bucket=store.bucket,
+            Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+        )
+        for error in response.get("Errors", []):
+            errors[error["Key"]] = f"{error.get('Code')}: {error.get('Message')}"
+    return errors
+
+
+def _record(session, space_id: str, keys: Iterable[str], reason: str) -> None:
+    """Write down the deletions about to happen (once per object while pending)."""
+    pending = set(
+        session.scalars(
+            select(Deletion.object_key).where(
+                Deletion.space_id == space_id, Deletion.deleted_at.is_(None)
+            )
+        )
+    )
+    session.add_all(
+        Deletion(space_id=space_id, object_key=key, reason=reason, requested_at=utcnow())
+        for key in sorted(set(keys) - pending)
+    )
+
+
+def _settle(session, space_id: str, keys: set[str], still_there: set[str], error: str | None):
+    """Mark the space's pending deletions among ``keys``: done when gone, else failed once more."""
+    rows = session.scalars(
+        select(Deletion).where(
+            Deletion.space_id == space_id,
+            Deletion.deleted_at.is_(None),
+            Deletion.object_key.in_(keys),
+        )
+    )
+    done = failed = 0
+    now = utcnow()
+    for row in rows:
+        row.attempts += 1
+        if row.object_key in still_there:
+            row.last_error = error or "still in the bucket after the delete"
+            failed += 1
+        else:
+            row.deleted_at, row.last_error = now, None
+            done += 1
+    return done, failed
+
+
+def _delete_and_verify(
+    store: ObjectStore, database_url: str, space_id: str, keys: list[str], prefix: str | None
+) -> tuple[int, int]:
+    """Delete ``keys`` and check the bucket; record the outcome. Returns (deleted, failed)."""
+    error: str | None = None
+    try:
+        errors = _delete_keys(store, keys)
+        listed = set(store.list_keys(prefix)) if prefix else {k for k in keys if store.exists(k)}
+        still_there = listed & set(keys)
+        if errors:
+            error = "; ".join(sorted(set(errors.values())))[:500]
+    except Exception as exc:  # the endpoint failed: nothing is known to be gone
+        still_there, error = set(keys), f"{type(exc).__name__}: {exc}"[:500]
+        log.warning("space %s: deleting %d objects failed: %s", space_id, len(keys), error)
+    with session_scope(database_url) as session:
+        return _settle(session, space_id, set(keys), still_there, error)
+
+
+def sweep_space(
+    store: ObjectStore, database_url: str, space_id: str, policy: RetentionPolicy, now: datetime
+) -> tuple[str, int, int]:
+    """Delete one space's vault if it is due. Returns (outcome, deleted, failed), where outcome
+    is "swept", "held", "not due", "failed" or "gone"."""
+    prefix = vault_prefix(space_id)
+    with session_scope(database_url) as session:
+        space = session.get(Space, space_id, with_for_update=True)
+        if space is None or space.vault_deleted_at is not None:
+            return "gone", 0, 0
+        retention = retention_for(session, space, policy, now)
+        if not retention.due:
+            return ("held" if retention.held else "not due"), 0, 0
+        reason = f"retention: {retention.reason}"
+        known = session.scalars(
+            select(Track.object_key)
+            .join(Participant, Track.participant_id == Participant.id)
+            .where(Participant.space_id == space_id)
+        )
+        _record(session, space_id, known, reason)  # known from the database: survives S3 faults
+    try:
+        listed = store.list_keys(prefix)
+    except Exception as exc:
+        with session_scope(database_url) as session:
+            pending = set(
+                session.scalars(
+                    select(Deletion.object_key).where(
+                        Deletion.space_id == space_id, Deletion.deleted_at.is_(None)
+                    )
+                )
+            )
+            _, failed = _settle(session, space_id, pending, pending, f"{type(exc).__name__}: {exc}")
+        return "failed", 0, failed
+    with session_scope(database_url) as session:
+        _record(session, space_id, listed, reason)
+        keys = list(
+            session.scalars(
+                select(Deletion.object_key).where(
+                    Deletion.space_id == space_id, Deletion.deleted_at.is_(None)
+                )
+            )
+        )
+    deleted, failed = _delete_and_verify(store, database_url, space_id, keys, prefix)
+    if failed:
+        return "failed", deleted, failed
+    with session_scope(database_url) as session:
+        participant_ids = select(Participant.id).where(Participant.space_id == space_id)
+        session.execute(delete(Track).where(Track.participant_id.in_(participant_ids)))
+        space = session.get(Space, space_id)
+        assert space is not None
+        space.vault_deleted_at = utcnow()
+    log.info("space %s: vault deleted (%d objects): %s", space_id, deleted, reason)
+    return "swept", deleted, failed
+
+
+def erase_released_tracks(
+    store: ObjectStore, database_url: str, policy: RetentionPolicy, now: datetime
+) -> tuple[int, int]:
+    """Delete tracks whose owner withdrew record consent while a hold kept them, once no hold
+    does. Returns (deleted, failed)."""
+    with session_scope(database_url) as session:
+        rows = session.execute(
+            select(Track.id, Track.object_key, Participant.space_id)
+            .join(Participant, Track.participant_id == Participant.id)
+            .where(Track.erase_requested_at.is_not(None))
+        ).all()
+        due = [row for row in rows if not is_held(session, row.space_id, policy, now)]
+        for row in due:
+            _record(session, row.space_id, [row.object_key], "record consent withdrawn")
+    deleted = failed = 0
+    for row in due:
+        done, bad = _delete_and_verify(store, database_url, row.space_id, [row.object_key], None)
+        deleted, failed = deleted + done, failed + bad
+        if not bad:
+            with session_scope(database_url) as session:
+                session.execute(delete(Track).where(Track.id == row.id))
+    return deleted, failed
+
+
+def sweep(
+    store: ObjectStore, database_url: str, policy: RetentionPolicy, now: datetime | None = None
+) -> SweepReport:
+    """One sweep over every space whose retention may have run out at ``now``."""
+    started = time.perf_counter()
+    now = now or utcnow()
+    report = SweepReport()
+    cutoff = now - policy.retention
+    with session_scope(database_url) as session:
+        candidates = list(
+            session.scalars(
+                select(Space.id)
+                .where(
+                    Space.vault_deleted_at.is_(None),
+                    func.coalesce(Space.finished_at, Space.created_at) <= cutoff,
+                )
+                .order_by(Space.created_at)
+            )
+        )
+    for space_id in candidates:
+        report.spaces_checked += 1
+        outcome, deleted, failed = sweep_space(store, database_url, space_id, policy, now)
+        report.objects_deleted += deleted
+        report.objects_failed += failed
+        report.spaces_swept += outcome == "swept"
+        report.spaces_held += outcome == "held"
+    deleted, failed = erase_released_tracks(store, database_url, policy, now)
+    report.tracks_erased += deleted
+    report.objects_deleted += deleted
+    report.objects_failed += failed
+    report.wall_s = time.perf_counter() - started
+    log.info("sweep at %s: %s", now.isoformat(), report.as_dict())
+    return report

@@ -1,0 +1,211 @@
+"""The vault sweep against real PostgreSQL and a real S3 server, with time passed in: expired
+spaces lose every raw object (checked on the bucket listing), held ones keep theirs, released
+holds let them go, published media is untouched, and deletions that fail are retried."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import select
+
+from infra.db import migrate, session_scope
+from infra.models import Complaint, Deletion, Participant, Show, Space, Track, utcnow
+from infra.s3server import LocalS3Server
+from infra.settings import Settings
+from infra.storage import ObjectStore, media_key, raw_track_key
+from infra.vault import review_transcript_key, sweep
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    name = f"spacecast_vault_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    migrate(url)
+    yield url
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def s3(tmp_path: Path) -> Iterator[LocalS3Server]:
+    server = LocalS3Server(tmp_path / "s3").start()
+    yield server
+    server.stop()
+
+
+def _store(s3: LocalS3Server, database_url: str, **extra) -> tuple[ObjectStore, Settings]:
+    env = s3.env(f"vault-{secrets.token_hex(3)}")
+    settings = Settings(
+        **{k.removeprefix("SPACECAST_").lower(): v for k, v in env.items()},
+        database_url=database_url,
+        **extra,
+    )
+    store = ObjectStore(settings)
+    store.ensure_bucket()
+    return store, settings
+
+
+def _space(session, store: ObjectStore, show: Show, title: str, ended, speakers=2) -> str:
+    """A finished space with raw tracks, a review transcript, a stray upload and an episode file."""
+    space = Space(show_id=show.id, title=title, status="published", finished_at=ended)
+    session.add(space)
+    session.flush()
+    for n in range(speakers):
+        participant = Participant(space_id=space.id, handle=f"p{n}", name=f"P{n}")
+        session.add(participant)
+        session.flush()
+        key = raw_track_key(space.id, participant.id, f"t{n}")
+        store.put_bytes(key, b"raw audio " * 100, content_type="audio/ogg")
+        store.put_bytes(
+            review_transcript_key(space.id, participant.id, "ab" * 32),
+            b"[]",
+            content_type="application/json",
+        )
+        session.add(
+            Track(
+                participant_id=participant.id,
+                object_key=key,
+                sha256="0" * 64,
+                size_bytes=1000,
+                format_name="ogg",
+                codec="opus",
+                sample_rate_hz=48000,
+                channels=1,
+                duration_s=10.0,
+                uploaded_at=ended,
+            )
+        )
+    # An upload that crashed before its row was written: swept with the rest of the vault.
+    store.put_bytes(f"raw/{space.id}/orphan/upload", b"x", content_type="audio/ogg")
+    store.put_bytes(media_key(space.id, "r1", "episode.mp3"), b"mp3", content_type="audio/mpeg")
+    session.flush()
+    return space.id
+
+
+def _complain(session, space_id: str, *, status="open", decided_at=None) -> None:
+    session.add(
+        Complaint(
+            space_id=space_id,
+            target="space",
+            category="harassment",
+            text="t",
+            reporter="user:x",
+            status=status,
+            decided_at=decided_at,
+        )
+    )
+
+
+def test_sweep_deletes_expired_unheld_recordings_and_keeps_held_ones(s3, database_url) -> None:
+    store, settings = _store(s3, database_url)
+    t0 = utcnow()
+    with session_scope(database_url) as session:
+        show = Show(title="Show", author="Host")
+        session.add(show)
+        session.flush()
+        expired = _space(session, store, show, "expired", t0)
+        fresh = _space(session, store, show, "ended yesterday", t0 + 30 * DAY)
+        held = _space(session, store, show, "open complaint", t0)
+        _complain(session, held)
+        released = _space(session, store, show, "hold released 91 days ago", t0 - 100 * DAY)
+        _complain(session, released, status="dismissed", decided_at=t0 + 31 * DAY - 91 * DAY)
+        appeal = _space(session, store, show, "appeal window open", t0 - 100 * DAY)
+        _complain(session, appeal, status="actioned", decided_at=t0 + 31 * DAY - 89 * DAY)
+
+    now = t0 + 31 * DAY  # "31 days later", injected
+    report = sweep(store, database_url, settings.retention_policy(), now)
+
+    def vault(space_id: str) -> list[str]:
+        return store.list_keys(f"raw/{space_id}/")
+
+    assert vault(expired) == [] and vault(released) == []
+    assert len(vault(fresh)) == 5 and len(vault(held)) == 5 and len(vault(appeal)) == 5
+    for space_id in (expired, released, fresh, held, appeal):  # published media is not the vault
+        assert store.exists(media_key(space_id, "r1", "episode.mp3"))
+    assert report.spaces_swept == 2 and report.objects_deleted == 10 and report.objects_failed == 0
+    assert report.spaces_held == 2
+    with session_scope(database_url) as session:
+        for space_id in (expired, released):
+            assert session.get(Space, space_id).vault_deleted_at is not None
+            tracks = session.scalars(
+                select(Track).join(Participant).where(Participant.space_id == space_id)
+            ).all()
+            assert tracks == []
+            records = session.scalars(select(Deletion).where(Deletion.space_id == space_id)).all()
+            assert len(records) == 5 and all(r.deleted_at is not None for r in records)
+            assert all(r.reason.startswith("retention: expired") for r in records)
+        assert session.get(Space, held).vault_deleted_at is None
+
+    again = sweep(store, database_url, settings.retention_policy(), now)
+    assert again.objects_deleted == 0 and again.spaces_swept == 0  # safe to run twice
+
+    later = sweep(store, database_url, settings.retention_policy(), now + 60 * DAY)
+    assert vault(fresh) == [] and vault(appeal) == [] and len(vault(held)) == 5
+    assert later.spaces_swept == 2
+
+
+def test_a_failed_deletion_is_recorded_and_retried_until_the_objects_are_gone(
+    s3, database_url
+) -> None:
+    store, settings = _store(s3, database_url, s3_max_attempts=1)
+    t0 = utcnow()
+    with session_scope(database_url) as session:
+        show = Show(title="Show", author="Host")
+        session.add(show)
+        session.flush()
+        space_id = _space(session, store, show, "expired", t0)
+    s3.stop()  # the S3 endpoint is down during the sweep
+    try:
+        report = sweep(store, database_url, settings.retention_policy(), t0 + 31 * DAY)
+    finally:
+        s3.start()
+    assert report.objects_failed == 2 and report.objects_deleted == 0
+    with session_scope(database_url) as session:
+        pending = session.scalars(select(Deletion).where(Deletion.deleted_at.is_(None))).all()
+        assert len(pending) == 2 and all(r.attempts == 1 and r.last_error for r in pending)
+        assert session.get(Space, space_id).vault_deleted_at is None
+    assert len(store.list_keys(f"raw/{space_id}/")) == 5  # nothing was lost or half-forgotten
+
+    retried = sweep(store, database_url, settings.retention_policy(), t0 + 31 * DAY)
+    assert retried.objects_deleted == 5 and retried.objects_failed == 0
+    assert store.list_keys(f"raw/{space_id}/") == []
+    with session_scope(database_url) as session:
+        records = session.scalars(select(Deletion)).all()
+        assert len(records) == 5 and all(r.deleted_at is not None for r in records)
+
+
+def test_a_track_withdrawn_while_held_goes_when_the_hold_ends(s3, database_url) -> None:
+    # A year's retention, so the hold ends before the rest of the vault expires.
+    store, settings = _store(s3, database_url, retention_days=365)
+    t0 = utcnow()
+    with session_scope(database_url) as session:
+        show = Show(title="Show", author="Host")
+        session.add(show)
+        session.flush()
+        space_id = _space(session, store, show, "held", t0)
+        _complain(session, space_id, status="dismissed", decided_at=t0 + DAY)
+        track = session.scalars(
+            select(Track).join(Participant).where(Participant.space_id == space_id)
+        ).first()
+        track.erase_requested_at = t0 + 2 * DAY
+        withdrawn_key = track.object_key
+    policy = settings.retention_policy()
+    sweep(store, database_url, policy, t0 + 5 * DAY)
+    assert store.exists(withdrawn_key)  # the appeal window still holds it
+    report = sweep(store, database_url, policy, t0 + 92 * DAY)
+    assert not store.exists(withdrawn_key) and report.tracks_erased == 1
+    assert len(store.list_keys(f"raw/{space_id}/")) == 4  # the others' recordings stay
+    with session_scope(database_url) as session:
+        assert session.scalars(select(Track).where(Track.object_key == withdrawn_key)).all() == []
+        record = session.scalars(select(Deletion).where(Deletion.object_key == withdrawn_key)).one()
+        assert record.reason == "record consent withdrawn" and record.deleted_at is not None

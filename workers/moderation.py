@@ -1,0 +1,86 @@
+"""Moderation actors: review transcripts of a reported space, and the vault sweep."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import dramatiq
+from sqlalchemy import select
+
+from infra.db import session_scope
+from infra.models import Participant, Space, Track
+from infra.settings import get_settings
+from infra.storage import ObjectStore, sha256_file
+from infra.vault import review_transcript_key, sweep
+from pipeline.transcribe import transcribe_track
+from pipeline.transcript import segments_to_data
+from workers.broker import queue
+from workers.runs import stage_logger
+
+_settings = get_settings()
+
+
+@dramatiq.actor(
+    queue_name=queue("transcribe"),
+    max_retries=8,
+    min_backoff=2_000,
+    max_backoff=300_000,
+    time_limit=int((_settings.stage_timeout_s + 600) * 1000),
+)
+def prepare_review(space_id: str) -> None:
+    """Transcribe every retained track of a reported space, for its moderators only.
+
+    Words of speakers who did not consent to transcription are transcribed too: they are never
+    published, live in the vault and are deleted with it. Safe to run twice: a track whose review
+    transcript exists is skipped.
+    """
+    settings = get_settings()
+    store = ObjectStore(settings)
+    log = stage_logger(space_id, "review")
+    with session_scope(settings.database_url) as session:
+        space = session.get(Space, space_id)
+        if space is None or space.vault_deleted_at is not None:
+            return
+        tracks = session.execute(
+            select(Participant, Track)
+            .join(Track, Track.participant_id == Participant.id)
+            .where(Participant.space_id == space_id)
+        ).all()
+        todo = [
+            (p.id, p.name, p.offset_s, t.object_key, t.sha256, space.language) for p, t in tracks
+        ]
+    for participant_id, name, offset_s, object_key, sha256, language in todo:
+        key = review_transcript_key(space_id, participant_id, sha256)
+        if store.exists(key):
+            continue
+        with tempfile.TemporaryDirectory(dir=settings.work_dir) as scratch:
+            path = store.get_file(object_key, Path(scratch) / "track")
+            if sha256_file(path) != sha256:
+                raise RuntimeError(f"retained track of {participant_id} fails its checksum")
+            result = transcribe_track(
+                path,
+                speaker_id=participant_id,
+                speaker=name,
+                offset_s=offset_s,
+                language=language,
+                settings=settings.whisper_settings(),
+                timeout_s=settings.stage_timeout_s,
+            )
+        data = json.dumps(segments_to_data(result.segments)).encode()
+        store.put_bytes(key, data, content_type="application/json")
+        log.info("review transcript of %s: %d lines", participant_id, len(result.segments))
+
+
+@dramatiq.actor(queue_name=queue("control"), max_retries=5, min_backoff=10_000)
+def sweep_vault(now: str | None = None) -> None:
+    """Delete expired, unheld raw recordings. ``now`` (ISO 8601) is for operators replaying a
+    sweep as of a given time; scheduled sweeps leave it out."""
+    settings = get_settings()
+    at = datetime.fromisoformat(now) if now else None
+    report = sweep(ObjectStore(settings), settings.database_url, settings.retention_policy(), at)
+    if report.objects_failed:
+        # Recorded as pending; raising makes Dramatiq try again with backoff as well.
+        raise RuntimeError(f"{report.objects_failed} vault objects could not be deleted yet")
