@@ -15,6 +15,7 @@ import hashlib
 import json
 import subprocess
 import wave
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def load_spec(name_or_path: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _speak(text: str, voice: str, cache: Path) -> np.ndarray:
+def speak(text: str, voice: str, cache: Path) -> np.ndarray:
     """espeak-ng speech as int16 samples at 22.05 kHz, trimmed of leading and trailing silence."""
     key = hashlib.sha256(f"{voice}|{text}".encode()).hexdigest()[:20]
     wav_path = cache / f"{key}.wav"
@@ -87,16 +88,19 @@ def plan_timeline(spec: dict, speech: list[np.ndarray], *, gap_s: float = 0.7) -
     return placed
 
 
-def _write_track(
+def write_track(
     path: Path,
     fmt: str,
     rate_hz: int,
     channels: int,
     join_s: float,
     end_s: float,
-    turns: list[tuple[float, np.ndarray]],
+    turns: Iterable[tuple[float, np.ndarray]],
     seed: int,
 ) -> None:
+    """Encode one microphone from ``join_s`` to ``end_s`` (room time): each turn's samples at its
+    start, a faint noise floor elsewhere. ``turns`` may be a generator, so a track of any length
+    is written with one turn in memory at a time."""
     _, codec = CONTAINERS[fmt]
     cmd = [
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
@@ -136,7 +140,7 @@ def build_sample_space(spec: dict, out_dir: Path, *, tail_s: float = 2.0) -> Pat
     cache = out_dir / ".speech"
     cache.mkdir(exist_ok=True)
     voices = {p["id"]: p["voice"] for p in spec["participants"]}
-    speech = [_speak(text, voices[speaker], cache) for speaker, text in spec["script"]]
+    speech = [speak(text, voices[speaker], cache) for speaker, text in spec["script"]]
     timeline = plan_timeline(spec, speech)
     end_s = timeline[-1].end_s + tail_s
     manifest_participants = []
@@ -154,7 +158,7 @@ def build_sample_space(spec: dict, out_dir: Path, *, tail_s: float = 2.0) -> Pat
             ),
             key=lambda turn: turn[0],
         )  # fmt: skip
-        _write_track(
+        write_track(
             out_dir / track,
             p["format"],
             p["rate_hz"],

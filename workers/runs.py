@@ -4,6 +4,7 @@ results and errors, and keep every line of work logged with its space, stage and
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -121,6 +122,7 @@ def run_stage(
     log.info("started")
     scratch = Path(tempfile.mkdtemp(prefix=f"spacecast-{stage}-", dir=settings.work_dir))
     context = StageContext(space_id, stage, subject, settings, object_store(settings), scratch, log)
+    cpu_before = _cpu_s()
     try:
         result = work(context)
     except SpacecastError as exc:
@@ -133,9 +135,32 @@ def run_stage(
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    # What the stage cost, for the report and the benchmarks. One stage runs at a time in a
+    # worker thread; the CPU is this process's and its finished children's (ffmpeg) meanwhile.
+    result = {
+        **result,
+        "cpu_s": round(_cpu_s() - cpu_before, 3),
+        "worker_pid": os.getpid(),
+        "worker_peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
     _finish(settings, space_id, stage, subject, fingerprint, status="done", result=result)
     log.info("done")
     return "done"
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory so far (VmHWM)."""
+    with open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _finish(

@@ -1,0 +1,202 @@
+"""A real deployment on loopback for service tests and benchmarks: a PostgreSQL database of its
+own, Redis or RabbitMQ with its own queue prefix, an S3 server, and `spacecast api` and
+`spacecast worker` as their own processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from infra.s3server import LocalS3Server, free_port
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BROKERS = {
+    "redis": "redis://127.0.0.1:6379/0",
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/%2F",
+}
+QUEUES = ("control", "audio", "transcribe", "clips")
+
+
+class ServiceStack:
+    def __init__(
+        self,
+        broker: str,
+        s3: LocalS3Server,
+        logs: Path,
+        *,
+        worker_processes: int = 1,
+        worker_threads: int = 2,
+        **settings: str,
+    ) -> None:
+        self.broker = broker
+        self.worker_processes = worker_processes
+        self.worker_threads = worker_threads
+        self.s3 = s3
+        self.logs = logs
+        logs.mkdir(parents=True, exist_ok=True)
+        self.token = secrets.token_hex(4)
+        self.database = f"spacecast_test_{self.token}"
+        self.bucket = f"spacecast-{self.token}"
+        self.port = free_port()
+        self.prefix = f"t{self.token}."
+        self.env = {
+            **os.environ,
+            **s3.env(self.bucket),
+            "SPACECAST_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.database}",
+            "SPACECAST_BROKER_URL": BROKERS[broker],
+            "SPACECAST_QUEUE_PREFIX": self.prefix,
+            "SPACECAST_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
+            **settings,
+        }
+        self.api: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spacecast", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so a test can kill it whole
+        )
+        log.close()
+        return process
+
+    def start(self) -> ServiceStack:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+        subprocess.run(
+            [sys.executable, "-m", "spacecast", "migrate"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        self.host_key = self.create_user("Host", "host")
+        self.admin_key = self.create_user("Admin", "admin")
+        self.api = self._spawn("api", "api", "--port", str(self.port))
+        self.start_worker()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.api.poll() is not None:
+                raise RuntimeError(f"API did not start; see {self.logs / 'api.log'}")
+            time.sleep(0.2)
+
+    def create_user(self, name: str, *roles: str) -> str:
+        """An account made with the CLI, as an operator would; returns its API key."""
+        args = [arg for role in roles for arg in ("--role", role)]
+        done = subprocess.run(
+            [sys.executable, "-m", "spacecast", "users", "create", name, *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return json.loads(done.stdout)["api_key"]
+
+    def start_worker(self) -> subprocess.Popen:
+        worker = self._spawn(
+            f"worker-{len(self.workers)}",
+            "worker",
+            "--processes",
+            str(self.worker_processes),
+            "--threads",
+            str(self.worker_threads),
+        )
+        self.workers.append(worker)
+        return worker
+
+    def kill_workers(self) -> None:
+        """kill -9 every worker process (the whole process group), as a crash would."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+
+    def send(self, actor: str, *args: str) -> None:
+        """Enqueue a message from a separate process, as any producer would."""
+        code = f"import sys, workers.actors as a; getattr(a, {actor!r}).send(*sys.argv[1:])"
+        subprocess.run([sys.executable, "-c", code, *args], env=self.env, check=True, timeout=60)
+
+    def store(self):
+        """The stack's bucket, seen from the test."""
+        from infra.settings import Settings
+        from infra.storage import ObjectStore
+
+        prefix = "SPACECAST_"
+        values = {
+            k.removeprefix(prefix).lower(): v
+            for k, v in self.env.items()
+            if k.startswith(prefix + "S3_")
+        }
+        return ObjectStore(Settings(**values))
+
+    def client(self, key: str | None = "host") -> httpx.Client:
+        """A client with the host's key (``key="admin"``, another key, or None for anonymous)."""
+        token = {"host": self.host_key, "admin": self.admin_key}.get(key, key) if key else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, timeout=120, headers=headers)
+
+    def wait_for(self, space_id: str, statuses: tuple[str, ...], timeout_s: float = 300) -> dict:
+        deadline = time.monotonic() + timeout_s
+        with self.client() as client:
+            while True:
+                state = client.get(f"/spaces/{space_id}").raise_for_status().json()
+                if state["status"] in statuses:
+                    return state
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"space {space_id} still {state['status']}: {state['stages']}"
+                    )
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.api]:
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+        self._drop_queues()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+    def _drop_queues(self) -> None:
+        names = [f"{self.prefix}{q}{suffix}" for q in QUEUES for suffix in ("", ".DQ", ".XQ")]
+        if self.broker == "redis":
+            import redis
+
+            client = redis.Redis.from_url(BROKERS["redis"])
+            keys = [
+                k for pattern in (f"dramatiq:{self.prefix}*",) for k in client.scan_iter(pattern)
+            ]
+            if keys:
+                client.delete(*keys)
+        else:
+            import pika
+
+            connection = pika.BlockingConnection(pika.URLParameters(BROKERS["rabbitmq"]))
+            channel = connection.channel()
+            for name in names:
+                channel.queue_delete(queue=name)
+            connection.close()
