@@ -14,7 +14,8 @@ from api.auth import Principal, Role, allow
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.urls import MEDIA_FILES
 from api.views import episode_out
-from infra.models import Episode, utcnow
+from infra.models import Episode
+from infra.moderation import take_down_episode
 from infra.storage import RangeNotSatisfiable
 
 router = APIRouter(tags=["episodes"])
@@ -39,8 +40,7 @@ def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: 
     episode = managed_episode(session, principal, episode_id)
     if episode.removed_at is not None:
         return
-    keys = [entry["key"] for entry in episode.media.values()] + list(episode.transcripts.values())
-    episode.removed_at = utcnow()
+    keys = take_down_episode(session, episode)
     session.commit()
     for key in keys:
         store.delete(key)

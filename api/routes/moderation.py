@@ -9,6 +9,7 @@ to the append-only audit log with who, when and why.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
@@ -265,32 +266,31 @@ async def review_audio(
                 end_s=round(window.end_s, 3),
             )
         scratch = Path(tempfile.mkdtemp(prefix="spacecast-review-", dir=settings.work_dir))
-        inputs = []
-        for participant_id, handle, offset_s, key, sha256 in chosen:
-            path = store.get_file(key, scratch / f"track-{participant_id}")
-            if sha256_file(path) != sha256:
-                raise HTTPException(
-                    409,
-                    f"the retained track of {handle} fails its ingest checksum and is not "
-                    "played; report it to an administrator",
-                )
-            inputs.append(ReviewTrack(path, offset_s))
-        out = scratch / "review.mp3"
-        render_excerpt(inputs, window, out, timeout_s=120)
+        try:
+            inputs = []
+            for participant_id, handle, offset_s, key, sha256 in chosen:
+                path = store.get_file(key, scratch / f"track-{participant_id}")
+                if sha256_file(path) != sha256:
+                    raise HTTPException(
+                        409,
+                        f"the retained track of {handle} fails its ingest checksum and is not "
+                        "played; report it to an administrator",
+                    )
+                inputs.append(ReviewTrack(path, offset_s))
+            out = scratch / "review.mp3"
+            render_excerpt(inputs, window, out, timeout_s=120)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         return out, scratch
 
     out, scratch = await run_in_threadpool(_prepare)
-
-    def _cleanup() -> None:
-        for item in scratch.iterdir():
-            item.unlink(missing_ok=True)
-        scratch.rmdir()
 
     return FileResponse(
         out,
         media_type="audio/mpeg",
         headers={"Cache-Control": "no-store"},
-        background=BackgroundTask(_cleanup),
+        background=BackgroundTask(shutil.rmtree, scratch, ignore_errors=True),
     )
 
 
