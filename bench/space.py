@@ -483,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker", choices=("redis", "rabbitmq"), default="redis")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain alternative")
     parser.add_argument("--scale", action="store_true", help="run the scale table instead")
+    parser.add_argument("--fresh", action="store_true", help="with --scale: measure every run")
     parser.add_argument("--out", default="bench/out", help="where results and caches go")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
@@ -490,10 +491,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale:
         reports = []
         for config in SCALE:
+            path = out / f"{config.name}.json"
+            if path.exists() and not args.fresh:
+                _say(f"scale: reusing {path.name} (--fresh to measure again)")
+                reports.append(json.loads(path.read_text()))
+                continue
             _say(f"scale run: {config.name}")
             report = run_service(config, out)
             report["machine"] = machine()
-            (out / f"{config.name}.json").write_text(json.dumps(report, indent=2))
+            path.write_text(json.dumps(report, indent=2))
             reports.append(report)
         table = scale_markdown(reports)
         (out / "scale.md").write_text(table)

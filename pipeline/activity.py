@@ -37,6 +37,10 @@ class SpeechActivity:
             "speech_s": round(self.speech_s, 3),
         }
 
+    def on_track(self, offset_s: float) -> list[tuple[float, float]]:
+        """The segments in seconds of the speaker's own track, which started at ``offset_s``."""
+        return [(start - offset_s, end - offset_s) for start, end in self.segments]
+
     @classmethod
     def from_dict(cls, data: dict) -> SpeechActivity:
         return cls(tuple((float(a), float(b)) for a, b in data["segments"]), float(data["audio_s"]))

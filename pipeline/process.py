@@ -194,6 +194,7 @@ def process_space(
                         language=manifest.space.language,
                         settings=options.whisper,
                         timeout_s=options.stage_timeout_s,
+                        speech=activity[pid].on_track(p.offset),
                     )
                     per_speaker.append(result.segments)
                     transcribe_stats[pid] = {

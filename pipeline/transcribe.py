@@ -4,7 +4,9 @@ The track is decoded by ffmpeg to 16 kHz mono and read through a pipe. Audio is 
 Whisper in windows of ``window_s`` seconds, each cut at the quietest moment near its end so no
 word is split, so memory stays the same for a five-minute or a five-hour track. Voice activity
 detection (Silero, shipped inside faster-whisper) skips silence, which on a per-speaker track is
-most of it. Timestamps come back on the episode timeline: window start + track offset.
+most of it; when the caller already knows when the speaker speaks (the activity stage ran the
+same detector), those spans are used instead of running it again. Timestamps come back on the
+episode timeline: window start + track offset.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,10 @@ from pipeline.transcript import Segment, Word
 SAMPLE_RATE_HZ = 16_000
 _READ_BYTES = SAMPLE_RATE_HZ * 2 * 10  # ten seconds of s16le per read
 _FRAME = SAMPLE_RATE_HZ // 10  # 100 ms frames when looking for a quiet cut
+# Known speech spans are widened and joined as faster-whisper's own VAD defaults do (400 ms of
+# padding, pauses under 2 s kept), so Whisper hears the same context either way.
+SPEECH_PAD_S = 0.4
+SPEECH_JOIN_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,24 @@ def quietest_cut(samples: np.ndarray, search_from: int) -> int:
     return search_from + int(np.argmin(energy)) * _FRAME + _FRAME // 2
 
 
+def speech_chunks(
+    speech: Sequence[tuple[float, float]], start: int, length: int
+) -> list[dict[str, int]]:
+    """Sample ranges, relative to a window of ``length`` samples from sample ``start``, of the
+    speech spans (track seconds) that fall in it: padded, joined across short pauses, clipped."""
+    chunks: list[dict[str, int]] = []
+    for a_s, b_s in sorted(speech):
+        a = max(0, round((a_s - SPEECH_PAD_S) * SAMPLE_RATE_HZ) - start)
+        b = min(length, round((b_s + SPEECH_PAD_S) * SAMPLE_RATE_HZ) - start)
+        if b <= a:
+            continue
+        if chunks and a - chunks[-1]["end"] < SPEECH_JOIN_S * SAMPLE_RATE_HZ:
+            chunks[-1]["end"] = max(chunks[-1]["end"], b)
+        else:
+            chunks.append({"start": a, "end": b})
+    return chunks
+
+
 def model_fingerprint(settings: WhisperSettings) -> str:
     """Identifies what shapes a transcript, for caching stage results by their inputs."""
     parts = (
@@ -169,9 +193,16 @@ def transcribe_track(
     language: str,
     settings: WhisperSettings,
     timeout_s: float,
+    speech: Sequence[tuple[float, float]] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> TrackTranscript:
-    """Segments of one speaker's speech, timed on the room timeline (track time + ``offset_s``)."""
+    """Segments of one speaker's speech, timed on the room timeline (track time + ``offset_s``).
+
+    ``speech``: when the speaker speaks, in seconds of the track, if already detected; with VAD
+    on, only those spans are transcribed and the detector is not run again.
+    """
+    from faster_whisper.transcribe import restore_speech_timestamps
+
     check_language(settings, language)
     model = load_model(settings)
     whisper_language = language.split("-")[0].lower()
@@ -182,17 +213,26 @@ def transcribe_track(
     segments: list[Segment] = []
     consumed = 0  # samples already transcribed
     buffered = np.zeros(0, dtype=np.int16)
+    known_speech = speech is not None and settings.vad
 
     def _run(chunk: np.ndarray, chunk_start: int) -> None:
-        audio = chunk.astype(np.float32) / 32768.0
-        pieces, _ = model.transcribe(
-            audio,
-            language=whisper_language,
-            beam_size=settings.beam_size,
-            vad_filter=settings.vad,
-            word_timestamps=True,
-            condition_on_previous_text=False,
-        )
+        window_end = chunk_start + len(chunk)
+        spans: list[dict[str, int]] = []
+        if known_speech:
+            spans = speech_chunks(speech, chunk_start, len(chunk))
+            chunk = np.concatenate([chunk[c["start"] : c["end"]] for c in spans] or [chunk[:0]])
+        pieces = []
+        if len(chunk):
+            pieces, _ = model.transcribe(
+                chunk.astype(np.float32) / 32768.0,
+                language=whisper_language,
+                beam_size=settings.beam_size,
+                vad_filter=settings.vad and not known_speech,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+            )
+            if known_speech:
+                pieces = restore_speech_timestamps(pieces, spans, SAMPLE_RATE_HZ)
         base_s = offset_s + chunk_start / SAMPLE_RATE_HZ
         for piece in pieces:
             text = piece.text.strip()
@@ -213,7 +253,7 @@ def transcribe_track(
                 )
             )
         if on_progress is not None:
-            on_progress((chunk_start + len(chunk)) / SAMPLE_RATE_HZ)
+            on_progress(window_end / SAMPLE_RATE_HZ)
 
     with decoded_pcm(
         path, rate_hz=SAMPLE_RATE_HZ, what=f"transcribing {speaker}", timeout_s=timeout_s

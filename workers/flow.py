@@ -2,12 +2,12 @@
 
 ``advance_space`` looks at what is done for the space's current inputs and enqueues every stage
 whose inputs are ready: speech activity of every recorded track, one transcription per published
-participant, the bleed check once the excluded speakers' activity is known, the mix (after the
-bleed check when the host asked to duck), the master after the mix, and publish after all of
-them, unless the host chose to hold publication until everyone has answered. Every stage calls
-it when it finishes, so the last one to finish starts the next step. Running it twice only
-enqueues duplicates, which the stages skip. A consent change calls it too: the fingerprints
-change, and everything that depended on the old answers is made again.
+participant once their activity is known, the bleed check once the excluded speakers' activity is
+known, the mix (after the bleed check when the host asked to duck), the master after the mix, and
+publish after all of them, unless the host chose to hold publication until everyone has answered.
+Every stage calls it when it finishes, so the last one to finish starts the next step. Running it
+twice only enqueues duplicates, which the stages skip. A consent change calls it too: the
+fingerprints change, and everything that depended on the old answers is made again.
 """
 
 from __future__ import annotations
@@ -99,8 +99,10 @@ def advance(space_id: str) -> list[tuple[str, str]]:
             checked = settle("bleed", "", plan.bleed_fp, suspects_known)
             mixed = settle("mix", "", plan.mix_fp, checked or not space.duck_excluded)
             mastered = settle("master", "", plan.master_fp, mixed)
+            # Transcription reads when the speaker speaks from their activity, not a second VAD.
             transcribed = [
-                settle("transcribe", pid, fp, True) for pid, fp in plan.transcribe_fps.items()
+                settle("transcribe", pid, fp, activity.get(pid, False))
+                for pid, fp in plan.transcribe_fps.items()
             ]
             ready = mastered and checked and all(transcribed) and all(activity.values())
         else:

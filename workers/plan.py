@@ -21,7 +21,7 @@ STAGE_VERSIONS = {
     "bleed": 1,
     "mix": 2,
     "master": 1,
-    "transcribe": 1,
+    "transcribe": 2,
     "publish": 2,
 }
 

@@ -229,6 +229,7 @@ def transcribe_participant(space_id: str, participant_id: str) -> None:
             language=plan.space.language,
             settings=ctx.settings.whisper_settings(),
             timeout_s=ctx.settings.stage_timeout_s,
+            speech=_activity(ctx, participant.id).on_track(participant.offset_s),
             on_progress=lambda s: ctx.progress(s / max(duration, 1e-6)),
         )
         key = work_key(space_id, f"transcript-{participant.id}-{fp[:16]}.json")
