@@ -22,7 +22,8 @@ class ProcessRecord:
     first_seen_s: float
     last_seen_s: float
     peak_rss_mb: float = 0.0
-    cpu_s: float = 0.0
+    cpu_s: float = 0.0  # while watched: a process already running at the start counts from there
+    cpu_at_start_s: float = 0.0
 
     def as_dict(self) -> dict:
         return {
@@ -70,6 +71,13 @@ def _stat(pid: int) -> tuple[int, int, float] | None:
     return int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / _TICKS_PER_S
 
 
+def machine_cpu_s() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine since boot, every core summed."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq) / _TICKS_PER_S, steal / _TICKS_PER_S
+
+
 def _peak_rss_mb(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/status", "rb") as status:
@@ -101,6 +109,7 @@ class ProcessMonitor:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> ProcessMonitor:
+        self.machine_start = machine_cpu_s()
         self._thread = threading.Thread(target=self._run, name="process-monitor", daemon=True)
         self._thread.start()
         return self
@@ -110,12 +119,25 @@ class ProcessMonitor:
         if self._thread is not None:
             self._thread.join()
         self.sample()
+        self.machine_end = machine_cpu_s()
+
+    def other_cpu_s(self) -> dict:
+        """CPU the machine spent meanwhile outside the watched processes (other load, and the
+        shared services: PostgreSQL, Redis), and CPU stolen by the hypervisor."""
+        busy = self.machine_end[0] - self.machine_start[0]
+        ours = sum(r.cpu_s for r in self.snapshot())
+        return {
+            "machine_busy_s": round(busy, 1),
+            "outside_watched_s": round(busy - ours, 1),
+            "stolen_s": round(self.machine_end[1] - self.machine_start[1], 1),
+        }
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.sample()
 
     def sample(self) -> None:
+        first = not self.records
         now = time.monotonic()
         parents: dict[int, int] = {}
         stats: dict[int, tuple[int, int, float]] = {}
@@ -138,9 +160,10 @@ class ProcessMonitor:
                 record = self.records.get(key)
                 if record is None:
                     record = ProcessRecord(pid, role, _command(pid), now, now)
+                    record.cpu_at_start_s = cpu_s if first else 0.0
                     self.records[key] = record
                 record.last_seen_s = now
-                record.cpu_s = max(record.cpu_s, cpu_s)
+                record.cpu_s = max(record.cpu_s, cpu_s - record.cpu_at_start_s)
                 record.peak_rss_mb = max(record.peak_rss_mb, _peak_rss_mb(pid))
 
     def snapshot(self) -> list[ProcessRecord]:
