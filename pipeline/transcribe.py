@@ -34,6 +34,7 @@ _FRAME = SAMPLE_RATE_HZ // 10  # 100 ms frames when looking for a quiet cut
 # padding, pauses under 2 s kept), so Whisper hears the same context either way.
 SPEECH_PAD_S = 0.4
 SPEECH_JOIN_S = 2.0
+SEGMENT_PAUSE_S = 1.5  # a longer silence inside a Whisper segment starts a new segment
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,22 @@ def speech_chunks(
     return chunks
 
 
+def split_at_pauses(words: Sequence[Word], pause_s: float = SEGMENT_PAUSE_S) -> list[list[Word]]:
+    """Words grouped into stretches with no pause longer than ``pause_s`` between them.
+
+    A Whisper segment may run across speech the detector cut out of the audio it heard (on a
+    speaker's own track, mostly other people's turns); kept whole, it would sit in the merged
+    transcript before the turns said in between.
+    """
+    runs: list[list[Word]] = []
+    for word in words:
+        if runs and word.start_s - runs[-1][-1].end_s <= pause_s:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    return runs
+
+
 def model_fingerprint(settings: WhisperSettings) -> str:
     """Identifies what shapes a transcript, for caching stage results by their inputs."""
     parts = (
@@ -238,19 +255,21 @@ def transcribe_track(
             text = piece.text.strip()
             if not text:
                 continue
-            words = tuple(
+            words = [
                 Word(round(base_s + w.start, 3), round(base_s + w.end, 3), w.word)
                 for w in (piece.words or [])
-            )
-            segments.append(
-                Segment(
-                    speaker_id=speaker_id,
-                    speaker=speaker,
-                    start_s=round(base_s + piece.start, 3),
-                    end_s=round(base_s + piece.end, 3),
-                    text=text,
-                    words=words,
-                )
+            ]
+            runs = split_at_pauses(words)
+            if len(runs) <= 1:  # the segment as Whisper timed it
+                stretches = [(base_s + piece.start, base_s + piece.end, text, words)]
+            else:  # one segment per stretch of speech, so others' turns fall between them
+                stretches = [
+                    (run[0].start_s, run[-1].end_s, "".join(w.text for w in run).strip(), run)
+                    for run in runs
+                ]
+            segments.extend(
+                Segment(speaker_id, speaker, round(a, 3), round(b, 3), body, tuple(ws))
+                for a, b, body, ws in stretches
             )
         if on_progress is not None:
             on_progress(window_end / SAMPLE_RATE_HZ)

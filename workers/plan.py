@@ -21,7 +21,7 @@ STAGE_VERSIONS = {
     "bleed": 1,
     "mix": 2,
     "master": 1,
-    "transcribe": 2,
+    "transcribe": 3,
     "publish": 2,
 }
 

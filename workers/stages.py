@@ -37,6 +37,10 @@ _RETRY_OPTIONS = {
     "on_retry_exhausted": "stage_gave_up",
     "time_limit": _STAGE_LIMIT_MS,
 }
+# Transcriptions are the long, parallel part of a space; a worker holding both picks the mix or
+# the master first (lower is sooner), so the one-after-the-other audio path runs beside the
+# transcriptions instead of after all of them.
+_TRANSCRIPTION_PRIORITY = 100
 
 
 def _plan(space_id: str) -> SpacePlan | None:
@@ -210,7 +214,7 @@ def master_space(space_id: str) -> None:
     advance_space.send(space_id)
 
 
-@dramatiq.actor(queue_name=queue("transcribe"), **_RETRY_OPTIONS)
+@dramatiq.actor(queue_name=queue("transcribe"), priority=_TRANSCRIPTION_PRIORITY, **_RETRY_OPTIONS)
 def transcribe_participant(space_id: str, participant_id: str) -> None:
     plan = _plan(space_id)
     if plan is None or participant_id not in plan.transcribe_fps:
