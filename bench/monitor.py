@@ -164,6 +164,11 @@ class ProcessMonitor:
                     self.records[key] = record
                 record.last_seen_s = now
                 record.cpu_s = max(record.cpu_s, cpu_s - record.cpu_at_start_s)
+                command = _command(pid)
+                if command and command != record.command:
+                    # Seen between fork and exec, it was still a copy of its parent: its memory
+                    # then was the parent's, and exec started it afresh.
+                    record.command, record.peak_rss_mb = command, 0.0
                 record.peak_rss_mb = max(record.peak_rss_mb, _peak_rss_mb(pid))
 
     def snapshot(self) -> list[ProcessRecord]:
