@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select, update
 
@@ -17,6 +17,7 @@ from api.access import managed_episode, may_manage_show, published_episode
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.limits import rate_limited
+from api.streaming import stream_object
 from api.urls import (
     CLIP_FILES,
     clip_media_url,
@@ -26,6 +27,7 @@ from api.urls import (
 )
 from infra.clips import clip_context, clip_servable
 from infra.models import Clip, Episode, Show, Space, TranscriptSegment
+from infra.moderation import take_down_clip
 from pipeline.suggest import suggest_clips
 from pipeline.transcript import Segment, segments_from_data
 
@@ -221,8 +223,7 @@ def delete_clip(clip_id: str, session: SessionDep, store: StoreDep, principal: C
     clip, episode = _clip(session, clip_id)
     if not _may_change(session, principal, clip, episode):
         raise HTTPException(404, f"clip {clip_id} not found")
-    keys = [entry["key"] for entry in clip.media.values()]
-    clip.status, clip.media = "deleted", {}
+    keys = take_down_clip(clip)
     session.commit()
     for key in keys:
         store.delete(key)
@@ -298,7 +299,9 @@ def clip_suggestions(
     responses={
         200: {
             "content": {"audio/mpeg": {}, "video/mp4": {}, "text/vtt": {}, "application/json": {}}
-        }
+        },
+        206: {"description": "partial content (range request)"},
+        416: {"model": schemas.ErrorOut},
     },
 )
 def read_clip_media(
@@ -319,23 +322,12 @@ def read_clip_media(
     range_header = request.headers.get("range")
     if filename == "clip.mp3" and (not range_header or range_header.strip() == "bytes=0-"):
         session.execute(update(Clip).where(Clip.id == clip.id).values(replays=Clip.replays + 1))
-    read = store.read_range(entry["key"], range_header)
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(read.length),
-        "Cache-Control": "public, max-age=300",
-    }
-    if read.content_range:
-        headers["Content-Range"] = read.content_range
-
-    def _chunks():
-        try:
-            yield from read.body.iter_chunks(chunk_size=256 * 1024)
-        finally:
-            read.body.close()
-
-    return StreamingResponse(
-        _chunks(), status_code=read.status, media_type=read.content_type, headers=headers
+    return stream_object(
+        store,
+        entry["key"],
+        range_header=range_header,
+        cache_control="public, max-age=300",
+        name=filename,
     )
 
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.responses import RedirectResponse
 
 from api import schemas
 from api.access import managed_episode, published_episode
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.streaming import stream_object
 from api.urls import MEDIA_FILES
 from api.views import episode_out
 from infra.models import Episode
 from infra.moderation import take_down_episode
-from infra.storage import RangeNotSatisfiable
 
 router = APIRouter(tags=["episodes"])
 
@@ -40,7 +40,7 @@ def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: 
     episode = managed_episode(session, principal, episode_id)
     if episode.removed_at is not None:
         return
-    keys = take_down_episode(session, episode)
+    keys = take_down_episode(episode)
     session.commit()
     for key in keys:
         store.delete(key)
@@ -92,40 +92,10 @@ def read_media(
         )
     if settings.media_delivery == "redirect":
         return RedirectResponse(store.presigned_get(key, expires_s=900), status_code=307)
-    range_header = request.headers.get("range")
-    if range_header and not _valid_range(range_header):
-        raise HTTPException(416, "Range must be a single 'bytes=START-END' range")
-    try:
-        read = store.read_range(key, range_header)
-    except RangeNotSatisfiable:
-        raise HTTPException(416, f"range {range_header} lies outside {filename}") from None
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(read.length),
-        "Cache-Control": "public, max-age=86400",
-    }
-    if read.content_range:
-        headers["Content-Range"] = read.content_range
-
-    def _chunks():
-        try:
-            yield from read.body.iter_chunks(chunk_size=256 * 1024)
-        finally:
-            read.body.close()
-
-    return StreamingResponse(
-        _chunks(), status_code=read.status, media_type=read.content_type, headers=headers
-    )
-
-
-def _valid_range(header: str) -> bool:
-    unit, _, spec = header.partition("=")
-    start, dash, end = spec.strip().partition("-")
-    return (
-        unit.strip() == "bytes"
-        and dash == "-"
-        and "," not in spec
-        and (start.isdigit() or (not start and end.isdigit()))
-        and (not end or end.isdigit())
-        and (not (start and end) or int(start) <= int(end))
+    return stream_object(
+        store,
+        key,
+        range_header=request.headers.get("range"),
+        cache_control="public, max-age=86400",
+        name=filename,
     )

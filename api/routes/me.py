@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -15,6 +15,7 @@ from api.auth import Principal, Role, allow
 from api.deps import SessionDep, StoreDep
 from api.ledger import answer, prompt
 from api.routes.consent import ledger_out
+from api.streaming import stream_object
 from api.views import consent_out
 from infra.consent import current_states
 from infra.models import ApiKey, Episode, Participant, TranscriptSegment
@@ -90,29 +91,26 @@ def answer_prompt(
 @router.get(
     "/track",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        206: {"description": "partial content (range request)"},
+        416: {"model": schemas.ErrorOut},
+    },
 )
-def download_track(session: SessionDep, store: StoreDep, principal: Me) -> StreamingResponse:
+def download_track(
+    request: Request, session: SessionDep, store: StoreDep, principal: Me
+) -> StreamingResponse:
     """Your own raw track, as uploaded, while it is retained."""
     participant = _participant(session, principal)
     if participant.track is None:
         raise HTTPException(404, "no recording of you is retained")
-    read = store.read_range(participant.track.object_key, None)
-
-    def _chunks():
-        try:
-            yield from read.body.iter_chunks(chunk_size=256 * 1024)
-        finally:
-            read.body.close()
-
-    return StreamingResponse(
-        _chunks(),
-        media_type=read.content_type,
-        headers={
-            "Content-Length": str(read.length),
-            "Content-Disposition": 'attachment; filename="my-track"',
-            "Cache-Control": "private, no-store",
-        },
+    return stream_object(
+        store,
+        participant.track.object_key,
+        range_header=request.headers.get("range"),
+        cache_control="private, no-store",
+        name="your track",
+        extra_headers={"Content-Disposition": 'attachment; filename="my-track"'},
     )
 
 

@@ -1,0 +1,59 @@
+"""Streaming objects from the bucket to a client, with one HTTP byte range for seeking."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from fastapi.responses import StreamingResponse
+
+from infra.storage import ObjectStore, RangeNotSatisfiable
+
+
+def valid_range(header: str) -> bool:
+    """A single ``bytes=START-END`` range (either end may be left out, not both)."""
+    unit, _, spec = header.partition("=")
+    start, dash, end = spec.strip().partition("-")
+    return (
+        unit.strip() == "bytes"
+        and dash == "-"
+        and "," not in spec
+        and (start.isdigit() or (not start and end.isdigit()))
+        and (not end or end.isdigit())
+        and (not (start and end) or int(start) <= int(end))
+    )
+
+
+def stream_object(
+    store: ObjectStore,
+    key: str,
+    *,
+    range_header: str | None,
+    cache_control: str,
+    name: str,
+    extra_headers: dict[str, str] | None = None,
+) -> StreamingResponse:
+    """The object (or the requested range of it, 206) without holding it in memory; a malformed
+    or unsatisfiable range is 416 naming ``name``."""
+    if range_header and not valid_range(range_header):
+        raise HTTPException(416, "Range must be a single 'bytes=START-END' range")
+    try:
+        read = store.read_range(key, range_header)
+    except RangeNotSatisfiable:
+        raise HTTPException(416, f"range {range_header} lies outside {name}") from None
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(read.length),
+        "Cache-Control": cache_control,
+        **(extra_headers or {}),
+    }
+    if read.content_range:
+        headers["Content-Range"] = read.content_range
+
+    def _chunks():
+        try:
+            yield from read.body.iter_chunks(chunk_size=256 * 1024)
+        finally:
+            read.body.close()
+
+    return StreamingResponse(
+        _chunks(), status_code=read.status, media_type=read.content_type, headers=headers
+    )
