@@ -11,20 +11,6 @@ from sqlalchemy.orm import Session
 from infra.models import AuditEntry, Clip, Complaint, Episode, Participant, Space, Track, utcnow
 from pipeline.retention import OPEN_STATUSES, Hold, Retention, RetentionPolicy, retention_of
 
-CATEGORIES = (
-    "harassment",
-    "hate",
-    "violence",
-    "sexual",
-    "self_harm",
-    "privacy",
-    "spam",
-    "copyright",
-    "misinformation",
-    "other",
-)
-DECISIONS = ("dismiss", "remove_episode", "remove_clip", "remove_speaker", "escalate")
-
 
 def ended_at(session: Session, space: Space) -> datetime:
     """When the space ended: finished, or for one never finished, its last upload (or creation)."""
@@ -105,7 +91,7 @@ def audit(
     return entry
 
 
-def take_down_episode(session: Session, episode: Episode) -> list[str]:
+def take_down_episode(episode: Episode) -> list[str]:
     """Take the episode out of the feed; return its media keys, to delete after commit."""
     if episode.removed_at is not None:
         return []
@@ -114,7 +100,7 @@ def take_down_episode(session: Session, episode: Episode) -> list[str]:
     return keys
 
 
-def take_down_clip(session: Session, clip: Clip) -> list[str]:
+def take_down_clip(clip: Clip) -> list[str]:
     """Remove the clip; return its media keys, to delete after commit."""
     keys = [entry["key"] for entry in (clip.media or {}).values() if entry.get("key")]
     clip.status, clip.media = "deleted", {}

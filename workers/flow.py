@@ -140,7 +140,7 @@ def _settle_without_recordings(session, space: Space) -> list[str]:
         "a speaker in the episode no longer consents, and the raw recordings were deleted after "
         "the retention period, so it cannot be made again without them: it was taken down"
     )
-    return take_down_episode(session, episode)
+    return take_down_episode(episode)
 
 
 @dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)

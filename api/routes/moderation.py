@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -111,15 +112,24 @@ def _review_segments(store: ObjectStore, space_id: str, tracks) -> tuple[list[Se
     return segments, complete
 
 
-def _line(segment: Segment, handles: dict[str, str], published: set[str]) -> schemas.ReviewLineOut:
-    return schemas.ReviewLineOut(
-        speaker=segment.speaker,
-        participant=handles.get(segment.speaker_id, ""),
-        start_s=round(segment.start_s, 2),
-        end_s=round(segment.end_s, 2),
-        text=segment.text,
-        published=segment.speaker_id in published,
-    )
+def _line_maker(session: Session, space: Space) -> Callable[[Segment], schemas.ReviewLineOut]:
+    """Turns review transcript lines into API lines: the speaker's handle, and whether the line
+    is also in the published transcript."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    published = set((episode.consent_snapshot if episode else {}).get("transcribed", []))
+    handles = {p.id: p.handle for p in space.participants}
+
+    def line(segment: Segment) -> schemas.ReviewLineOut:
+        return schemas.ReviewLineOut(
+            speaker=segment.speaker,
+            participant=handles.get(segment.speaker_id, ""),
+            start_s=round(segment.start_s, 2),
+            end_s=round(segment.end_s, 2),
+            text=segment.text,
+            published=segment.speaker_id in published,
+        )
+
+    return line
 
 
 def _audio_url(complaint_id: str, source: str, participant: str | None = None) -> str:
@@ -162,9 +172,7 @@ def review(
     tracks = _retained(session, space.id)
     window = _window(complaint, tracks)
     segments, complete = _review_segments(store, space.id, tracks)
-    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
-    published = set((episode.consent_snapshot if episode else {}).get("transcribed", []))
-    handles = {p.id: p.handle for p in space.participants}
+    line = _line_maker(session, space)
     accused = (
         session.get(Participant, complaint.participant_id) if complaint.participant_id else None
     )
@@ -199,7 +207,7 @@ def review(
         ],
         mix_url=_audio_url(complaint.id, "mix"),
         transcript_status="ready" if complete else "pending",
-        transcript=[_line(s, handles, published) for s in lines_in(segments, window)],
+        transcript=[line(s) for s in lines_in(segments, window)],
         retention=retention_out(
             retention_for(session, space, get_settings().retention_policy()), space
         ),
@@ -308,9 +316,7 @@ def search(
     space = session.get(Space, complaint.space_id)
     assert space is not None
     segments, _ = _review_segments(store, space.id, _retained(session, space.id))
-    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
-    published = set((episode.consent_snapshot if episode else {}).get("transcribed", []))
-    handles = {p.id: p.handle for p in space.participants}
+    line = _line_maker(session, space)
     audit(
         session,
         actor=principal.subject,
@@ -321,7 +327,7 @@ def search(
         query=q,
     )
     session.commit()
-    return [_line(s, handles, published) for s in search_lines(segments, q)]
+    return [line(s) for s in search_lines(segments, q)]
 
 
 @router.post("/complaints/{complaint_id}/decision", response_model=schemas.ComplaintOut)
@@ -353,13 +359,13 @@ def decide(
         episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
         if episode is None or episode.removed_at is not None:
             raise HTTPException(409, f"space {space.id} has no episode up to remove")
-        to_delete += take_down_episode(session, episode)
+        to_delete += take_down_episode(episode)
         sweep, detail = True, {"episode_id": episode.id}
     elif body.decision == "remove_clip":
         clip = session.get(Clip, complaint.clip_id) if complaint.clip_id else None
         if clip is None or clip.status == "deleted":
             raise HTTPException(409, "this complaint names no clip that is still up")
-        to_delete += take_down_clip(session, clip)
+        to_delete += take_down_clip(clip)
         detail = {"clip_id": clip.id}
     elif body.decision == "remove_speaker":
         name = body.speaker
