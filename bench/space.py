@@ -39,6 +39,7 @@ from infra.stack import ServiceStack
 from pipeline.loudness import measure_delivered
 from pipeline.quality import ScriptLine, speaker_attribution, timed_word_error_rate
 from pipeline.transcript import Segment
+from spacecast.demo import create_space
 
 TARGET_LUFS = -16.0
 
@@ -59,30 +60,6 @@ class RunConfig:
 
 def _say(line: str) -> None:
     print(f"bench: {line}", file=sys.stderr, flush=True)
-
-
-def submit(client: httpx.Client, scenario: Path) -> tuple[str, dict]:
-    """Create the show and space and upload every track, as a room service would; return the
-    space id and the show."""
-    manifest = json.loads((scenario / "manifest.json").read_text())
-    show = client.post("/shows", json=manifest["show"]).raise_for_status().json()
-    space = manifest["space"]
-    body = {
-        "title": space["title"],
-        "started_at": space["started_at"],
-        "language": space["language"],
-        "participants": [
-            {k: p[k] for k in ("id", "name", "role", "offset", "consent")}
-            for p in manifest["participants"]
-        ],
-    }
-    created = client.post(f"/shows/{show['id']}/spaces", json=body).raise_for_status().json()
-    for p in manifest["participants"]:
-        with open(scenario / p["track"], "rb") as track:
-            client.put(
-                f"/spaces/{created['id']}/participants/{p['id']}/track", content=track, timeout=600
-            ).raise_for_status()
-    return created["id"], show
 
 
 def wait_for_feed_item(client: httpx.Client, space_id: str, timeout_s: float) -> dict:
@@ -202,7 +179,7 @@ def run_service(config: RunConfig, out: Path) -> dict:
         roots = {"api": stack.api.pid, "worker": stack.workers[0].pid, "s3": s3.process.pid}
         with stack.client() as client:
             _say(f"uploading {len(truth['speakers'])} tracks of {config.minutes:g} min")
-            space_id, _ = submit(client, scenario)
+            space_id, _ = create_space(client, scenario)
             monitor = ProcessMonitor(roots).start()  # from "finished" on
             finished_mono, finished_at = time.monotonic(), time.time()
             client.post(f"/spaces/{space_id}/finish", json={}).raise_for_status()

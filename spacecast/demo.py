@@ -56,12 +56,11 @@ def _start_api(port: int):
     return server, thread
 
 
-def submit_sample(client: httpx.Client, sample_dir: Path, *, finish: dict | None = None) -> str:
-    """Send a sample space through the API as a room service would; return the space id.
-
-    ``finish`` is the body of the finish call (the host's choices); None sends none.
-    """
-    manifest = json.loads((sample_dir / "manifest.json").read_text())
+def create_space(client: httpx.Client, folder: Path) -> tuple[str, dict]:
+    """Create the show and the space of a sample (or benchmark) folder and upload every recorded
+    participant's track, streamed from disk, as a room service would; return the space id and
+    the show."""
+    manifest = json.loads((folder / "manifest.json").read_text())
     show = client.post("/shows", json=manifest["show"]).raise_for_status().json()
     space = manifest["space"]
     body = {
@@ -77,13 +76,22 @@ def submit_sample(client: httpx.Client, sample_dir: Path, *, finish: dict | None
     for p in manifest["participants"]:
         if not p["consent"].get("record"):
             continue
-        data = (sample_dir / p["track"]).read_bytes()
-        client.put(
-            f"/spaces/{created['id']}/participants/{p['id']}/track", content=data
-        ).raise_for_status()
-        _say(f"uploaded {p['track']} ({len(data) / 1024:.0f} KiB)")
-    client.post(f"/spaces/{created['id']}/finish", json=finish).raise_for_status()
-    return created["id"]
+        path = folder / p["track"]
+        with open(path, "rb") as track:
+            client.put(
+                f"/spaces/{created['id']}/participants/{p['id']}/track", content=track, timeout=600
+            ).raise_for_status()
+        _say(f"uploaded {p['track']} ({path.stat().st_size / 1024:.0f} KiB)")
+    return created["id"], show
+
+
+def submit_sample(client: httpx.Client, sample_dir: Path, *, finish: dict | None = None) -> str:
+    """Send a sample space through the API as a room service would and finish it; return the
+    space id. ``finish`` is the body of the finish call (the host's choices); None sends none.
+    """
+    space_id, _ = create_space(client, sample_dir)
+    client.post(f"/spaces/{space_id}/finish", json=finish).raise_for_status()
+    return space_id
 
 
 def wait_until_done(
