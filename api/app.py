@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.deps import store_dep
@@ -18,11 +19,13 @@ from api.routes import (
     episodes,
     me,
     moderation,
+    pages,
     search,
     shows,
     spaces,
     users,
 )
+from api.web import API_DIR
 from infra.settings import get_settings
 
 log = logging.getLogger("spacecast.api")
@@ -62,6 +65,8 @@ def create_app() -> FastAPI:
         search.router,
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(API_DIR / "static")), name="static")
     app.add_middleware(
         BodyLimit,
         default_bytes=settings.max_body_bytes,

@@ -6,6 +6,12 @@ Roles: ``admin``, ``host`` (their own shows), ``moderator`` (the vault, audited)
 ``participant`` (a key for one participation: their own data) and ``public`` (no key).
 Unknown, revoked or expired keys get 401; a role an endpoint does not admit gets 403; an object
 the caller may not reach is answered 404, as if it did not exist.
+
+The web pages sign in with the same API key, kept in an HttpOnly, SameSite=Strict cookie
+(``SESSION_COOKIE``); a request with that cookie and no Authorization header is that key's
+principal. Requests that change something on the strength of the cookie must also carry
+``CSRF_HEADER`` (which another site's page cannot send without a CORS preflight this API never
+grants) and, when the browser sends one, an Origin of this server.
 """
 
 from __future__ import annotations
@@ -54,20 +60,41 @@ class Principal:
 
 
 ANONYMOUS = Principal(user_id=None, roles=frozenset({Role.PUBLIC}))
+SESSION_COOKIE = "spacecast_key"
+CSRF_HEADER = "x-spacecast-page"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def principal_dep(request: Request, session: SessionDep) -> Principal:
-    header = request.headers.get("authorization")
-    if not header:
-        return ANONYMOUS
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Authorization must be 'Bearer <api key>'")
-    key = find_key(session, token.strip())
+def same_origin(request: Request) -> bool:
+    """The request's Origin, when the browser sent one, is this server."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    return origin.rstrip("/") == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _cookie_token(request: Request) -> str | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    if request.method not in SAFE_METHODS and not (
+        request.headers.get(CSRF_HEADER) and same_origin(request)
+    ):
+        raise HTTPException(
+            403,
+            "a signed-in page's changes must come from this site's pages "
+            f"(the {CSRF_HEADER} header from the same origin)",
+        )
+    return token
+
+
+def principal_for(session, token: str) -> Principal:
+    """The principal of an API key; 401 for an unknown, revoked or expired one."""
+    key = find_key(session, token)
     if key is None:
         raise _unauthorized("API key unknown, revoked or expired")
     if key.participant_id is not None:
@@ -87,6 +114,17 @@ def principal_dep(request: Request, session: SessionDep) -> Principal:
             Role.PUBLIC,
         }  # a recorder key does ingest for its show, nothing else
     return Principal(user_id=user.id, roles=frozenset(roles), key_id=key.id, show_id=key.show_id)
+
+
+def principal_dep(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        token = _cookie_token(request)
+        return principal_for(session, token) if token else ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("Authorization must be 'Bearer <api key>'")
+    return principal_for(session, token.strip())
 
 
 def allow(*roles: Role, objects: str = "") -> Callable[..., Principal]:

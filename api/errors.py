@@ -7,7 +7,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import schemas
@@ -88,9 +88,45 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(allowed)
 
 
+PAGE_HEADINGS = {
+    403: "Not for this account",
+    404: "Not found",
+    410: "No longer available",
+}
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for one of the web pages (API clients get JSON from them too)."""
+    route = request.scope.get("route")
+    return getattr(route, "response_class", None) is HTMLResponse and "text/html" in (
+        request.headers.get("accept", "")
+    )
+
+
+def _page_error(request: Request, exc: StarletteHTTPException) -> Response:
+    from api.web import login_redirect, templates
+
+    if exc.status_code == 401:
+        return login_redirect(request)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "viewer": None,
+            "status": exc.status_code,
+            "heading": PAGE_HEADINGS.get(exc.status_code, "Something went wrong"),
+            "detail": exc.detail,
+            "path": request.url.path,
+        },
+        status_code=exc.status_code,
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_page(request) and exc.status_code != 405:
+            return _page_error(request, exc)
         headers = dict(exc.headers or {})
         detail = exc.detail
         if exc.status_code == 405:

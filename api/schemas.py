@@ -334,6 +334,18 @@ class ClipIn(BaseModel):
     )
 
 
+class ClipCheckOut(BaseModel):
+    """Whether a range could be cut now, before cutting it."""
+
+    start_s: float
+    end_s: float
+    duration_s: float
+    speakers: list[str] = Field(description="everyone heard in the range")
+    blocked_by: list[str] = Field(description="those heard who do not allow clips")
+    allowed: bool
+    problems: list[str] = Field(description="why it would be refused, as the refusal says it")
+
+
 class ClipPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -4,12 +4,11 @@ moment a voice in it withdraws consent."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select, update
 
 from api import schemas
@@ -25,6 +24,7 @@ from api.urls import (
     cover_url,
     episode_moment_url,
 )
+from api.web import render
 from infra.clips import clip_context, clip_servable
 from infra.models import Clip, Episode, Show, Space, TranscriptSegment
 from infra.moderation import take_down_clip
@@ -32,7 +32,6 @@ from pipeline.suggest import suggest_clips
 from pipeline.transcript import Segment, segments_from_data
 
 router = APIRouter(tags=["clips"])
-templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
 Cutter = Annotated[
     Principal,
@@ -100,6 +99,94 @@ def _episode_for_cutting(session, principal: Principal, episode_id: str) -> tupl
     return published_episode(session, episode_id), False
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """A requested range, checked: the episode, the range on the episode timeline, who is
+    audible in it and whatever stops it from becoming a clip."""
+
+    episode: Episode
+    space: Space
+    as_host: bool
+    start_s: float
+    end_s: float
+    shift_s: float
+    audible: list[str]
+    names: dict[str, str]
+    range_error: str | None  # too short, too long or outside the episode (422)
+    consent_error: str | None  # someone audible refuses clips, naming them (409)
+    blocked_by: list[str]
+
+
+def _assess_cut(
+    session, settings, principal: Principal, episode_id: str, body: schemas.ClipIn
+) -> _Cut:
+    """The one clip gate, shared by cutting a clip and checking a range before cutting."""
+    episode, as_host = _episode_for_cutting(session, principal, episode_id)
+    shift = _timeline_start(episode)
+    start, end = (
+        (body.start_s, body.end_s)
+        if body.timeline == "episode"
+        else (body.start_s - shift, body.end_s - shift)
+    )
+    range_error = None
+    if end - start < settings.clip_min_s:
+        range_error = f"a clip lasts at least {settings.clip_min_s:.0f} s"
+    elif not as_host and end - start > settings.listener_clip_max_s:
+        range_error = (
+            f"listeners cut at most {settings.listener_clip_max_s:.0f} s; "
+            f"this range is {end - start:.1f} s"
+        )
+    elif not 0 <= start < end <= episode.duration_s + 0.05:
+        range_error = (
+            f"the range {start:.1f}-{end:.1f} s is outside the episode "
+            f"(0-{episode.duration_s:.1f} s)"
+        )
+    space = session.get(Space, episode.space_id)
+    context = clip_context(session, space, episode)
+    audible, blockers = context.blockers(start + shift, end + shift)
+    consent_error = (
+        f"cannot clip {start:.1f}-{end:.1f} s: " + "; ".join(b.reason for b in blockers)
+        if blockers
+        else None
+    )
+    return _Cut(
+        episode=episode,
+        space=space,
+        as_host=as_host,
+        start_s=start,
+        end_s=end,
+        shift_s=shift,
+        audible=audible,
+        names=context.names,
+        range_error=range_error,
+        consent_error=consent_error,
+        blocked_by=[b.name for b in blockers],
+    )
+
+
+@router.post("/episodes/{episode_id}/clips/check", response_model=schemas.ClipCheckOut)
+def check_clip(
+    episode_id: str,
+    body: schemas.ClipIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Cutter,
+) -> schemas.ClipCheckOut:
+    """Whether a range could be cut now, without cutting it: its duration, who is heard in it and
+    what would refuse it (the same checks as cutting)."""
+    cut = _assess_cut(session, settings, principal, episode_id, body)
+    problems = [p for p in (cut.range_error, cut.consent_error) if p]
+    return schemas.ClipCheckOut(
+        start_s=round(cut.start_s, 3),
+        end_s=round(cut.end_s, 3),
+        duration_s=round(cut.end_s - cut.start_s, 3),
+        speakers=[cut.names.get(pid, "") for pid in cut.audible],
+        blocked_by=cut.blocked_by,
+        allowed=not problems,
+        problems=problems,
+    )
+
+
 @router.post(
     "/episodes/{episode_id}/clips",
     status_code=202,
@@ -117,35 +204,15 @@ def create_clip(
     refusal names them."""
     from workers.actors import render_clip_audio
 
-    episode, as_host = _episode_for_cutting(session, principal, episode_id)
-    shift = _timeline_start(episode)
-    start, end = (
-        (body.start_s, body.end_s)
-        if body.timeline == "episode"
-        else (body.start_s - shift, body.end_s - shift)
-    )
-    if end - start < settings.clip_min_s:
-        raise HTTPException(422, f"a clip lasts at least {settings.clip_min_s:.0f} s")
-    if not as_host and end - start > settings.listener_clip_max_s:
-        raise HTTPException(
-            422,
-            f"listeners cut at most {settings.listener_clip_max_s:.0f} s; "
-            f"this range is {end - start:.1f} s",
-        )
-    if not 0 <= start < end <= episode.duration_s + 0.05:
-        raise HTTPException(
-            422,
-            f"the range {start:.1f}-{end:.1f} s is outside the episode "
-            f"(0-{episode.duration_s:.1f} s)",
-        )
-    space = session.get(Space, episode.space_id)
-    context = clip_context(session, space, episode)
-    audible, blockers = context.blockers(start + shift, end + shift)
-    if blockers:
-        raise HTTPException(
-            409, f"cannot clip {start:.1f}-{end:.1f} s: " + "; ".join(b.reason for b in blockers)
-        )
-    voices = [pid for pid in audible if pid in context.published]
+    cut = _assess_cut(session, settings, principal, episode_id, body)
+    if cut.range_error:
+        raise HTTPException(422, cut.range_error)
+    if cut.consent_error:
+        raise HTTPException(409, cut.consent_error)
+    episode, space, as_host = cut.episode, cut.space, cut.as_host
+    start, end, shift = cut.start_s, cut.end_s, cut.shift_s
+    published = set(episode.consent_snapshot.get("audible", []))
+    voices = [pid for pid in cut.audible if pid in published]
     clip = Clip(
         episode_id=episode.id,
         space_id=space.id,
@@ -332,15 +399,21 @@ def read_clip_media(
 
 
 @router.get("/c/{clip_id}", response_class=HTMLResponse, include_in_schema=False)
-def share_page(clip_id: str, request: Request, session: SessionDep, _: Anyone) -> HTMLResponse:
+def share_page(
+    clip_id: str, request: Request, session: SessionDep, principal: Anyone
+) -> HTMLResponse:
     """The clip's share page: player, transcript excerpt, speakers, the moment in context, and
     OpenGraph tags for link previews."""
     clip, episode = _clip(session, clip_id)
     if not clip_servable(session, clip, episode):
         raise HTTPException(410, f"clip {clip_id} is no longer available")
     show = session.get(Show, episode.show_id)
-    return templates.TemplateResponse(
+    return render(
         request,
         "clip.html",
-        {"clip": clip_out(session, clip, episode), "show": show, "cover": cover_url(show)},
+        session,
+        principal,
+        clip=clip_out(session, clip, episode),
+        show=show,
+        cover=cover_url(show),
     )

@@ -1,0 +1,248 @@
+"""The web pages for hosts, listeners and moderators: server-rendered from the same access checks
+and view functions as the JSON API, with small scripts that call that API for every change.
+
+Each page admits roles through ``allow`` like any endpoint; a browser that is not signed in is
+sent to the login page, and other refusals are shown as a page (see ``api.errors``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+
+from api.access import may_manage_show, public_show, published_episode, space_for
+from api.auth import SESSION_COOKIE, Principal, Role, allow, principal_for, same_origin
+from api.deps import SessionDep, SettingsDep, StoreDep
+from api.publishing import published_episodes
+from api.routes import moderation
+from api.routes.clips import list_clips
+from api.urls import cover_url, feed_url
+from api.views import episode_out, space_out
+from api.web import publish_action, render, safe_next
+from infra.models import Show, Space, TranscriptSegment
+
+router = APIRouter(tags=["pages"], include_in_schema=False, default_response_class=HTMLResponse)
+
+Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="public pages"))]
+Cutter = Annotated[
+    Principal,
+    Depends(
+        allow(
+            Role.HOST,
+            Role.ADMIN,
+            Role.LISTENER,
+            objects="listeners: published episodes; hosts: episodes of own shows",
+        )
+    ),
+]
+Host = Annotated[
+    Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="own shows and their spaces"))
+]
+Moderator = Annotated[
+    Principal,
+    Depends(allow(Role.MODERATOR, Role.ADMIN, objects="every complaint, through the review")),
+]
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, principal: Anyone) -> HTMLResponse:
+    return render(request, "home.html", session, principal)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, session: SessionDep, principal: Anyone) -> HTMLResponse:
+    return render(
+        request,
+        "login.html",
+        session,
+        principal,
+        next=safe_next(request.query_params.get("next")),
+        error=None,
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, session: SessionDep, principal: Anyone):
+    """Sign in with an API key: the key is kept in an HttpOnly, SameSite=Strict cookie and the
+    pages act as its principal."""
+    if not same_origin(request):
+        raise HTTPException(403, "sign in from this site's login page")
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    token = (form.get("key") or [""])[0].strip()
+    target = safe_next((form.get("next") or [""])[0])
+    error = None
+    if not token:
+        error = "Enter your API key."
+    else:
+        try:
+            principal_for(session, token)
+        except HTTPException as refused:
+            error = f"That key does not work: {refused.detail}."
+    if error:
+        return render(
+            request, "login.html", session, principal, status_code=200, next=target, error=error
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", response_class=HTMLResponse)
+def logout(request: Request, _: Anyone) -> RedirectResponse:
+    if not same_origin(request):
+        raise HTTPException(403, "sign out from this site's pages")
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/s/{show_id}", response_class=HTMLResponse)
+def show_page(
+    show_id: str, request: Request, session: SessionDep, principal: Anyone
+) -> HTMLResponse:
+    """The show: its published episodes and the feed to subscribe to."""
+    show = public_show(session, show_id)
+    episodes = [episode_out(e) for e, _ in published_episodes(session, show.id)]
+    return render(
+        request,
+        "show.html",
+        session,
+        principal,
+        show=show,
+        cover=cover_url(show),
+        feed=feed_url(show.id),
+        episodes=episodes,
+    )
+
+
+def _transcript(session, episode_id: str) -> list[TranscriptSegment]:
+    return list(
+        session.scalars(
+            select(TranscriptSegment)
+            .where(TranscriptSegment.episode_id == episode_id)
+            .order_by(TranscriptSegment.start_s)
+        )
+    )
+
+
+@router.get("/e/{episode_id}", response_class=HTMLResponse)
+def episode_page(
+    episode_id: str, request: Request, session: SessionDep, principal: Anyone
+) -> HTMLResponse:
+    """Player, transcript that follows playback, transcript downloads, the episode's clips."""
+    episode = published_episode(session, episode_id)
+    show = session.get(Show, episode.show_id)
+    return render(
+        request,
+        "episode.html",
+        session,
+        principal,
+        show=show,
+        episode=episode_out(episode),
+        lines=_transcript(session, episode.id),
+        clips=list_clips(episode.id, session, principal),
+    )
+
+
+@router.get("/e/{episode_id}/cut", response_class=HTMLResponse)
+def clip_maker(
+    episode_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Cutter,
+) -> HTMLResponse:
+    """Select a range on the waveform or by transcript lines; the range is checked (duration,
+    who is heard, whether they allow clips) before it can be cut."""
+    episode = published_episode(session, episode_id)
+    show = session.get(Show, episode.show_id)
+    as_host = show is not None and may_manage_show(principal, show)
+    return render(
+        request,
+        "cut.html",
+        session,
+        principal,
+        show=show,
+        episode=episode_out(episode),
+        lines=_transcript(session, episode.id),
+        min_s=settings.clip_min_s,
+        max_s=None if as_host else settings.listener_clip_max_s,
+    )
+
+
+@router.get("/host", response_class=HTMLResponse)
+def dashboard(request: Request, session: SessionDep, principal: Host) -> HTMLResponse:
+    """The host's shows and their spaces, with each space's progress."""
+    query = select(Show).order_by(Show.created_at)
+    if not principal.is_admin:
+        query = query.where(Show.owner_id == principal.user_id)
+    shows = []
+    for show in session.scalars(query):
+        spaces = session.scalars(
+            select(Space).where(Space.show_id == show.id).order_by(Space.started_at.desc())
+        )
+        shows.append((show, [space_out(session, space) for space in spaces]))
+    return render(request, "host.html", session, principal, shows=shows)
+
+
+@router.get("/host/spaces/{space_id}", response_class=HTMLResponse)
+def space_page(
+    space_id: str, request: Request, session: SessionDep, principal: Host
+) -> HTMLResponse:
+    """Per-stage progress, consent of every participant, who is missing, and publishing."""
+    space = space_out(session, space_for(session, principal, space_id))
+    return render(
+        request,
+        "space.html",
+        session,
+        principal,
+        space=space,
+        show=session.get(Show, space.show_id),
+        publish=publish_action(space),
+    )
+
+
+@router.get("/moderate", response_class=HTMLResponse)
+def moderation_queue(request: Request, session: SessionDep, principal: Moderator) -> HTMLResponse:
+    items = moderation.queue(session, principal, limit=200)
+    return render(request, "moderate.html", session, principal, items=items)
+
+
+@router.get("/moderate/{complaint_id}", response_class=HTMLResponse)
+def review_page(
+    complaint_id: str,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    principal: Moderator,
+) -> HTMLResponse:
+    """One complaint: the reported range on the accused speaker's own track (or the mix), the
+    transcript around it, the retention countdown, decisions and the audit trail."""
+    review = moderation.review(complaint_id, session, store, principal)
+    window = review.window
+    complaint = review.complaint
+    start = complaint.start_s if complaint.start_s is not None else window["start_s"]
+    end = complaint.end_s if complaint.end_s is not None else window["end_s"]
+    accused = next((t for t in review.tracks if t.participant == review.accused), None)
+    return render(
+        request,
+        "review.html",
+        session,
+        principal,
+        review=review,
+        complaint=complaint,
+        accused=accused,
+        jump_s=round(max(start - window["start_s"], 0.0), 3),
+        reported=(start, end),
+    )
