@@ -76,6 +76,11 @@ def create_app() -> FastAPI:
     @app.middleware("http")
     async def _security_headers(request, call_next):
         response = await call_next(request)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            # Pages send their origin with their own form posts (the sign-in checks it; under
+            # no-referrer a browser sends "Origin: null") and are never framed.
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response

@@ -1,0 +1,51 @@
+"""Helpers for the browser tests: signing in through the login page, and visiting a page with
+its accessibility basics checked and a screenshot kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Every form control and media element needs an accessible name, every image an alt text, the
+# document a language and a viewport for phones.
+A11Y_PROBLEMS = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push("html has no lang");
+  if (!document.querySelector("meta[name=viewport]")) problems.push("no viewport meta");
+  const named = (el) => {
+    if (el.labels && el.labels.length && [...el.labels].some((l) => l.textContent.trim())) return true;
+    if ((el.getAttribute("aria-label") || "").trim()) return true;
+    const by = el.getAttribute("aria-labelledby");
+    if (by && document.getElementById(by) && document.getElementById(by).textContent.trim()) return true;
+    return el.tagName === "BUTTON" && el.textContent.trim() !== "";
+  };
+  for (const el of document.querySelectorAll(
+      "input:not([type=hidden]), select, textarea, button, audio, video, canvas")) {
+    if (!named(el)) problems.push("unlabelled: " + el.outerHTML.slice(0, 100));
+  }
+  for (const img of document.querySelectorAll("img")) {
+    if (!img.hasAttribute("alt")) problems.push("image without alt: " + img.outerHTML.slice(0, 100));
+  }
+  for (const a of document.querySelectorAll("a")) {
+    if (!a.textContent.trim() && !a.getAttribute("aria-label")) problems.push("empty link: " + a.outerHTML.slice(0, 100));
+  }
+  return problems;
+}"""
+
+
+def check_and_snap(page, artifacts: Path, name: str) -> None:
+    """Assert the page's accessibility basics and keep a full-page screenshot."""
+    assert page.evaluate(A11Y_PROBLEMS) == [], page.url
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+def signed_in(browser, base_url: str, key: str | None, **context_options):
+    """A new browser page, signed in with ``key`` through the login form (None: anonymous)."""
+    context = browser.new_context(base_url=base_url, **context_options)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    if key:
+        page.goto("/login")
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+    return page
