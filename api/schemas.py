@@ -340,8 +340,10 @@ class ClipCheckOut(BaseModel):
     start_s: float
     end_s: float
     duration_s: float
-    speakers: list[str] = Field(description="everyone heard in the range")
-    blocked_by: list[str] = Field(description="those heard who do not allow clips")
+    speakers: list[str] = Field(description="the episode's speakers heard in the range")
+    blocked_by: list[str] = Field(
+        description="those heard who do not allow clips (or are heard though not published)"
+    )
     allowed: bool
     problems: list[str] = Field(description="why it would be refused, as the refusal says it")
 

@@ -110,7 +110,7 @@ class _Cut:
     start_s: float
     end_s: float
     shift_s: float
-    audible: list[str]
+    voices: list[str]  # participant ids heard in the range and published in the episode
     names: dict[str, str]
     range_error: str | None  # too short, too long or outside the episode (422)
     consent_error: str | None  # someone audible refuses clips, naming them (409)
@@ -156,7 +156,7 @@ def _assess_cut(
         start_s=start,
         end_s=end,
         shift_s=shift,
-        audible=audible,
+        voices=[pid for pid in audible if pid in context.published],
         names=context.names,
         range_error=range_error,
         consent_error=consent_error,
@@ -180,7 +180,7 @@ def check_clip(
         start_s=round(cut.start_s, 3),
         end_s=round(cut.end_s, 3),
         duration_s=round(cut.end_s - cut.start_s, 3),
-        speakers=[cut.names.get(pid, "") for pid in cut.audible],
+        speakers=[cut.names.get(pid, "") for pid in cut.voices],
         blocked_by=cut.blocked_by,
         allowed=not problems,
         problems=problems,
@@ -211,8 +211,7 @@ def create_clip(
         raise HTTPException(409, cut.consent_error)
     episode, space, as_host = cut.episode, cut.space, cut.as_host
     start, end, shift = cut.start_s, cut.end_s, cut.shift_s
-    published = set(episode.consent_snapshot.get("audible", []))
-    voices = [pid for pid in cut.audible if pid in published]
+    voices = cut.voices
     clip = Clip(
         episode_id=episode.id,
         space_id=space.id,

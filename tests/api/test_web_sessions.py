@@ -1,0 +1,93 @@
+"""Signing in to the web pages: the API key in an HttpOnly, SameSite=Strict cookie is the same
+principal as the bearer key; changes made with the cookie need the page header from the same
+origin; browsers asking for a page without signing in are sent to the login page."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.web import safe_next
+from tests.api.conftest import World
+
+
+@pytest.fixture
+def browser_like(world: World) -> TestClient:
+    """A client of its own, so its cookies stay out of the shared one."""
+    return TestClient(world.client.app)
+
+
+def sign_in(client: TestClient, key: str, **headers: str):
+    return client.post(
+        "/login", data={"key": key, "next": "/host"}, headers=headers, follow_redirects=False
+    )
+
+
+def test_signing_in_sets_a_strict_http_only_cookie_for_the_same_principal(
+    world: World, browser_like: TestClient
+) -> None:
+    response = sign_in(browser_like, world.keys["listener"])
+    assert response.status_code == 303 and response.headers["location"] == "/host"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    me = browser_like.get("/users/me")
+    assert me.status_code == 200 and me.json()["roles"] == ["listener"]
+    browser_like.post("/logout", follow_redirects=False)
+    assert browser_like.get("/users/me").status_code == 401
+
+
+def test_a_wrong_key_is_explained_on_the_login_page(browser_like: TestClient) -> None:
+    response = sign_in(browser_like, "sc_not-a-key")
+    assert response.status_code == 200
+    assert "That key does not work: API key unknown, revoked or expired" in response.text
+    assert "set-cookie" not in response.headers
+
+
+def test_cookie_changes_need_the_page_header_from_the_same_origin(
+    world: World, browser_like: TestClient
+) -> None:
+    sign_in(browser_like, world.keys["listener"])
+    url = f"/episodes/{world.episodes['A']}/clips/check"
+    body = {"start_s": 5, "end_s": 15}
+    forged = browser_like.post(url, json=body)
+    assert forged.status_code == 403 and "x-spacecast-page" in forged.json()["detail"]
+    other_site = browser_like.post(
+        url, json=body, headers={"x-spacecast-page": "1", "origin": "https://evil.example"}
+    )
+    assert other_site.status_code == 403
+    page = browser_like.post(
+        url, json=body, headers={"x-spacecast-page": "1", "origin": "http://testserver"}
+    )
+    assert page.status_code == 200, page.text
+    assert page.json()["duration_s"] == 10.0
+    # Reading needs no header; a bearer key never needs one.
+    assert browser_like.get("/users/me").status_code == 200
+    assert world.client.post(url, json=body, headers=world.headers("listener")).status_code == 200
+
+
+def test_sign_in_from_another_site_is_refused(world: World, browser_like: TestClient) -> None:
+    response = sign_in(browser_like, world.keys["listener"], origin="https://evil.example")
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+def test_browsers_are_sent_to_sign_in_and_api_clients_get_json(
+    world: World, browser_like: TestClient
+) -> None:
+    page = browser_like.get("/host?x=1", headers={"accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=%2Fhost%3Fx%3D1"
+    assert browser_like.get("/host").json()["detail"].startswith("this endpoint needs an API key")
+    sign_in(browser_like, world.keys["listener"])
+    refused = browser_like.get("/host", headers={"accept": "text/html"})
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+    assert "this endpoint is for: admin, host" in refused.text
+
+
+@pytest.mark.parametrize(
+    ("asked", "followed"),
+    [("/e/1", "/e/1"), ("//evil.example/x", "/"), ("https://evil.example", "/"), ("", "/"),
+     ("/\\evil.example", "/")],
+)  # fmt: skip
+def test_only_paths_of_this_site_are_followed_after_signing_in(asked: str, followed: str) -> None:
+    assert safe_next(asked) == followed
