@@ -9,9 +9,10 @@ the caller may not reach is answered 404, as if it did not exist.
 
 The web pages sign in with the same API key, kept in an HttpOnly, SameSite=Strict cookie
 (``SESSION_COOKIE``); a request with that cookie and no Authorization header is that key's
-principal. Requests that change something on the strength of the cookie must also carry
-``CSRF_HEADER`` (which another site's page cannot send without a CORS preflight this API never
-grants) and, when the browser sends one, an Origin of this server.
+principal. Requests that change something on the strength of the cookie must come from this
+site: an Origin header naming it (browsers send one with every form post and script request), or
+``CSRF_HEADER``, which another site's page cannot send without a CORS preflight this API never
+grants.
 """
 
 from __future__ import annotations
@@ -81,13 +82,15 @@ def _cookie_token(request: Request) -> str | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    if request.method not in SAFE_METHODS and not (
-        request.headers.get(CSRF_HEADER) and same_origin(request)
-    ):
+    if request.method in SAFE_METHODS:
+        return token
+    page_script = bool(request.headers.get(CSRF_HEADER)) and same_origin(request)
+    page_form = "origin" in request.headers and same_origin(request)
+    if not (page_script or page_form):
         raise HTTPException(
             403,
             "a signed-in page's changes must come from this site's pages "
-            f"(the {CSRF_HEADER} header from the same origin)",
+            f"(an Origin of this site, or the {CSRF_HEADER} header)",
         )
     return token
 

@@ -33,6 +33,10 @@ def test_sign_in_explains_a_wrong_key_and_returns_to_the_page_asked_for(
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/host$"))
     assert page.get_by_role("heading", name="Your shows").is_visible()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.get_by_role("navigation").get_by_role("link", name="Sign in").is_visible()
+    assert page.goto("/host").url.startswith(f"{base}/login?next=")
     listener = signed_in(browser, base, site["listener"])
     response = listener.goto("/host")
     assert response.status == 403
