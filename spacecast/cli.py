@@ -76,6 +76,13 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    import os
+
+    # Dramatiq prefetches twice as many messages per queue as a process has threads. Stages run
+    # for minutes, so a prefetched message waits behind a busy thread while another process
+    # idles: hold no more messages per queue than there are threads to run them. Read by
+    # dramatiq.worker when it is imported, so set before.
+    os.environ.setdefault("dramatiq_queue_prefetch", str(args.threads))
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
