@@ -21,12 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 
 from api.deps import SessionDep
 from infra.accounts import find_key
 from infra.models import User
+from infra.settings import get_settings
 
 
 class Role(StrEnum):
@@ -71,11 +73,14 @@ def _unauthorized(message: str) -> HTTPException:
 
 
 def same_origin(request: Request) -> bool:
-    """The request's Origin, when the browser sent one, is this server."""
+    """The request's Origin, when the browser sent one, is this server: as the request reached
+    it, or as the public base URL names it (behind a proxy that terminates TLS)."""
     origin = request.headers.get("origin")
     if not origin:
         return True
-    return origin.rstrip("/") == f"{request.url.scheme}://{request.url.netloc}"
+    public = urlsplit(get_settings().public_base_url)
+    allowed = {f"{request.url.scheme}://{request.url.netloc}", f"{public.scheme}://{public.netloc}"}
+    return origin.rstrip("/") in allowed
 
 
 def _cookie_token(request: Request) -> str | None:

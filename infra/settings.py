@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     upload_rate: str = "60/minute"
     signup_rate: str = "10/hour"
+    login_rate: str = "20/minute"  # web sign-in attempts per client address
     rate_limit_redis_url: str | None = None  # unset: counted in each API process's memory
 
     work_dir: Path | None = None  # scratch space for workers; default: the system temp folder
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     listener_clip_max_s: float = 60.0
     clip_min_s: float = 3.0
     clip_rate: str = "10/minute"
+    clip_check_rate: str = "240/minute"  # the clip maker checks a range as it is dragged
 
     # Moderation: raw recordings kept after a space ends, and after a complaint is decided
     retention_days: float = 30.0

@@ -164,7 +164,11 @@ def _assess_cut(
     )
 
 
-@router.post("/episodes/{episode_id}/clips/check", response_model=schemas.ClipCheckOut)
+@router.post(
+    "/episodes/{episode_id}/clips/check",
+    response_model=schemas.ClipCheckOut,
+    dependencies=[Depends(rate_limited("clip_check", "clip_check_rate", noun="clip checks"))],
+)
 def check_clip(
     episode_id: str,
     body: schemas.ClipIn,

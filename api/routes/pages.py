@@ -17,6 +17,7 @@ from sqlalchemy import select
 from api.access import may_manage_show, public_show, published_episode, space_for
 from api.auth import SESSION_COOKIE, Principal, Role, allow, principal_for, same_origin
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.limits import rate_limited
 from api.publishing import published_episodes
 from api.routes import moderation
 from api.routes.clips import list_clips
@@ -65,7 +66,11 @@ def login_form(request: Request, session: SessionDep, principal: Anyone) -> HTML
     )
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post(
+    "/login",
+    response_class=HTMLResponse,
+    dependencies=[Depends(rate_limited("login", "login_rate", noun="sign-in attempts"))],
+)
 async def login(request: Request, session: SessionDep, principal: Anyone):
     """Sign in with an API key: the key is kept in an HttpOnly, SameSite=Strict cookie and the
     pages act as its principal."""

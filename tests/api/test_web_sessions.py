@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.web import safe_next
+from infra.settings import get_settings
 from tests.api.conftest import World
 
 
@@ -92,3 +93,27 @@ def test_browsers_are_sent_to_sign_in_and_api_clients_get_json(
 )  # fmt: skip
 def test_only_paths_of_this_site_are_followed_after_signing_in(asked: str, followed: str) -> None:
     assert safe_next(asked) == followed
+
+
+def test_sign_in_attempts_from_one_address_are_rate_limited(world: World) -> None:
+    guesser = TestClient(world.client.app, client=("203.0.113.7", 40000))
+    statuses = [sign_in(guesser, f"sc_guess-{n}").status_code for n in range(22)]
+    assert statuses[:20] == [200] * 20  # each a wrong key, explained on the page
+    assert statuses[20:] == [429, 429]
+    refused = sign_in(guesser, "sc_guess-last")
+    assert "too many sign-in attempts: at most 20 per minute" in refused.text
+    other_address = TestClient(world.client.app, client=("203.0.113.8", 40000))
+    assert sign_in(other_address, world.keys["listener"]).status_code == 303
+
+
+def test_behind_a_proxy_the_public_origin_counts_as_this_site(world: World) -> None:
+    """The proxy reaches the app at an internal address; browsers send the public origin."""
+    internal = TestClient(world.client.app, base_url="http://10.0.0.5:8000")
+    public = get_settings().public_base_url.rstrip("/")
+    assert sign_in(internal, world.keys["listener"], origin=public).status_code == 303
+    url = f"/episodes/{world.episodes['A']}/clips/check"
+    body = {"start_s": 5, "end_s": 15}
+    assert internal.post(url, json=body, headers={"origin": public}).status_code == 200
+    assert (
+        internal.post(url, json=body, headers={"origin": "https://evil.example"}).status_code == 403
+    )
