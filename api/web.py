@@ -52,6 +52,10 @@ class Viewer:
     def cuts(self) -> bool:
         return bool(self.roles & {"host", "admin", "listener"})
 
+    @property
+    def reports(self) -> bool:
+        return bool(self.roles & {"listener", "host", "moderator", "admin", "participant"})
+
 
 def viewer_of(session: Session, principal: Principal) -> Viewer | None:
     if principal.roles == frozenset({Role.PUBLIC}):

@@ -26,6 +26,20 @@ from api.views import episode_out, space_out
 from api.web import publish_action, render, safe_next
 from infra.models import Show, Space, TranscriptSegment
 
+# What a listener may report, in the words the report form shows.
+REPORT_CATEGORIES = (
+    ("harassment", "Harassment or bullying"),
+    ("hate", "Hate speech"),
+    ("violence", "Violence or threats"),
+    ("sexual", "Sexual content"),
+    ("self_harm", "Self-harm"),
+    ("privacy", "Private information shared"),
+    ("spam", "Spam"),
+    ("copyright", "Copyright"),
+    ("misinformation", "Misinformation"),
+    ("other", "Something else"),
+)
+
 router = APIRouter(tags=["pages"], include_in_schema=False, default_response_class=HTMLResponse)
 
 Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="public pages"))]
@@ -157,6 +171,7 @@ def episode_page(
         episode=episode_out(episode),
         lines=_transcript(session, episode.id),
         clips=list_clips(episode.id, session, principal),
+        report_categories=REPORT_CATEGORIES,
     )
 
 

@@ -4,9 +4,13 @@ origin; browsers asking for a page without signing in are sent to the login page
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 from fastapi.testclient import TestClient
 
+from api.routes.pages import REPORT_CATEGORIES
+from api.schemas import ComplaintCategory
 from api.web import safe_next
 from infra.settings import get_settings
 from tests.api.conftest import World
@@ -117,3 +121,7 @@ def test_behind_a_proxy_the_public_origin_counts_as_this_site(world: World) -> N
     assert (
         internal.post(url, json=body, headers={"origin": "https://evil.example"}).status_code == 403
     )
+
+
+def test_the_report_form_offers_every_complaint_category() -> None:
+    assert [value for value, _ in REPORT_CATEGORIES] == list(get_args(ComplaintCategory))

@@ -228,23 +228,27 @@ def test_moderator_reviews_a_complaint_from_the_reported_moment_to_a_decision(
     with stack.client(key=None) as anyone:
         segments = anyone.get("/search", params={"q": "pretzels"}).raise_for_status().json()
     line = next(s for s in segments if s["speaker"] == "Chioma")
+
+    # A listener reports Chioma's line from the episode page.
+    reporter = signed_in(browser, stack.base_url, site["listener"])
+    reporter.goto(f"/e/{episode['id']}")
+    reporter.get_by_text("Report a problem").click()
+    report = reporter.locator("#report-form")
+    report.get_by_label("What is wrong").select_option("harassment")
+    report.get_by_label("Who").select_option("Chioma")
+    report.get_by_label("From").fill(f"{line['start_s']:.1f}")
+    report.get_by_label("to", exact=True).fill(f"{line['end_s']:.1f}")
+    report.get_by_label("What happened").fill("Rude about the fountain.")
+    check_and_snap(reporter, artifacts, "episode-report")
+    report.get_by_role("button", name="Send the report").click()
+    expect(reporter.locator("#report-status")).to_contain_text("with the moderators")
+    complaint_id = report.get_attribute("data-complaint")
     with stack.client(key=site["listener"]) as listener:
-        complaint = (
-            listener.post(
-                "/complaints",
-                json={
-                    "target": "speaker",
-                    "episode_id": episode["id"],
-                    "speaker": "Chioma",
-                    "start_s": line["start_s"],
-                    "end_s": line["end_s"],
-                    "category": "harassment",
-                    "text": "Rude about the fountain.",
-                },
-            )
-            .raise_for_status()
-            .json()
-        )
+        mine = listener.get("/complaints").raise_for_status().json()
+    complaint = next(c for c in mine if c["id"] == complaint_id)
+    assert complaint["target"] == "speaker" and complaint["speaker"] == "chioma"
+    assert complaint["category"] == "harassment" and complaint["text"] == "Rude about the fountain."
+    reporter.context.close()
     with stack.client(key=site["moderator"]) as moderator:
         deadline = time.monotonic() + 180
         while (review := moderator.get(f"/moderation/complaints/{complaint['id']}").json())[
