@@ -12,9 +12,11 @@ from api import errors
 from api.deps import store_dep
 from api.limits import BodyLimit
 from api.routes import (
+    chunks,
     clips,
     complaints,
     consent,
+    dead_letters,
     episodes,
     me,
     moderation,
@@ -53,6 +55,7 @@ def create_app() -> FastAPI:
         users.router,
         shows.router,
         spaces.router,
+        chunks.router,
         consent.router,
         me.router,
         episodes.router,
@@ -60,6 +63,7 @@ def create_app() -> FastAPI:
         complaints.router,
         moderation.router,
         search.router,
+        dead_letters.router,
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.add_middleware(
