@@ -207,7 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     record = sub.add_parser(
         "record", help="stream an audio file to a live space in chunks, as a room recorder does"
     )
-    record.add_argument("file", help="any audio file ffmpeg reads; sent as 48 kHz mono PCM")
+    record.add_argument(
+        "file",
+        nargs="+",
+        help="any audio file ffmpeg reads, sent as 48 kHz mono PCM; FILE@SECONDS places it at "
+        "that track second (one file per stretch of a participant who left and came back)",
+    )
     record.add_argument("--api", default="http://127.0.0.1:8000", help="Spacecast API base URL")
     record.add_argument("--key", help="API key (the show's recorder key, or its host's)")
     record.add_argument("--space", required=True, help="space id")
@@ -218,10 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="1 = real time, 4 = four times faster, 0 = no pacing",
-    )
-    record.add_argument("--at-s", type=float, default=0.0, help="track second of the file's start")
-    record.add_argument(
-        "--first-seq", type=int, default=0, help="sequence number of its first chunk"
     )
     record.add_argument(
         "--no-finish", action="store_true", help="do not assemble the track (more will follow)"

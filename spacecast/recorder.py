@@ -65,6 +65,7 @@ class Recorder:
         self.participant = participant
         self.give_up_after_s = give_up_after_s
         self.log = log
+        self.retries = 0  # requests repeated after a transport error or a transient status
 
     def _request(self, method: str, url: str, what: str, **kwargs) -> httpx.Response:
         """Retry transport errors and transient statuses with backoff; return the response."""
@@ -84,6 +85,7 @@ class Recorder:
                     f"{what}: gave up after {self.give_up_after_s:.0f} s: {problem}"
                 )
             self.log(f"{what}: {problem}; retrying in {wait:.1f} s")
+            self.retries += 1
             time.sleep(wait)
             delay = min(delay * 2, 5.0)
 
@@ -109,6 +111,7 @@ class Recorder:
                 return response.json()
             if response.status_code == 422 and "sha256 mismatch" in response.text:
                 self.log(f"chunk {seq}: {response.json()['detail']}")
+                self.retries += 1
                 continue
             raise RecorderError(f"chunk {seq}: {response.status_code} {response.text[:300]}")
         raise RecorderError(f"chunk {seq}: refused five times: {response.text[:300]}")
@@ -127,60 +130,61 @@ class Recorder:
 
     def stream(
         self,
-        path: Path,
+        path: Path | list[tuple[Path, float]],
         *,
         chunk_s: float = 5.0,
         speed: float | None = 1.0,
-        at_s: float = 0.0,
-        first_seq: int = 0,
         finish: bool = True,
         on_chunk: Callable[[int, dict], None] | None = None,
     ) -> RecordingReport:
-        """Send ``path`` from track second ``at_s`` as chunks ``first_seq``, ``first_seq``+1, ...
+        """Send a participant's audio as chunks 0, 1, 2, ... and assemble the track.
 
-        ``speed`` 1.0 paces chunks as a live room produces them, 4.0 four times faster, None as
-        fast as the API acknowledges. Chunks acknowledged by an earlier run are checked and
-        skipped. With ``finish`` the track is assembled at the end (the whole track must have
-        been sent by this file, from sequence 0).
+        ``path`` is one file starting at track second 0, or segments ``[(file, at_s), ...]``:
+        a participant who left and came back is one file per stretch in the room, each placed
+        at the track second it started (the gaps become silence). ``speed`` 1.0 paces chunks as
+        a live room produces them, 4.0 four times faster, None as fast as the API acknowledges.
+        Chunks acknowledged by an earlier run are checked against the file and skipped.
         """
+        segments = [(path, 0.0)] if isinstance(path, Path) else list(path)
         report = RecordingReport()
         done = self.acknowledged()
         digest = hashlib.sha256()
-        at_sample = round(at_s * RATE_HZ)
         started = time.monotonic()
-        seq = first_seq
-        for position, data in pcm_chunks(
-            path, chunk_s=chunk_s, timeout_s=3600.0, label=str(path.name)
-        ):
-            samples = len(data) // 2
-            if speed:  # a live room has this chunk only once its last sample was spoken
-                due = started + (position + samples) / RATE_HZ / speed
-                time.sleep(max(0.0, due - time.monotonic()))
-            sha = hashlib.sha256(data).hexdigest()
-            digest.update(data)
-            start_sample = at_sample + position
-            earlier = done.get(seq)
-            if earlier is not None and earlier["sha256"] == sha:
-                report.skipped += 1
-                ack = earlier
-            elif earlier is not None:
-                raise RecorderError(
-                    f"chunk {seq} was acknowledged with other audio than {path.name} holds there"
-                )
-            else:
-                ack = self.send_chunk(seq, start_sample, data)
-                report.sent += 1
-            report.acknowledged.append(ack)
-            if on_chunk is not None:
-                on_chunk(seq, ack)
-            report.chunks += 1
-            report.samples += samples
-            seq += 1
+        seq = 0
+        for segment, at_s in segments:
+            at_sample = round(at_s * RATE_HZ)
+            for position, data in pcm_chunks(
+                segment, chunk_s=chunk_s, timeout_s=3600.0, label=str(segment.name)
+            ):
+                samples = len(data) // 2
+                start_sample = at_sample + position
+                if speed:  # a live room has this chunk only once its last sample was spoken
+                    due = started + (start_sample + samples) / RATE_HZ / speed
+                    time.sleep(max(0.0, due - time.monotonic()))
+                sha = hashlib.sha256(data).hexdigest()
+                digest.update(data)
+                earlier = done.get(seq)
+                if earlier is not None and earlier["sha256"] == sha:
+                    report.skipped += 1
+                    ack = earlier
+                elif earlier is not None:
+                    raise RecorderError(
+                        f"chunk {seq} was acknowledged with other audio than {segment.name} "
+                        "holds there"
+                    )
+                else:
+                    ack = self.send_chunk(seq, start_sample, data)
+                    report.sent += 1
+                report.acknowledged.append(ack)
+                if on_chunk is not None:
+                    on_chunk(seq, ack)
+                report.chunks += 1
+                report.samples += samples
+                seq += 1
         report.sha256 = digest.hexdigest()
         if finish:
-            if first_seq != 0:
-                raise RecorderError("finish the track from a run that sent it from chunk 0")
             report.track = self.finish(seq, report.sha256)
+        report.resent = self.retries
         return report
 
 
@@ -197,11 +201,9 @@ def main_record(args) -> int:
     with httpx.Client(base_url=args.api, headers=headers, timeout=60) as client:
         recorder = Recorder(client, args.space, args.participant, log=log)
         report = recorder.stream(
-            Path(args.file),
+            [_segment(value) for value in args.file],
             chunk_s=args.chunk_s,
             speed=None if args.speed == 0 else args.speed,
-            at_s=args.at_s,
-            first_seq=args.first_seq,
             finish=not args.no_finish,
             on_chunk=lambda seq, ack: log(
                 f"chunk {seq} at {ack['start_s']:.3f} s acknowledged"
@@ -210,3 +212,11 @@ def main_record(args) -> int:
         )
     print(json.dumps(report.as_dict()))
     return 0
+
+
+def _segment(value: str) -> tuple[Path, float]:
+    """``FILE`` or ``FILE@SECONDS`` (the track second the file starts at)."""
+    name, _, at = value.rpartition("@")
+    if name and at.replace(".", "", 1).isdigit():
+        return Path(name), float(at)
+    return Path(value), 0.0

@@ -169,3 +169,37 @@ def test_bad_chunks_are_refused_with_the_reason_and_nothing_stored_is_lost(world
     assert wrong.status_code == 409 and "the recorder declared" in wrong.json()["detail"]
     listing = world.client.get(url, headers=world.headers("recorder")).json()
     assert len(listing["chunks"]) == 2 and not listing["assembled"]
+
+
+def test_recorder_places_a_rejoining_speaker_on_one_track_and_resumes_without_resending(
+    world: World, short_opus
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+    from pipeline.chunks import pcm_chunks
+    from spacecast.recorder import Recorder
+
+    space_id = _space(world, "femi")
+    client = TestClient(world.client.app, headers=world.headers("recorder"))
+    # Femi speaks, leaves, and is back 4 s into the track; the first run stops before the end.
+    segments = [(short_opus, 0.0), (short_opus, 4.0)]
+    first = Recorder(client, space_id, "femi").stream(
+        segments[:1], chunk_s=0.5, speed=None, finish=False
+    )
+    resumed = Recorder(client, space_id, "femi").stream(segments, chunk_s=0.5, speed=None)
+    assert first.sent > 0 and resumed.skipped == first.sent
+    assert resumed.sent == resumed.chunks - first.sent
+
+    pcm_once = b"".join(d for _, d in pcm_chunks(short_opus, chunk_s=0.5, timeout_s=60, label="f"))
+    samples = len(pcm_once) // 2
+    assert samples < 4 * RATE  # the two stretches do not overlap
+    store = ObjectStore(get_settings())
+    keys = store.list_keys(f"raw/{space_id}/")
+    assert len(keys) == 1 and "/chunks/" not in keys[0]
+    pcm = _decode_flac(store.get_bytes(keys[0]))
+    assert len(pcm) // 2 == 4 * RATE + samples  # no drift: the rejoin lands at 4 s exactly
+    assert pcm[: len(pcm_once)] == pcm_once and pcm[4 * RATE * 2 :] == pcm_once
+    assert not np.frombuffer(pcm[len(pcm_once) : 4 * RATE * 2], dtype="<i2").any()
+    assert resumed.track["chunks_sha256"] == hashlib.sha256(pcm_once * 2).hexdigest()
