@@ -203,3 +203,24 @@ def test_recorder_places_a_rejoining_speaker_on_one_track_and_resumes_without_re
     assert pcm[: len(pcm_once)] == pcm_once and pcm[4 * RATE * 2 :] == pcm_once
     assert not np.frombuffer(pcm[len(pcm_once) : 4 * RATE * 2], dtype="<i2").any()
     assert resumed.track["chunks_sha256"] == hashlib.sha256(pcm_once * 2).hexdigest()
+
+
+def test_withdrawing_record_consent_erases_chunks_not_yet_assembled(world: World) -> None:
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+
+    space_id = _space(world, "gita")
+    url = f"/spaces/{space_id}/participants/gita/chunks"
+    assert _put(world, url, 0, 0, _pcm(1.0, 5)).status_code == 201
+    store = ObjectStore(get_settings())
+    assert len(store.list_keys(f"raw/{space_id}/")) == 1
+    withdrawn = world.client.post(
+        f"/spaces/{space_id}/participants/gita/consent",
+        json={"answers": {"record": False}},
+        headers=world.headers("host"),
+    )
+    assert withdrawn.status_code < 300, withdrawn.text
+    assert store.list_keys(f"raw/{space_id}/") == []
+    assert world.client.get(url, headers=world.headers("recorder")).json()["chunks"] == []
+    refused = _put(world, url, 1, RATE, _pcm(1.0, 6))
+    assert refused.status_code == 409 and "not consented to being recorded" in refused.text
