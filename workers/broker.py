@@ -8,7 +8,7 @@ import time
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, Retries
 
 from infra.settings import get_settings
 
@@ -33,7 +33,8 @@ def build_broker(url: str) -> dramatiq.Broker:
     broker.add_middleware(CurrentMessage())
     from workers.dead_letters import DeadLetters
 
-    broker.add_middleware(DeadLetters())  # after Retries, which decides a message has failed
+    # "after" hooks run in reverse order: placed before Retries, it sees Retries' verdict.
+    broker.add_middleware(DeadLetters(), before=Retries)
     return broker
 
 

@@ -64,7 +64,8 @@ def record_dead_letter(message: dramatiq.Message, reason: str) -> None:
 
 
 class DeadLetters(dramatiq.Middleware):
-    """Records messages the Retries middleware failed (add it after Retries)."""
+    """Records messages the Retries middleware failed. Add it before Retries: the broker runs
+    "after" hooks in reverse order, so this one then runs once Retries has decided."""
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         if exception is None or not message.failed:

@@ -23,7 +23,7 @@ import pytest
 from infra.s3server import LocalS3Server
 from infra.samples import build_sample_space, load_spec
 from pipeline.chunks import pcm_chunks
-from spacecast.demo import submit_sample, wait_until_done
+from spacecast.demo import create_space, submit_sample, wait_until_done
 from spacecast.recorder import Recorder
 from tests.service.faults import (
     FaultResult,
@@ -67,7 +67,7 @@ def own_stack(s3_server: LocalS3Server, tmp_path: Path):
 
     def _make(broker: str = "redis", *, s3: LocalS3Server | None = None, **kwargs) -> ServiceStack:
         stack = ServiceStack(
-            broker, s3 or s3_server, tmp_path / f"stack-{len(stacks)}", **FAST_RETRIES, **kwargs
+            broker, s3 or s3_server, tmp_path / f"stack-{len(stacks)}", **{**FAST_RETRIES, **kwargs}
         )
         stacks.append(stack)
         return stack.start()
@@ -415,4 +415,46 @@ def test_s3_server_stopped_for_30_s_during_uploads_and_processing(
                     f"recover = S3 back to the live tracks assembled; recorders retried "
                     f"{sum(r.resent for r in reports.values())} requests; {len(retried)} stages "
                     "of the space being processed ran again")
+    )  # fmt: skip
+
+
+def test_a_stage_that_runs_out_of_retries_is_a_dead_letter_that_can_be_retried(
+    own_stack, short_space: Path, tmp_path: Path
+) -> None:
+    s3 = LocalS3Server(tmp_path / "s3" / "data").start()
+    try:
+        stack = own_stack(
+            "redis", s3=s3, SPACECAST_STAGE_RETRIES="1", SPACECAST_S3_MAX_ATTEMPTS="1",
+            SPACECAST_RETRY_MIN_BACKOFF_MS="200", SPACECAST_RETRY_MAX_BACKOFF_MS="500",
+        )  # fmt: skip
+        with stack.client() as client, stack.client("admin") as admin:
+            space_id, _ = create_space(client, short_space)
+            s3.stop()  # the stages cannot read the tracks: two attempts each, then they give up
+            client.post(f"/spaces/{space_id}/finish").raise_for_status()
+            failed = wait_until_done(client, space_id, timeout_s=120, until=("failed",))
+            letters = wait_until(
+                lambda: admin.get("/dead-letters", params={"pending": True}).json(),
+                60, "dead letters recorded",
+            )  # fmt: skip
+            assert {d["space_id"] for d in letters} == {space_id}
+            assert "detect_activity" in {d["actor"] for d in letters}, letters
+            assert all("gave up after 2 attempts" in d["reason"] for d in letters), letters
+            assert all("Could not connect" in d["reason"] for d in letters), letters
+            assert "gave up after" in failed["error"]
+
+            s3.start()
+            back = time.monotonic()
+            for letter in letters:
+                retried = admin.post(f"/dead-letters/{letter['id']}/retry")
+                assert retried.status_code == 202, retried.text
+            assert admin.get("/dead-letters", params={"pending": True}).json() == []
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - back
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+    finally:
+        s3.stop()
+    record_result(
+        FaultResult("retries exhausted (S3 away): dead letters retried through the API",
+                    len(letters), episodes, 0.0, 0.0, published_after, published_after,
+                    "recover = S3 back and letters retried to published")
     )  # fmt: skip
