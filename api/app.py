@@ -13,9 +13,11 @@ from api import errors
 from api.deps import store_dep
 from api.limits import BodyLimit
 from api.routes import (
+    chunks,
     clips,
     complaints,
     consent,
+    dead_letters,
     episodes,
     me,
     moderation,
@@ -56,6 +58,7 @@ def create_app() -> FastAPI:
         users.router,
         shows.router,
         spaces.router,
+        chunks.router,
         consent.router,
         me.router,
         episodes.router,
@@ -63,6 +66,7 @@ def create_app() -> FastAPI:
         complaints.router,
         moderation.router,
         search.router,
+        dead_letters.router,
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(pages.router)

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import schemas
 from api.tracks import UploadTooLarge
+from pipeline.chunks import ChunkConflict
 from pipeline.errors import (
     InvalidManifest,
     InvalidTrack,
@@ -25,6 +26,7 @@ log = logging.getLogger("spacecast.api")
 # Most specific first.
 STATUS: list[tuple[type[SpacecastError], int]] = [
     (UploadTooLarge, 413),
+    (ChunkConflict, 409),
     (InvalidTrack, 422),
     (InvalidManifest, 422),
     (NothingToPublish, 409),
@@ -145,5 +147,38 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        unavailable = dependency_unavailable(exc)
+        if unavailable:
+            log.warning(
+                "%s %s: %s unavailable: %r", request.method, request.url.path, unavailable, exc
+            )
+            return JSONResponse(
+                {
+                    "detail": f"the {unavailable} is unavailable for a moment; nothing of this "
+                    "request was acknowledged, retry it"
+                },
+                status_code=503,
+                headers={"Retry-After": "2"},
+            )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+
+
+def dependency_unavailable(exc: BaseException) -> str | None:
+    """Which dependency a transient error comes from (object store, database, queue), if any:
+    the client may retry those; anything else is a bug."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, BotoCoreError):
+        return "object store"
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return "object store" if status >= 500 else None
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or type(exc.orig).__name__ == "OperationalError"
+    ):
+        return "database"
+    if type(exc).__module__.startswith("dramatiq") and "Connection" in type(exc).__name__:
+        return "queue"
+    return None

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, Role
 from infra.consent import current_states, record_answers
-from infra.models import Participant, Space, Track, utcnow
+from infra.models import Participant, Space, Track, TrackChunk, utcnow
 from infra.moderation import is_held
 from infra.settings import get_settings
 from infra.storage import ObjectStore
@@ -66,9 +67,25 @@ def answer(
             track.erase_requested_at = track.erase_requested_at or utcnow()
         else:
             to_delete.append(erase_track(session, track))
+    if not state.allows("record") and not is_held(
+        session, space.id, get_settings().retention_policy()
+    ):
+        to_delete += erase_chunks(session, participant)  # live chunks not assembled yet
     if space.status in RENDERED:
         space.status, space.error = "processing", None
     return to_delete
+
+
+def erase_chunks(session: Session, participant: Participant) -> list[str]:
+    """Forget a participant's live chunks; return their object keys for deletion after commit."""
+    rows = list(
+        session.scalars(select(TrackChunk).where(TrackChunk.participant_id == participant.id))
+    )
+    keys = [row.object_key for row in rows]
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return keys
 
 
 def erase_track(session: Session, track: Track) -> str:

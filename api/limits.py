@@ -110,13 +110,13 @@ def rate_limited(action: str, setting: str, *, noun: str) -> Callable[..., None]
 
 class BodyLimit:
     """ASGI middleware refusing request bodies over the limit with 413, before they are read
-    in full. Track uploads have their own, larger limit."""
+    in full. Track uploads and live chunks have their own, larger limit."""
 
     def __init__(self, app: ASGIApp, *, default_bytes: int, upload_bytes: int) -> None:
         self.app = app
         self.default_bytes = default_bytes
         self.upload_bytes = upload_bytes
-        self._upload_path = re.compile(r"^/spaces/[^/]+/participants/[^/]+/track$")
+        self._upload_path = re.compile(r"^/spaces/[^/]+/participants/[^/]+/(track|chunks/[0-9]+)$")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -90,6 +90,57 @@ class TrackOut(BaseModel):
     channels: int
     duration_s: float
     uploaded_at: datetime
+    chunk_count: int | None = Field(
+        default=None, description="assembled from this many live chunks (None: uploaded whole)"
+    )
+    chunks_sha256: str | None = Field(
+        default=None, description="SHA-256 of the chunks' bytes in sequence order"
+    )
+
+
+class ChunkOut(BaseModel):
+    seq: int
+    start_sample: int = Field(description="position on the participant's track, 48 kHz samples")
+    samples: int
+    start_s: float
+    duration_s: float
+    sha256: str
+    stored: bool = Field(description="false: this chunk had already been acknowledged")
+
+
+class ChunkListOut(BaseModel):
+    participant: str
+    rate_hz: int
+    format: str
+    chunks: list[ChunkOut]
+    next_seq: int = Field(description="the sequence number a resumed upload continues with")
+    next_start_sample: int = Field(description="where the last acknowledged chunk ends")
+    acknowledged_s: float = Field(description="seconds of audio acknowledged")
+    assembled: bool
+    track: TrackOut | None
+
+
+class ChunksFinishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chunks: int = Field(ge=1, description="how many chunks were sent (sequence 0 to chunks-1)")
+    sha256: str = Field(
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="SHA-256 of every chunk's bytes, concatenated in sequence order",
+    )
+
+
+class DeadLetterOut(BaseModel):
+    id: str
+    message_id: str
+    queue: str
+    actor: str
+    args: list
+    space_id: str | None
+    reason: str
+    failed_at: datetime
+    retried_at: datetime | None
+    retries: int
 
 
 class ParticipantOut(BaseModel):

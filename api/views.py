@@ -60,6 +60,8 @@ def participant_out(
             channels=track.channels,
             duration_s=track.duration_s,
             uploaded_at=track.uploaded_at,
+            chunk_count=track.chunk_count,
+            chunks_sha256=track.chunks_sha256,
         )
         if track
         else None,

@@ -1,5 +1,5 @@
-"""Database tables: shows, spaces, participants, their tracks, per-stage runs, episodes, clips,
-and moderation (complaints, the audit log, deletion records)."""
+"""Database tables: shows, spaces, participants, their tracks and live chunks, per-stage runs,
+dead letters, episodes, clips, and moderation (complaints, the audit log, deletion records)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -166,8 +167,29 @@ class Track(Base):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Record consent was withdrawn while a complaint held the space: deleted once the hold ends.
     erase_requested_at: Mapped[datetime | None]
+    # Assembled from live chunks: how many, and the SHA-256 of their audio in sequence order.
+    chunk_count: Mapped[int | None] = mapped_column(Integer)
+    chunks_sha256: Mapped[str | None] = mapped_column(String(64))
 
     participant: Mapped[Participant] = relationship(back_populates="track")
+
+
+class TrackChunk(Base):
+    """One acknowledged chunk of a participant's live upload: raw PCM stored in the vault before
+    it was acknowledged, placed on the track at ``start_sample`` (48 kHz samples)."""
+
+    __tablename__ = "track_chunks"
+    __table_args__ = (UniqueConstraint("participant_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    start_sample: Mapped[int] = mapped_column(BigInteger)
+    samples: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    object_key: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StageRun(Base):
@@ -195,6 +217,25 @@ class StageRun(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DeadLetter(Base):
+    """A queue message whose retries ran out (or that was refused unprocessed), with the reason;
+    an administrator can send it again."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    queue_name: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list] = mapped_column(JSON, default=list)
+    message: Mapped[dict] = mapped_column(JSON)  # the whole message, as the broker had it
+    space_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retried_at: Mapped[datetime | None]
+    retries: Mapped[int] = mapped_column(Integer, default=0)  # times an administrator resent it
 
 
 class Episode(Base):

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     max_track_bytes: int = 2 * 1024**3
     max_track_duration_s: float = 6 * 3600.0
     stage_timeout_s: float = 3 * 3600.0
+    # Live ingest: the longest chunk a recorder may send (raw PCM, 48 kHz mono s16le)
+    max_chunk_s: float = 30.0
+
+    # Queue retries of a stage that met a transient error (S3, database, broker): backoff
+    # doubles from the minimum up to the maximum, for at most stage_retries retries.
+    stage_retries: int = 8
+    retry_min_backoff_ms: int = 2_000
+    retry_max_backoff_ms: int = 300_000
 
     # Transcription
     whisper_model: str = "tiny.en"
@@ -66,6 +74,7 @@ class Settings(BaseSettings):
     # Abuse limits ("N/second|minute|hour|day", per caller)
     max_body_bytes: int = 1024 * 1024
     upload_rate: str = "60/minute"
+    chunk_rate: str = "1200/minute"  # live chunks (a 5 s chunk per speaker of a 100-speaker room)
     signup_rate: str = "10/hour"
     login_rate: str = "20/minute"  # web sign-in attempts per client address
     rate_limit_redis_url: str | None = None  # unset: counted in each API process's memory

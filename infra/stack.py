@@ -35,9 +35,13 @@ class ServiceStack:
         *,
         worker_processes: int = 1,
         worker_threads: int = 2,
+        broker_url: str | None = None,
         **settings: str,
     ) -> None:
+        """``broker`` is "redis" or "rabbitmq"; ``broker_url`` points at another server of that
+        kind than the machine's shared one (the fault tests restart their own)."""
         self.broker = broker
+        self.broker_url = broker_url or BROKERS[broker]
         self.worker_processes = worker_processes
         self.worker_threads = worker_threads
         self.s3 = s3
@@ -52,7 +56,7 @@ class ServiceStack:
             **os.environ,
             **s3.env(self.bucket),
             "SPACECAST_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.database}",
-            "SPACECAST_BROKER_URL": BROKERS[broker],
+            "SPACECAST_BROKER_URL": self.broker_url,
             "SPACECAST_QUEUE_PREFIX": self.prefix,
             "SPACECAST_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             **settings,
@@ -168,7 +172,7 @@ class ServiceStack:
                     )
                 time.sleep(0.3)
 
-    def stop(self) -> None:
+    def stop(self, *, drop_queues: bool = True) -> None:
         for process in [*self.workers, self.api]:
             if process is not None and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -177,7 +181,8 @@ class ServiceStack:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-        self._drop_queues()
+        if drop_queues:
+            self._drop_queues()
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
@@ -186,7 +191,7 @@ class ServiceStack:
         if self.broker == "redis":
             import redis
 
-            client = redis.Redis.from_url(BROKERS["redis"])
+            client = redis.Redis.from_url(self.broker_url)
             keys = [
                 k for pattern in (f"dramatiq:{self.prefix}*",) for k in client.scan_iter(pattern)
             ]
@@ -195,7 +200,7 @@ class ServiceStack:
         else:
             import pika
 
-            connection = pika.BlockingConnection(pika.URLParameters(BROKERS["rabbitmq"]))
+            connection = pika.BlockingConnection(pika.URLParameters(self.broker_url))
             channel = connection.channel()
             for name in names:
                 channel.queue_delete(queue=name)

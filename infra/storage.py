@@ -3,6 +3,7 @@
 Key layout (every part is a server-generated id, never user text):
 
     raw/{space_id}/{participant_id}/{track_id}     raw participant tracks (the retention vault)
+    raw/{space_id}/{participant_id}/chunks/{seq}   live chunks, until assembled into the track
     work/{space_id}/{stage}-{fingerprint}.{ext}    intermediate stage results (mix, transcripts)
     media/{space_id}/{render_id}/{file}            published episode audio and transcripts
     shows/{show_id}/{file}                         show artwork
@@ -11,6 +12,7 @@ Key layout (every part is a server-generated id, never user text):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +29,14 @@ _TRANSFER = TransferConfig(multipart_threshold=64 * 1024**2, multipart_chunksize
 
 def raw_track_key(space_id: str, participant_id: str, track_id: str) -> str:
     return f"raw/{space_id}/{participant_id}/{track_id}"
+
+
+def chunks_prefix(space_id: str, participant_id: str) -> str:
+    return f"raw/{space_id}/{participant_id}/chunks/"
+
+
+def chunk_key(space_id: str, participant_id: str, seq: int) -> str:
+    return f"{chunks_prefix(space_id, participant_id)}{seq:08d}"
 
 
 def work_key(space_id: str, name: str) -> str:
@@ -101,8 +111,13 @@ class ObjectStore:
             extra["Metadata"] = {"sha256": sha256}
         self.client.upload_file(str(path), self.bucket, key, ExtraArgs=extra, Config=_TRANSFER)
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+    def put_bytes(
+        self, key: str, data: bytes, *, content_type: str, sha256: str | None = None
+    ) -> None:
+        extra = {"Metadata": {"sha256": sha256}} if sha256 else {}
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra
+        )
 
     def get_file(self, key: str, dest: Path) -> Path:
         self.client.download_file(self.bucket, key, str(dest), Config=_TRANSFER)
@@ -110,6 +125,25 @@ class ObjectStore:
 
     def get_bytes(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def iter_object(self, key: str, block_bytes: int = 1024 * 1024) -> Iterator[bytes]:
+        """An object's bytes in blocks, without holding the whole object in memory."""
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(block_bytes)
+        finally:
+            body.close()
+
+    def pending_multipart_uploads(self, prefix: str = "") -> list[str]:
+        """Keys of multipart uploads started and neither completed nor aborted."""
+        try:
+            response = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
+        except ClientError as exc:
+            # rclone's S3 server answers NoSuchUpload when the bucket has none in progress.
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return []
+            raise
+        return [upload["Key"] for upload in response.get("Uploads", [])]
 
     def head(self, key: str) -> dict | None:
         try:

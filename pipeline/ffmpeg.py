@@ -173,6 +173,63 @@ def run_ffmpeg(
     )
 
 
+def run_ffmpeg_fed(
+    args: Sequence[str],
+    feed: Callable[[IO[bytes]], None],
+    *,
+    timeout_s: float,
+    what: str,
+) -> FFmpegRun:
+    """Run ``ffmpeg`` with ``args`` reading ``pipe:0``, which ``feed`` writes (in this thread,
+    so nothing is buffered beyond the pipe); raise :class:`FFmpegFailed` naming ``what``."""
+    cmd = [FFMPEG_BIN, "-hide_banner", "-y", "-nostats", "-loglevel", "error", *args]
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
+    reader = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
+    reader.start()
+    timed_out = threading.Event()
+
+    def _kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    watchdog = threading.Timer(timeout_s, _kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        assert proc.stdin is not None
+        try:
+            feed(proc.stdin)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # ffmpeg stopped reading; its exit status and stderr say why
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        watchdog.cancel()
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    stderr = "\n".join(stderr_tail)
+    if timed_out.is_set():
+        raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
+    if proc.returncode != 0:
+        raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
+    return FFmpegRun(
+        stderr=stderr,
+        wall_s=time.monotonic() - started,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        max_rss_mb=usage.ru_maxrss / 1024,
+    )
+
+
 def run_ffmpeg_teed(
     args: Sequence[str],
     out: Path,

@@ -1,4 +1,5 @@
-"""``spacecast`` command: process (offline), api, worker, migrate and demo.
+"""``spacecast`` command: process (offline), api, worker, migrate, demo, and record (the room
+recorder's live upload).
 
 Each sub-command maps errors a user can fix to one line on stderr naming the file and the problem,
 and a non-zero exit status.
@@ -137,6 +138,16 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record(args: argparse.Namespace) -> int:
+    from spacecast.recorder import RecorderError, main_record
+
+    try:
+        return main_record(args)
+    except RecorderError as exc:
+        print(f"spacecast: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def _demo(args: argparse.Namespace) -> int:
     from spacecast.demo import run_demo
 
@@ -199,6 +210,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeat for several roles",
     )
     create.set_defaults(run=_create_user)
+
+    record = sub.add_parser(
+        "record", help="stream an audio file to a live space in chunks, as a room recorder does"
+    )
+    record.add_argument(
+        "file",
+        nargs="+",
+        help="any audio file ffmpeg reads, sent as 48 kHz mono PCM; FILE@SECONDS places it at "
+        "that track second (one file per stretch of a participant who left and came back)",
+    )
+    record.add_argument("--api", default="http://127.0.0.1:8000", help="Spacecast API base URL")
+    record.add_argument("--key", help="API key (the show's recorder key, or its host's)")
+    record.add_argument("--space", required=True, help="space id")
+    record.add_argument("--participant", required=True, help="participant id (handle)")
+    record.add_argument("--chunk-s", type=float, default=5.0, help="seconds per chunk")
+    record.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="1 = real time, 4 = four times faster, 0 = no pacing",
+    )
+    record.add_argument(
+        "--no-finish", action="store_true", help="do not assemble the track (more will follow)"
+    )
+    record.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    record.set_defaults(run=_record)
 
     demo = sub.add_parser("demo", help="the embedded default: a sample space published end to end")
     demo.add_argument("--port", type=int, default=8000)

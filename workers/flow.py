@@ -24,7 +24,7 @@ from infra.moderation import take_down_episode
 from infra.settings import get_settings
 from infra.storage import ObjectStore
 from pipeline.consent import snapshot_allowed
-from workers.broker import queue
+from workers.broker import queue, send_with_retry
 from workers.plan import plan_space
 from workers.runs import stage_logger
 
@@ -118,11 +118,41 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         else:
             space.status, space.error = "processing", None
     broker = dramatiq.get_broker()
-    for stage, subject in to_send:
+    for n, (stage, subject) in enumerate(to_send):
         args = (space_id, subject) if stage in PER_PARTICIPANT else (space_id,)
-        broker.get_actor(STAGE_ACTORS[stage]).send(*args)
+        try:
+            send_with_retry(broker.get_actor(STAGE_ACTORS[stage]), *args)
+        except Exception:
+            _mark_unsent(space_id, to_send[n:])
+            raise  # this advance is retried, and sends them then
         log.info("enqueued %s%s", stage, f" for {subject}" if subject else "")
     return to_send
+
+
+def _mark_unsent(space_id: str, unsent: list[tuple[str, str]]) -> None:
+    """Runs recorded as queued whose message never reached the broker: the next advance sends
+    them instead of waiting for them."""
+    with session_scope(get_settings().database_url) as session:
+        for stage, subject in unsent:
+            run = session.scalar(
+                select(StageRun).where(
+                    StageRun.space_id == space_id,
+                    StageRun.stage == stage,
+                    StageRun.subject == subject,
+                )
+            )
+            if run is not None and run.status == "queued":
+                run.queued_at = utcnow() - RESEND_QUEUED_AFTER
+
+
+def reopen_failed(session, space: Space) -> None:
+    """A failed space goes back to processing; its failed stages run again."""
+    for run in session.scalars(
+        select(StageRun).where(StageRun.space_id == space.id, StageRun.status == "failed")
+    ):
+        run.status, run.error = "queued", None
+        run.fingerprint = ""  # forces the stage to run again
+    space.status, space.error = "processing", None
 
 
 def _settle_without_recordings(session, space: Space) -> list[str]:

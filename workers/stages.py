@@ -23,7 +23,7 @@ from pipeline.master import FORMATS, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.transcribe import transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
-from workers.broker import queue
+from workers.broker import queue, send_with_retry
 from workers.flow import ACTIVE_STATUSES, advance_space
 from workers.plan import SpacePlan, plan_space
 from workers.runs import StageContext, run_stage
@@ -31,9 +31,9 @@ from workers.runs import StageContext, run_stage
 _settings = get_settings()
 _STAGE_LIMIT_MS = int((_settings.stage_timeout_s + 600) * 1000)
 _RETRY_OPTIONS = {
-    "max_retries": 8,
-    "min_backoff": 2_000,
-    "max_backoff": 300_000,
+    "max_retries": _settings.stage_retries,
+    "min_backoff": _settings.retry_min_backoff_ms,
+    "max_backoff": _settings.retry_max_backoff_ms,
     "on_retry_exhausted": "stage_gave_up",
     "time_limit": _STAGE_LIMIT_MS,
 }
@@ -102,7 +102,7 @@ def detect_activity(space_id: str, participant_id: str) -> None:
         return activity.as_dict()  # timestamps only: small enough for the database
 
     run_stage(space_id, "activity", participant_id, fp, work)
-    advance_space.send(space_id)
+    send_with_retry(advance_space, space_id)
 
 
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
@@ -128,7 +128,7 @@ def check_bleed(space_id: str) -> None:
         return {"findings": [f.as_dict() for f in findings]}
 
     run_stage(space_id, "bleed", "", plan.bleed_fp, work)
-    advance_space.send(space_id)
+    send_with_retry(advance_space, space_id)
 
 
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
@@ -173,7 +173,7 @@ def mix_space(space_id: str) -> None:
         }
 
     run_stage(space_id, "mix", "", plan.mix_fp, work)
-    advance_space.send(space_id)
+    send_with_retry(advance_space, space_id)
 
 
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
@@ -211,7 +211,7 @@ def master_space(space_id: str) -> None:
         }
 
     run_stage(space_id, "master", "", plan.master_fp, work)
-    advance_space.send(space_id)
+    send_with_retry(advance_space, space_id)
 
 
 @dramatiq.actor(queue_name=queue("transcribe"), priority=_TRANSCRIPTION_PRIORITY, **_RETRY_OPTIONS)
@@ -248,7 +248,7 @@ def transcribe_participant(space_id: str, participant_id: str) -> None:
         }
 
     run_stage(space_id, "transcribe", participant_id, fp, work)
-    advance_space.send(space_id)
+    send_with_retry(advance_space, space_id)
 
 
 @dramatiq.actor(queue_name=queue("control"), **_RETRY_OPTIONS)
@@ -289,7 +289,7 @@ def publish_space(space_id: str) -> None:
         return {"render_id": render_id, "segments": len(segments), "deleted_objects": len(stale)}
 
     run_stage(space_id, "publish", "", plan.publish_fp, work)
-    advance_space.send(space_id)
+    send_with_retry(advance_space, space_id)
 
 
 def _delete_stale_work(ctx: StageContext, plan: SpacePlan, *, keep: set[str]) -> list[str]:

@@ -21,7 +21,7 @@ from api.tracks import UploadTooLarge, receive_to_file, store_track
 from api.views import episode_out, participant_out, space_out
 from infra.consent import current_states, record_answers
 from infra.db import session_scope
-from infra.models import Episode, Participant, Space, StageRun
+from infra.models import Episode, Participant, Space, TrackChunk
 from infra.settings import get_settings
 from pipeline.consent import ConsentState, Participation, decide_publication
 from pipeline.errors import NothingToPublish
@@ -225,6 +225,8 @@ def finish_space(
     failed space can be finished again; its failed stages are retried.
     """
     from workers.actors import advance_space
+    from workers.broker import send_with_retry
+    from workers.flow import reopen_failed
 
     body = body or schemas.FinishIn()
     space = space_for(session, principal, space_id, ingest=True)
@@ -232,10 +234,24 @@ def finish_space(
         raise HTTPException(409, f"space {space.id} is already {space.status}")
     states = current_states(session, space.id)
     recorded = [p for p in space.participants if states.get(p.id, ConsentState()).allows("record")]
-    missing = [p.handle for p in recorded if p.track is None]
+    missing = [p for p in recorded if p.track is None]
     if missing:
+        chunked = {
+            pid
+            for pid in session.scalars(
+                select(TrackChunk.participant_id).where(TrackChunk.space_id == space.id)
+            )
+        }
         raise HTTPException(
-            409, "no track uploaded yet for: " + ", ".join(missing) + " (upload, then finish)"
+            409,
+            "no track uploaded yet for: "
+            + ", ".join(
+                f"{p.handle} (chunks sent but not assembled: POST .../track/assemble)"
+                if p.id in chunked
+                else p.handle
+                for p in missing
+            )
+            + " (upload, then finish)",
         )
     decision = decide_publication(
         [Participation(p.id, p.name, has_track=p.track is not None) for p in space.participants],
@@ -247,15 +263,11 @@ def finish_space(
         )
     space.missing_policy, space.duck_excluded = body.missing, body.duck_excluded
     if space.status == "failed":
-        for run in session.scalars(
-            select(StageRun).where(StageRun.space_id == space.id, StageRun.status == "failed")
-        ):
-            run.status, run.error = "queued", None
-            run.fingerprint = ""  # forces the stage to run again
+        reopen_failed(session, space)
     space.status, space.error = "processing", None
     space.finished_at = space.finished_at or datetime.now(UTC)
     session.commit()
-    advance_space.send(space.id)
+    send_with_retry(advance_space, space.id)
     return space_out(session, space)
 
 

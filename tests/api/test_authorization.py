@@ -48,6 +48,17 @@ def _upload(world: World, actor: str, target: str) -> tuple[str, dict]:
     return f"/spaces/{world.spaces[target]}/participants/alice/track", {"content": audio}
 
 
+_CHUNK = bytes(range(256)) * 375  # 0.1 s of 48 kHz s16le
+
+
+def _chunk(world: World, actor: str, target: str) -> tuple[str, dict]:
+    import hashlib
+
+    sha = hashlib.sha256(_CHUNK).hexdigest()
+    url = f"/spaces/{world.spaces[target]}/participants/alice/chunks/0?start_sample=0&sha256={sha}"
+    return url, {"content": _CHUNK}
+
+
 def _complaint(world: World, actor: str, target: str) -> tuple[str, dict]:
     if actor == "participant":  # about someone in their own space
         body = {"target": "speaker", "speaker": "alice", "category": "harassment"}
@@ -85,6 +96,15 @@ ROUTES = [
     Route("PATCH", "/spaces/{space_id}/participants/{handle}", INGEST, True,
           lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice", {"json": {"offset": 0.25}})),
     Route("PUT", "/spaces/{space_id}/participants/{handle}/track", INGEST, True, _upload),
+    Route("PUT", "/spaces/{space_id}/participants/{handle}/chunks/{seq}", INGEST, True, _chunk),
+    Route("GET", "/spaces/{space_id}/participants/{handle}/chunks", INGEST, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/chunks", {})),
+    Route("POST", "/spaces/{space_id}/participants/{handle}/track/assemble", INGEST, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/track/assemble",
+                           {"json": {"chunks": 1, "sha256": "0" * 64}})),  # 409: not these chunks
+    Route("GET", "/dead-letters", frozenset({"admin"}), False, lambda w, a, t: ("/dead-letters", {})),
+    Route("POST", "/dead-letters/{dead_letter_id}/retry", frozenset({"admin"}), False,
+          lambda w, a, t: (f"/dead-letters/{w.dead_letter}/retry", {})),
     Route("POST", "/spaces/{space_id}/finish", INGEST, True,
           lambda w, a, t: (f"/spaces/{w.spaces[t]}/finish", {})),
     Route("POST", "/spaces/{space_id}/participants/{handle}/join", INGEST, True,
@@ -261,6 +281,37 @@ def _retain_alice(world: World, audio) -> None:
             )
 
 
+def _dead_letter(world: World) -> str:
+    """A recorded dead letter of an advance of space A, for the retry route."""
+    from infra.db import session_scope
+    from infra.models import DeadLetter
+    from infra.settings import get_settings
+    from workers.broker import queue
+
+    message = {
+        "queue_name": queue("control"),
+        "actor_name": "advance_space",
+        "args": [world.spaces["A"]],
+        "kwargs": {},
+        "options": {"retries": 20},
+        "message_id": "matrix-dead-letter",
+        "message_timestamp": 0,
+    }
+    with session_scope(get_settings().database_url) as session:
+        row = DeadLetter(
+            message_id=message["message_id"],
+            queue_name=message["queue_name"],
+            actor="advance_space",
+            args=message["args"],
+            message=message,
+            space_id=world.spaces["A"],
+            reason="gave up after 20 attempts: OperationalError: the database went away",
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
 @pytest.fixture(scope="module")
 def prepared(world: World, short_opus, request) -> World:
     """Spare keys to revoke, the sample audio for uploads, the published spaces' ids."""
@@ -274,6 +325,7 @@ def prepared(world: World, short_opus, request) -> World:
     for actor in ACTORS:
         world.spare_keys.setdefault(actor, world.key_ids.get(actor, "none"))
     _retain_alice(world, short_opus)
+    world.dead_letter = _dead_letter(world)
     world.published_spaces = {
         label: world.client.get(f"/episodes/{world.episodes[label]}").json()["space_id"]
         for label in "AB"

@@ -1,0 +1,201 @@
+"""Live ingest: a participant's audio arrives in numbered chunks while the room is live. Each
+chunk is checked against its declared SHA-256 and stored in the vault before it is acknowledged;
+the same chunk sent again is acknowledged again without a second copy; finishing assembles the
+chunks into the participant's track, checks the checksum of the whole, and removes the chunks."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.tracks import store_track
+from infra.models import Participant, TrackChunk
+from infra.settings import Settings
+from infra.storage import ObjectStore, chunk_key, chunks_prefix, sha256_file
+from pipeline.chunks import (
+    RATE_HZ,
+    ChunkConflict,
+    ChunkSpan,
+    assemble_track,
+    check_placement,
+    missing_chunks,
+)
+
+log = logging.getLogger("spacecast.api")
+
+
+def span_of(row: TrackChunk) -> ChunkSpan:
+    return ChunkSpan(row.seq, row.start_sample, row.samples, row.sha256)
+
+
+def acknowledged(session: Session, participant: Participant) -> list[TrackChunk]:
+    return list(
+        session.scalars(
+            select(TrackChunk)
+            .where(TrackChunk.participant_id == participant.id)
+            .order_by(TrackChunk.seq)
+        )
+    )
+
+
+def refuse_if_assembled(participant: Participant) -> None:
+    track = participant.track
+    if track is not None and track.chunks_sha256 is not None:
+        raise ChunkConflict(
+            f"the track of {participant.handle} was already assembled from {track.chunk_count} "
+            "chunks; no more chunks can be added"
+        )
+
+
+def store_chunk(
+    session: Session,
+    store: ObjectStore,
+    participant: Participant,
+    span: ChunkSpan,
+    data: bytes,
+) -> bool:
+    """Store an acknowledged chunk; return False when the same chunk was already stored.
+
+    The object is written before the row; a crash between the two leaves an object the next
+    attempt overwrites (same key), or that finishing the track removes.
+    """
+    label = participant.handle
+    rows = acknowledged(session, participant)
+    same = next((r for r in rows if r.seq == span.seq), None)
+    if same is not None:
+        if same.sha256 == span.sha256 and same.start_sample == span.start_sample:
+            return False
+        raise ChunkConflict(
+            f"chunk {span.seq} of {label} was already acknowledged with other audio (sha256 "
+            f"{same.sha256[:16]}..., sample {same.start_sample}); an acknowledged chunk cannot "
+            "be replaced"
+        )
+    refuse_if_assembled(participant)
+    check_placement(label, span, (span_of(r) for r in rows))
+    key = chunk_key(participant.space_id, participant.id, span.seq)
+    store.put_bytes(key, data, content_type="audio/L16", sha256=span.sha256)
+    session.add(
+        TrackChunk(
+            space_id=participant.space_id,
+            participant_id=participant.id,
+            seq=span.seq,
+            start_sample=span.start_sample,
+            samples=span.samples,
+            sha256=span.sha256,
+            object_key=key,
+        )
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # the same chunk, sent twice at once: the other request stored it
+        session.rollback()
+        return store_chunk(session, store, participant, span, data)
+    return True
+
+
+def finish_chunks(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    participant: Participant,
+    count: int,
+    declared_sha256: str,
+) -> bool:
+    """Assemble the participant's chunks into their track; return False when it already was
+    (the same count and checksum), so finishing again is harmless."""
+    label = participant.handle
+    track = participant.track
+    if track is not None and track.chunks_sha256 is not None:
+        if track.chunk_count == count and track.chunks_sha256 == declared_sha256.lower():
+            remove_chunk_objects(store, participant)  # left over if a removal failed before
+            return False
+        raise ChunkConflict(
+            f"the track of {label} was already assembled from {track.chunk_count} chunks "
+            f"(sha256 {track.chunks_sha256[:16]}...), not {count} chunks with the checksum given"
+        )
+    rows = acknowledged(session, participant)
+    missing = missing_chunks([span_of(r) for r in rows], count)
+    if not rows:
+        raise ChunkConflict(f"no chunk of {label} has been acknowledged; nothing to assemble")
+    if missing:
+        raise ChunkConflict(
+            f"chunks of {label} not acknowledged yet: {_ranges(missing)}; send them, then finish"
+        )
+    extra = [r.seq for r in rows if r.seq >= count]
+    if extra:
+        raise ChunkConflict(
+            f"{count} chunks declared for {label}, but chunks {_ranges(extra)} were also "
+            "acknowledged; finish with the number of chunks sent"
+        )
+    spans = [span_of(r) for r in rows]
+    keys = {r.seq: r.object_key for r in rows}
+    scratch = Path(tempfile.mkdtemp(prefix="spacecast-assemble-", dir=settings.work_dir))
+    try:
+        assembled = assemble_track(
+            spans,
+            lambda span: store.iter_object(keys[span.seq]),
+            scratch / "track.flac",
+            label=f"track of {label}",
+            timeout_s=settings.stage_timeout_s,
+        )
+        if assembled.chunks_sha256 != declared_sha256.lower():
+            raise ChunkConflict(
+                f"track of {label}: the {count} acknowledged chunks hash to "
+                f"{assembled.chunks_sha256[:16]}..., the recorder declared "
+                f"{declared_sha256[:16]}...; compare GET .../chunks with what was sent"
+            )
+        new, old_key = store_track(
+            session, store, settings, participant, assembled.path, sha256_file(assembled.path)
+        )
+        new.chunk_count = count
+        new.chunks_sha256 = assembled.chunks_sha256
+        try:
+            session.commit()
+        except Exception:
+            store.delete(new.object_key)
+            raise
+    finally:
+        for path in scratch.iterdir():
+            path.unlink()
+        scratch.rmdir()
+    if old_key:
+        store.delete(old_key)
+    log.info(
+        "space=%s participant=%s: assembled %d chunks, %.3f s (%.3f s of silence)",
+        participant.space_id,
+        participant.id,
+        count,
+        assembled.samples / RATE_HZ,
+        assembled.silence_samples / RATE_HZ,
+    )
+    remove_chunk_objects(store, participant)
+    return True
+
+
+def remove_chunk_objects(store: ObjectStore, participant: Participant) -> None:
+    """The chunks are in the assembled track now. A failure here leaves them under the vault
+    prefix, where the next finish call or the retention sweep removes them."""
+    try:
+        store.delete_prefix(chunks_prefix(participant.space_id, participant.id))
+    except Exception:
+        log.exception(
+            "space=%s participant=%s: chunks not removed yet", participant.space_id, participant.id
+        )
+
+
+def _ranges(numbers: list[int]) -> str:
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)

@@ -1,0 +1,182 @@
+"""Live chunks of a participant's track: send one (idempotent), list what was acknowledged (to
+resume), and finish (assemble the track)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api import schemas
+from api.access import space_for
+from api.chunks import acknowledged, finish_chunks, span_of, store_chunk
+from api.deps import StoreDep
+from api.limits import rate_limited
+from api.routes.spaces import Ingest, _require_recording, get_participant
+from api.views import participant_out
+from infra.consent import current_states
+from infra.db import session_scope
+from infra.models import Participant
+from infra.settings import get_settings
+from pipeline.chunks import BYTES_PER_SAMPLE, RATE_HZ, ChunkRefused, check_chunk
+from pipeline.consent import ConsentState
+
+router = APIRouter(tags=["live ingest"])
+
+_PATH = "/spaces/{space_id}/participants/{handle}/chunks"
+
+
+def _recording_participant(session, principal, space_id: str, handle: str) -> Participant:
+    space = space_for(session, principal, space_id, ingest=True)
+    _require_recording(space)
+    participant = get_participant(session, space, handle)
+    state = current_states(session, space.id).get(participant.id, ConsentState())
+    if not state.allows("record"):
+        raise HTTPException(
+            409,
+            f"participant {handle!r} has not consented to being recorded; "
+            "the chunk is refused and nothing was stored",
+        )
+    return participant
+
+
+def _chunk_out(span, stored: bool) -> schemas.ChunkOut:
+    return schemas.ChunkOut(
+        seq=span.seq,
+        start_sample=span.start_sample,
+        samples=span.samples,
+        start_s=span.start_s,
+        duration_s=span.duration_s,
+        sha256=span.sha256,
+        stored=stored,
+    )
+
+
+@router.put(
+    _PATH + "/{seq}",
+    status_code=201,
+    response_model=schemas.ChunkOut,
+    dependencies=[Depends(rate_limited("chunk", "chunk_rate", noun="chunks"))],
+    responses={
+        200: {"model": schemas.ChunkOut, "description": "already acknowledged; nothing changed"},
+        409: {"model": schemas.ErrorOut},
+        422: {"model": schemas.ErrorOut},
+        503: {"model": schemas.ErrorOut},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def put_chunk(
+    space_id: str,
+    handle: str,
+    seq: int,
+    request: Request,
+    response: Response,
+    store: StoreDep,
+    principal: Ingest,
+    start_sample: Annotated[int, Query(ge=0, description="position on the track (48 kHz)")],
+    sha256: Annotated[str, Query(pattern=r"^[0-9a-fA-F]{64}$", description="of the body")],
+) -> schemas.ChunkOut:
+    """One chunk of a participant's audio while the room is live: raw PCM, signed 16-bit
+    little-endian, 48 kHz, mono, as the request body. Acknowledged (201) once it is stored;
+    the same chunk again is acknowledged with 200 and stored once."""
+    settings = get_settings()
+
+    def _check() -> None:
+        with session_scope(settings.database_url) as session:
+            _recording_participant(session, principal, space_id, handle)
+
+    await run_in_threadpool(_check)  # who may send, before reading what they send
+    max_bytes = int(settings.max_chunk_s * RATE_HZ) * BYTES_PER_SAMPLE
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise ChunkRefused(
+            f"chunk {seq} of {handle}: {int(declared)} bytes is more than the "
+            f"{settings.max_chunk_s:.0f} s ({max_bytes} bytes) a chunk may hold"
+        )
+    body = bytearray()
+    async for block in request.stream():
+        body += block
+        if len(body) > max_bytes:
+            raise ChunkRefused(
+                f"chunk {seq} of {handle}: more than the {settings.max_chunk_s:.0f} s "
+                f"({max_bytes} bytes) a chunk may hold"
+            )
+    span = check_chunk(handle, seq, start_sample, bytes(body), sha256, settings.max_chunk_s)
+
+    def _store() -> bool:
+        with session_scope(settings.database_url) as session:
+            participant = _recording_participant(session, principal, space_id, handle)
+            return store_chunk(session, store, participant, span, bytes(body))
+
+    stored = await run_in_threadpool(_store)
+    if not stored:
+        response.status_code = 200
+    return _chunk_out(span, stored)
+
+
+@router.get(_PATH, response_model=schemas.ChunkListOut)
+def list_chunks(space_id: str, handle: str, principal: Ingest) -> schemas.ChunkListOut:
+    """What was acknowledged: a recorder resuming after a crash continues from ``next_seq``."""
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        space = space_for(session, principal, space_id, ingest=True)
+        participant = get_participant(session, space, handle)
+        spans = [span_of(r) for r in acknowledged(session, participant)]
+        track = participant.track
+        assembled = track is not None and track.chunks_sha256 is not None
+        return schemas.ChunkListOut(
+            participant=handle,
+            rate_hz=RATE_HZ,
+            format="s16le",
+            chunks=[_chunk_out(s, False) for s in spans],
+            next_seq=max((s.seq for s in spans), default=-1) + 1,
+            next_start_sample=max((s.end_sample for s in spans), default=0),
+            acknowledged_s=round(sum(s.samples for s in spans) / RATE_HZ, 6),
+            assembled=assembled,
+            track=participant_out(participant).track if track else None,
+        )
+
+
+@router.post(
+    "/spaces/{space_id}/participants/{handle}/track/assemble",
+    status_code=201,
+    response_model=schemas.TrackOut,
+    responses={
+        200: {"model": schemas.TrackOut, "description": "already assembled; nothing changed"},
+        409: {"model": schemas.ErrorOut},
+    },
+)
+async def finish_track(
+    space_id: str,
+    handle: str,
+    body: schemas.ChunksFinishIn,
+    response: Response,
+    store: StoreDep,
+    principal: Ingest,
+) -> schemas.TrackOut:
+    """Every chunk was sent: assemble them (silence where none was sent) into the participant's
+    track and check the checksum of the whole. Finishing again with the same values is 200."""
+    settings = get_settings()
+
+    def _finish() -> tuple[schemas.TrackOut, bool]:
+        with session_scope(settings.database_url) as session:
+            space = space_for(session, principal, space_id, ingest=True)
+            participant = get_participant(session, space, handle)
+            track = participant.track
+            if track is None or track.chunks_sha256 is None:
+                participant = _recording_participant(session, principal, space_id, handle)
+            made = finish_chunks(session, store, settings, participant, body.chunks, body.sha256)
+            return participant_out(participant).track, made
+
+    out, made = await run_in_threadpool(_finish)
+    if not made:
+        response.status_code = 200
+    return out

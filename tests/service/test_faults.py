@@ -1,0 +1,460 @@
+"""Kill anything, lose nothing: each fault injected for real while a space is recorded live or
+processed. For each: exactly one episode, every acknowledged chunk byte for byte at its place in
+the assembled tracks, no orphaned objects. Measurements go to test-artifacts/faults.{json,md}.
+
+The shared Redis and RabbitMQ of the machine are never restarted: the broker tests start a
+Redis server and a RabbitMQ node of their own, and the S3 test its own S3 server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.s3server import LocalS3Server
+from infra.samples import build_sample_space, load_spec
+from pipeline.chunks import pcm_chunks
+from spacecast.demo import create_space, submit_sample, wait_until_done
+from spacecast.recorder import Recorder
+from tests.service.faults import (
+    FaultResult,
+    OwnRabbitmq,
+    OwnRedis,
+    acknowledged_seconds_lost,
+    count_episodes,
+    cut_upload_mid_chunk,
+    decoded_track,
+    drop_database_connections,
+    episodes_in_feed,
+    orphaned_objects,
+    record_result,
+    running_run,
+    stage_status,
+    wait_until,
+)
+from tests.service.stack import ServiceStack
+
+pytestmark = pytest.mark.slow
+
+# Retries back off up to 5 s here instead of 5 minutes, so a test's recovery is bounded.
+FAST_RETRIES = {"SPACECAST_RETRY_MAX_BACKOFF_MS": "5000", "SPACECAST_RETRY_MIN_BACKOFF_MS": "500"}
+
+
+@pytest.fixture(scope="module")
+def short_space(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """quick_chat (about 25 s, three speakers, Dan recorded but not published): short, so the
+    suite stays bounded in time."""
+    spec = load_spec("quick_chat")
+    spec["participants"][2]["consent"] = {"record": True, "publish": False}
+    folder = tmp_path_factory.mktemp("quick-chat-faults")
+    build_sample_space(spec, folder)
+    return folder
+
+
+@pytest.fixture
+def own_stack(s3_server: LocalS3Server, tmp_path: Path):
+    """Stacks started by the test itself (their own broker or S3 server); stopped after it."""
+    stacks: list[ServiceStack] = []
+
+    def _make(broker: str = "redis", *, s3: LocalS3Server | None = None, **kwargs) -> ServiceStack:
+        stack = ServiceStack(
+            broker, s3 or s3_server, tmp_path / f"stack-{len(stacks)}", **{**FAST_RETRIES, **kwargs}
+        )
+        stacks.append(stack)
+        return stack.start()
+
+    yield _make
+    for stack in stacks:
+        stack.stop(drop_queues=stack.broker_url in _SHARED)
+
+
+_SHARED = {"redis://127.0.0.1:6379/0", "amqp://guest:guest@127.0.0.1:5672/%2F"}
+
+
+def _live_space(client: httpx.Client, sample_dir: Path) -> tuple[str, dict]:
+    """The sample's show, space and participants, with no audio yet (the room just opened)."""
+    manifest = json.loads((sample_dir / "manifest.json").read_text())
+    show = client.post("/shows", json=manifest["show"]).raise_for_status().json()
+    body = {
+        "title": manifest["space"]["title"],
+        "language": manifest["space"]["language"],
+        "participants": [
+            {k: p[k] for k in ("id", "name", "role", "offset", "consent")}
+            for p in manifest["participants"]
+        ],
+    }
+    space = client.post(f"/shows/{show['id']}/spaces", json=body).raise_for_status().json()
+    tracks = {
+        p["id"]: sample_dir / p["track"] for p in manifest["participants"] if p["consent"]["record"]
+    }
+    return space["id"], tracks
+
+
+def _record_all(client, space_id, tracks, *, speed=None, give_up_after_s=300.0) -> dict:
+    """Every participant's recorder streaming at once, as in a live room; returns their reports."""
+    reports: dict = {}
+    errors: list[BaseException] = []
+
+    def _one(handle: str, path: Path) -> None:
+        try:
+            recorder = Recorder(client, space_id, handle, give_up_after_s=give_up_after_s)
+            reports[handle] = recorder.stream(path, chunk_s=5.0, speed=speed)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=_one, args=item) for item in tracks.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return reports
+
+
+def _check_tracks(stack: ServiceStack, space_id: str, acknowledged: dict, tmp_path: Path):
+    """(acknowledged seconds, seconds lost) over every participant's assembled track."""
+    store = stack.store()
+    total = lost = 0.0
+    with stack.client() as client:
+        for handle, chunks in acknowledged.items():
+            listing = client.get(f"/spaces/{space_id}/participants/{handle}/chunks").json()
+            assert listing["assembled"], handle
+            keys = [k for k in store.list_keys(f"raw/{space_id}/") if "/chunks/" not in k]
+            pcm = None
+            for key in keys:
+                candidate = decoded_track(store, key, tmp_path)
+                if hashlib.sha256(store.get_bytes(key)).hexdigest() == listing["track"]["sha256"]:
+                    pcm = candidate
+            assert pcm is not None, handle
+            end = max(c["start_sample"] + c["samples"] for c in chunks)
+            assert len(pcm) // 2 == end, (handle, len(pcm) // 2, end)  # sample count, no drift
+            total += sum(c["samples"] for c in chunks) / 48_000
+            lost += acknowledged_seconds_lost(pcm, chunks)
+    return total, lost
+
+
+def _done(client: httpx.Client, space_id: str) -> set:
+    return {
+        (s["stage"], s["participant"]) for s in stage_status(client, space_id)
+        if s["status"] == "done"
+    }  # fmt: skip
+
+
+def _status(client: httpx.Client, space_id: str) -> bool:
+    """True once the space is no longer processing (it may finish during a short fault)."""
+    return client.get(f"/spaces/{space_id}").json()["status"] != "processing"
+
+
+def _assert_one_episode_and_no_orphans(stack, client, space_id, state) -> int:
+    assert state["status"] == "published", state["error"]
+    assert count_episodes(stack, space_id) == 1
+    assert episodes_in_feed(client, state) == 1
+    assert orphaned_objects(stack, space_id, state) == []
+    return 1
+
+
+def test_live_ingest_survives_bad_chunks_dropped_db_connections_and_a_redis_restart(
+    own_stack, short_space: Path, tmp_path: Path
+) -> None:
+    redis = OwnRedis(tmp_path / "redis").start()
+    try:
+        _live_ingest_faults(own_stack("redis", broker_url=redis.url), redis, short_space, tmp_path)
+    finally:
+        redis.stop()
+
+
+def _live_ingest_faults(stack, redis: OwnRedis, short_space: Path, tmp_path: Path) -> None:
+    with stack.client() as client:
+        space_id, tracks = _live_space(client, short_space)
+        # Chioma's recorder sends every chunk twice, in shuffled order.
+        chioma = list(pcm_chunks(tracks.pop("chioma"), chunk_s=5.0, timeout_s=120, label="c"))
+        sends = [(seq, pos, data) for seq, (pos, data) in enumerate(chioma)] * 2
+        random.Random(3).shuffle(sends)
+        url = f"/spaces/{space_id}/participants/chioma/chunks"
+        codes = []
+        for seq, pos, data in sends:
+            sha = hashlib.sha256(data).hexdigest()
+            response = client.put(
+                f"{url}/{seq}", params={"start_sample": pos, "sha256": sha}, content=data
+            )
+            codes.append(response.status_code)
+        assert sorted(codes) == [200] * len(chioma) + [201] * len(chioma)
+        whole = hashlib.sha256(b"".join(d for _, d in chioma)).hexdigest()
+        assembled = client.post(
+            f"/spaces/{space_id}/participants/chioma/track/assemble",
+            json={"chunks": len(chioma), "sha256": whole},
+        )
+        assert assembled.status_code == 201, assembled.text
+
+        # Dan's recorder dies in the middle of chunk 3, then a bit flips in chunk 4; it
+        # restarts and resumes from what the API acknowledged.
+        dan = list(pcm_chunks(tracks.pop("dan"), chunk_s=2.0, timeout_s=120, label="d"))
+        burl = f"/spaces/{space_id}/participants/dan/chunks"
+        for seq, (pos, data) in enumerate(dan[:3]):
+            sha = hashlib.sha256(data).hexdigest()
+            client.put(f"{burl}/{seq}", params={"start_sample": pos, "sha256": sha}, content=data)
+        pos, data = dan[3]
+        sha = hashlib.sha256(data).hexdigest()
+        cut_at = time.monotonic()
+        cut_upload_mid_chunk(
+            stack, stack.host_key, f"{burl}/3?start_sample={pos}&sha256={sha}", data
+        )
+        pos4, data4 = dan[4]
+        flipped = bytearray(data4)
+        flipped[100] ^= 0x01
+        refused = client.put(
+            f"{burl}/4",
+            params={"start_sample": pos4, "sha256": hashlib.sha256(data4).hexdigest()},
+            content=bytes(flipped),
+        )
+        assert refused.status_code == 422
+        assert refused.json()["detail"].startswith("chunk 4 of dan: sha256 mismatch")
+        listing = client.get(burl).json()
+        assert [c["seq"] for c in listing["chunks"]] == [0, 1, 2] and listing["next_seq"] == 3
+
+        resumed = Recorder(client, space_id, "dan").stream(
+            short_space / "dan.flac", chunk_s=2.0, speed=None
+        )
+        resumed_s = time.monotonic() - cut_at
+        assert resumed.skipped == 3 and resumed.sent == len(dan) - 3
+
+        # Alice's room recorder is the command line client, at four times real time.
+        cli = subprocess.run(
+            [sys.executable, "-m", "spacecast", "record", str(tracks.pop("alice")),
+             "--api", stack.base_url, "--key", stack.host_key, "--space", space_id,
+             "--participant", "alice", "--speed", "4", "--chunk-s", "5"],
+            env=stack.env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["track"]["chunk_count"] >= 3
+        alice = client.get(f"/spaces/{space_id}/participants/alice/chunks").json()["chunks"]
+
+        # Processing, while every database connection of the API and workers is dropped
+        # over and over.
+        client.post(f"/spaces/{space_id}/finish").raise_for_status()
+        drops = 0
+        while drops < 6:
+            time.sleep(1.0)
+            drop_database_connections(stack)
+            drops += 1
+        fault_end = time.monotonic()
+        done_before = _done(client, space_id)
+        # Then the broker restarts (its append-only file keeps the queued messages).
+        down = time.monotonic()
+        redis.stop()
+        time.sleep(2.0)
+        redis.start()
+        back = time.monotonic()
+        wait_until(
+            lambda: _done(client, space_id) - done_before or _status(client, space_id),
+            300, "a stage finished after the restart", every_s=0.2,
+        )  # fmt: skip
+        redis_recover = time.monotonic() - back
+        state = wait_until_done(client, space_id, timeout_s=300)
+        published_after = time.monotonic() - fault_end
+        redis_published_after = time.monotonic() - back
+        episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+        stages = {(s["stage"], s["participant"]): s for s in stage_status(client, space_id)}
+        assert all(s["status"] == "done" for s in stages.values()), stages
+
+    acknowledged = {
+        "alice": alice,
+        "dan": resumed.acknowledged,
+        "chioma": [
+            {"start_sample": pos, "samples": len(d) // 2, "sha256": hashlib.sha256(d).hexdigest()}
+            for pos, d in chioma
+        ],
+    }
+    total, lost = _check_tracks(stack, space_id, acknowledged, tmp_path)
+    assert lost == 0.0
+    record_result(
+        FaultResult("every chunk sent twice, out of order", 1, episodes, total, lost, 0.0,
+                    published_after, "all duplicates answered 200, stored once")
+    )  # fmt: skip
+    record_result(
+        FaultResult("upload cut mid-chunk, then resumed; corrupt chunk refused and resent", 1,
+                    episodes, total, lost, resumed_s, published_after,
+                    "time to recover: cut to the resumed recorder's track assembled")
+    )  # fmt: skip
+    record_result(
+        FaultResult("PostgreSQL connections dropped during processing", drops, episodes, total,
+                    lost, published_after, published_after,
+                    "every second, 6 times; recover = last drop to published (a Redis "
+                    "restart follows in the same run)")
+    )  # fmt: skip
+    record_result(
+        FaultResult("Redis restarted mid-pipeline", 1, episodes, total, lost, redis_recover,
+                    redis_published_after,
+                    f"down {back - down:.1f} s; recover = broker back to the next stage done")
+    )  # fmt: skip
+
+
+def test_worker_killed_during_mixing_and_again_during_transcription(
+    own_stack, short_space: Path
+) -> None:
+    stack = own_stack("rabbitmq")  # RabbitMQ hands a dead consumer's messages back at once
+    with stack.client() as client:
+        space_id = submit_sample(client, short_space)
+        recover = []
+        for stage in ("mix", "transcribe"):
+            victim = wait_until(
+                lambda stage=stage: running_run(stack, space_id, stage),
+                180, f"{stage} running", every_s=0.01,
+            )  # fmt: skip
+            stack.kill_workers()  # kill -9 the whole worker process group, mid-stage
+            stack.start_worker()
+            restarted = time.monotonic()
+
+            def done(victim=victim):
+                for s in stage_status(client, space_id):
+                    if (s["stage"], s["participant"]) == (victim["stage"], victim["participant"]):
+                        return s if s["status"] == "done" else None
+                return None
+
+            finished = wait_until(done, 300, f"{stage} finished again", every_s=0.2)
+            assert finished["attempts"] >= 2  # the killed attempt, then the redelivered one
+            recover.append(time.monotonic() - restarted)
+        state = wait_until_done(client, space_id, timeout_s=300)
+        published_after = time.monotonic() - restarted
+        episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+    record_result(
+        FaultResult("kill -9 worker during mixing", 1, episodes, 0.0, 0.0, recover[0],
+                    published_after, "whole-file upload; recover = restart to the stage done")
+    )  # fmt: skip
+    record_result(
+        FaultResult("kill -9 worker during transcription", 1, episodes, 0.0, 0.0, recover[1],
+                    published_after, "whole-file upload; recover = restart to the stage done")
+    )  # fmt: skip
+
+
+def test_rabbitmq_restarted_mid_pipeline(own_stack, short_space: Path, tmp_path: Path):
+    broker = OwnRabbitmq(tmp_path / "rabbitmq").start()
+    try:
+        stack = own_stack("rabbitmq", broker_url=broker.url)
+        with stack.client() as client:
+            space_id, tracks = _live_space(client, short_space)
+            reports = _record_all(client, space_id, tracks)
+            client.post(f"/spaces/{space_id}/finish").raise_for_status()
+            wait_until(lambda: stage_status(client, space_id), 120, "the pipeline started")
+            down = time.monotonic()
+            broker.stop()
+            time.sleep(2.0)
+            broker.start()
+            back = time.monotonic()
+            before = _done(client, space_id)
+            wait_until(
+                lambda: _done(client, space_id) - before or _status(client, space_id),
+                300, "a stage finished after the restart", every_s=0.2,
+            )  # fmt: skip
+            recover = time.monotonic() - back
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - back
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+        acknowledged = {h: r.acknowledged for h, r in reports.items()}
+        total, lost = _check_tracks(stack, space_id, acknowledged, tmp_path)
+        assert lost == 0.0
+    finally:
+        broker.stop()
+    record_result(
+        FaultResult("RabbitMQ restarted mid-pipeline", 1, episodes, total, lost, recover,
+                    published_after,
+                    f"down {back - down:.1f} s; recover = broker back to the next stage done")
+    )  # fmt: skip
+
+
+def test_s3_server_stopped_for_30_s_during_uploads_and_processing(
+    own_stack, short_space: Path, tmp_path: Path
+) -> None:
+    s3 = LocalS3Server(tmp_path / "s3" / "data").start()
+    try:
+        # Fewer tries per S3 request (8 by default), so requests fail over to the queue's and
+        # the recorder's retries sooner and the test stays short.
+        stack = own_stack("redis", s3=s3, SPACECAST_S3_MAX_ATTEMPTS="3")
+        with stack.client() as client:
+            processing = submit_sample(client, short_space)  # processed during the outage
+            live, tracks = _live_space(client, short_space)  # recorded during the outage
+            wait_until(lambda: stage_status(client, processing), 120, "the pipeline started")
+            reports: dict = {}
+            recorder = threading.Thread(
+                target=lambda: reports.update(_record_all(client, live, tracks, speed=1.0))
+            )
+            recorder.start()
+            time.sleep(3.0)
+            s3.stop()
+            time.sleep(30.0)
+            s3.start()
+            back = time.monotonic()
+            recorder.join(timeout=300)
+            assert not recorder.is_alive() and set(reports) == set(tracks)
+            assert sum(r.resent for r in reports.values()) > 0  # the outage was felt
+            recover = time.monotonic() - back  # the recorders caught up and assembled
+            state = wait_until_done(client, processing, timeout_s=300)
+            published_after = time.monotonic() - back
+            _assert_one_episode_and_no_orphans(stack, client, processing, state)
+            assert orphaned_objects(stack, live, {}) == []  # no chunk left after assembly
+            retried = [
+                s for s in stage_status(client, processing) if s["attempts"] > 1
+            ]  # stages the outage interrupted
+        acknowledged = {h: r.acknowledged for h, r in reports.items()}
+        total, lost = _check_tracks(stack, live, acknowledged, tmp_path)
+        assert lost == 0.0
+    finally:
+        s3.stop()
+    record_result(
+        FaultResult("S3 server stopped 30 s during uploads and processing", 1, 1, total, lost,
+                    recover, published_after,
+                    f"recover = S3 back to the live tracks assembled; recorders retried "
+                    f"{sum(r.resent for r in reports.values())} requests; {len(retried)} stages "
+                    "of the space being processed ran again")
+    )  # fmt: skip
+
+
+def test_a_stage_that_runs_out_of_retries_is_a_dead_letter_that_can_be_retried(
+    own_stack, short_space: Path, tmp_path: Path
+) -> None:
+    s3 = LocalS3Server(tmp_path / "s3" / "data").start()
+    try:
+        stack = own_stack(
+            "redis", s3=s3, SPACECAST_STAGE_RETRIES="1", SPACECAST_S3_MAX_ATTEMPTS="1",
+            SPACECAST_RETRY_MIN_BACKOFF_MS="200", SPACECAST_RETRY_MAX_BACKOFF_MS="500",
+        )  # fmt: skip
+        with stack.client() as client, stack.client("admin") as admin:
+            space_id, _ = create_space(client, short_space)
+            s3.stop()  # the stages cannot read the tracks: two attempts each, then they give up
+            client.post(f"/spaces/{space_id}/finish").raise_for_status()
+            failed = wait_until_done(client, space_id, timeout_s=120, until=("failed",))
+            letters = wait_until(
+                lambda: admin.get("/dead-letters", params={"pending": True}).json(),
+                60, "dead letters recorded",
+            )  # fmt: skip
+            assert {d["space_id"] for d in letters} == {space_id}
+            assert "detect_activity" in {d["actor"] for d in letters}, letters
+            assert all("gave up after 2 attempts" in d["reason"] for d in letters), letters
+            assert all("Could not connect" in d["reason"] for d in letters), letters
+            assert "gave up after" in failed["error"]
+
+            s3.start()
+            back = time.monotonic()
+            for letter in letters:
+                retried = admin.post(f"/dead-letters/{letter['id']}/retry")
+                assert retried.status_code == 202, retried.text
+            assert admin.get("/dead-letters", params={"pending": True}).json() == []
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - back
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+    finally:
+        s3.stop()
+    record_result(
+        FaultResult("retries exhausted (S3 away): dead letters retried through the API",
+                    len(letters), episodes, 0.0, 0.0, published_after, published_after,
+                    "recover = S3 back and letters retried to published")
+    )  # fmt: skip
