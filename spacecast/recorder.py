@@ -122,7 +122,8 @@ class Recorder:
             self.assemble_url,
             "finishing the track",
             json={"chunks": chunks, "sha256": sha256},
-            timeout=600,
+            # Assembly streams the whole track through ffmpeg before answering.
+            extensions={"timeout": httpx.Timeout(60, read=600).as_dict()},
         )
         if response.status_code not in (200, 201):
             raise RecorderError(f"finishing: {response.status_code} {response.text[:300]}")
