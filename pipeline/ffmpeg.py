@@ -107,6 +107,35 @@ def _drain(
         sink.append(line)
 
 
+def _stderr_reader(
+    proc: subprocess.Popen, on_line: Callable[[str], None] | None = None
+) -> tuple[collections.deque[str], threading.Thread]:
+    """Start reading ``proc``'s stderr in a thread (a full pipe would stall it); keep the tail."""
+    tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+    reader = threading.Thread(target=_drain, args=(proc.stderr, tail, on_line), daemon=True)
+    reader.start()
+    return tail, reader
+
+
+class _Watchdog:
+    """Kills ``procs`` once ``timeout_s`` has passed; ``fired`` tells whether it did."""
+
+    def __init__(self, timeout_s: float, *procs: subprocess.Popen) -> None:
+        self.fired = threading.Event()
+        self._procs = procs
+        self._timer = threading.Timer(timeout_s, self._kill)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _kill(self) -> None:
+        self.fired.set()
+        for proc in self._procs:
+            proc.kill()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def run_ffmpeg(
     args: Sequence[str],
     *,
@@ -123,20 +152,8 @@ def run_ffmpeg(
     cmd = [FFMPEG_BIN, "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1", *args]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
-    reader = threading.Thread(
-        target=_drain, args=(proc.stderr, stderr_tail, on_stderr), daemon=True
-    )
-    reader.start()
-    timed_out = threading.Event()
-
-    def _kill() -> None:
-        timed_out.set()
-        proc.kill()
-
-    watchdog = threading.Timer(timeout_s, _kill)
-    watchdog.daemon = True
-    watchdog.start()
+    stderr_tail, reader = _stderr_reader(proc, on_stderr)
+    watchdog = _Watchdog(timeout_s, proc)
     peak_kb = 0
     try:
         assert proc.stdout is not None
@@ -161,7 +178,7 @@ def run_ffmpeg(
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
     stderr = "\n".join(stderr_tail)
-    if timed_out.is_set():
+    if watchdog.fired.is_set():
         raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
     if proc.returncode != 0:
         raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
@@ -187,18 +204,8 @@ def run_ffmpeg_fed(
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
-    reader = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
-    reader.start()
-    timed_out = threading.Event()
-
-    def _kill() -> None:
-        timed_out.set()
-        proc.kill()
-
-    watchdog = threading.Timer(timeout_s, _kill)
-    watchdog.daemon = True
-    watchdog.start()
+    stderr_tail, reader = _stderr_reader(proc)
+    watchdog = _Watchdog(timeout_s, proc)
     try:
         assert proc.stdin is not None
         try:
@@ -218,7 +225,7 @@ def run_ffmpeg_fed(
             proc.stdin.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
     stderr = "\n".join(stderr_tail)
-    if timed_out.is_set():
+    if watchdog.fired.is_set():
         raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
     if proc.returncode != 0:
         raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
@@ -254,12 +261,8 @@ def run_ffmpeg_teed(
     measurer = subprocess.Popen(
         measure_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    encoder_log: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
-    measurer_log: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
-    threads = [
-        threading.Thread(target=_drain, args=(encoder.stderr, encoder_log), daemon=True),
-        threading.Thread(target=_drain, args=(measurer.stderr, measurer_log), daemon=True),
-    ]
+    encoder_log, encoder_reader = _stderr_reader(encoder)
+    measurer_log, measurer_reader = _stderr_reader(measurer)
     pump_error: list[BaseException] = []
 
     def _pump() -> None:
@@ -274,19 +277,10 @@ def run_ffmpeg_teed(
             with contextlib.suppress(OSError):
                 measurer.stdin.close()  # type: ignore[union-attr]
 
-    threads.append(threading.Thread(target=_pump, daemon=True))
-    for thread in threads:
-        thread.start()
-    timed_out = threading.Event()
-
-    def _kill() -> None:
-        timed_out.set()
-        encoder.kill()
-        measurer.kill()
-
-    watchdog = threading.Timer(timeout_s, _kill)
-    watchdog.daemon = True
-    watchdog.start()
+    pump = threading.Thread(target=_pump, daemon=True)
+    pump.start()
+    threads = [encoder_reader, measurer_reader, pump]
+    watchdog = _Watchdog(timeout_s, encoder, measurer)
     decoded_s = 0.0
     try:
         for raw in iter(measurer.stdout.readline, b""):  # type: ignore[union-attr]
@@ -307,7 +301,7 @@ def run_ffmpeg_teed(
             thread.join(timeout=5)
         for stream in (encoder.stdout, encoder.stderr, measurer.stdout, measurer.stderr):
             stream.close()  # type: ignore[union-attr]
-    if timed_out.is_set():
+    if watchdog.fired.is_set():
         raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
     if encoder.returncode != 0:
         raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(chr(10).join(encoder_log))})")
@@ -374,18 +368,8 @@ def decoded_pcm(
         "pipe:1",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
-    reader = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
-    reader.start()
-    timed_out = threading.Event()
-
-    def _kill() -> None:
-        timed_out.set()
-        proc.kill()
-
-    watchdog = threading.Timer(timeout_s, _kill)
-    watchdog.daemon = True
-    watchdog.start()
+    stderr_tail, reader = _stderr_reader(proc)
+    watchdog = _Watchdog(timeout_s, proc)
     complete = False
     try:
         assert proc.stdout is not None
@@ -400,7 +384,7 @@ def decoded_pcm(
         reader.join(timeout=5)
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
-    if timed_out.is_set():
+    if watchdog.fired.is_set():
         raise TimeLimitExceeded(f"{what}: decoding ran longer than its {timeout_s:.0f} s limit")
     if complete and returncode != 0:
         detail = _last_error_line("\n".join(stderr_tail))
