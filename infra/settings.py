@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     appeal_window_days: float = 90.0
     complaint_rate: str = "5/hour"
     sweep_interval_s: float = 3600.0  # how often `spacecast scheduler` asks for a sweep
+    resume_interval_s: float = 60.0  # how often `spacecast scheduler` resumes stalled spaces
     review_padding_s: float = 15.0  # audio and transcript heard around a reported moment
 
     def retention_policy(self) -> RetentionPolicy:

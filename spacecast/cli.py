@@ -92,20 +92,30 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _scheduler(args: argparse.Namespace) -> int:
-    """Ask for a vault sweep every ``sweep_interval_s`` (one scheduler per deployment; a second
-    one only sends sweeps that find nothing left to do)."""
+    """Send the periodic jobs (one scheduler per deployment; a second one only sends jobs that
+    find nothing left to do): a vault sweep every ``sweep_interval_s``, and every
+    ``resume_interval_s`` a nudge to spaces whose next stage's message the broker lost."""
     import time
 
     from infra.settings import get_settings
-    from workers.actors import sweep_vault
+    from workers.actors import resume_stalled, sweep_vault
 
-    interval = get_settings().sweep_interval_s
+    settings = get_settings()
+    jobs = [
+        (sweep_vault, settings.sweep_interval_s, "sweep requested"),
+        (resume_stalled, settings.resume_interval_s, "stalled spaces resumed"),
+    ]
+    due = [0.0] * len(jobs)
+    log = logging.getLogger("spacecast.scheduler")
     while True:
-        sweep_vault.send()
-        logging.getLogger("spacecast.scheduler").info("sweep requested; next in %.0f s", interval)
+        for index, (actor, every_s, done) in enumerate(jobs):
+            if time.monotonic() >= due[index]:
+                actor.send()
+                due[index] = time.monotonic() + every_s
+                log.info("%s; next in %.0f s", done, every_s)
         if args.once:
             return 0
-        time.sleep(interval)
+        time.sleep(max(0.5, min(due) - time.monotonic()))
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -188,8 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, default=2)
     worker.set_defaults(run=_worker)
 
-    scheduler = sub.add_parser("scheduler", help="request a vault sweep every sweep interval")
-    scheduler.add_argument("--once", action="store_true", help="request one sweep and exit")
+    scheduler = sub.add_parser(
+        "scheduler", help="send the periodic jobs: vault sweeps, resuming stalled spaces"
+    )
+    scheduler.add_argument("--once", action="store_true", help="send each job once and exit")
     scheduler.set_defaults(run=_scheduler)
 
     sweep = sub.add_parser("sweep", help="delete expired raw recordings now, in this process")

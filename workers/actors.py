@@ -2,7 +2,7 @@
 
 from workers import broker as _broker  # noqa: F401  (installs the broker first)
 from workers.clips import render_clip_audio, render_clip_audiogram, sweep_clips
-from workers.flow import advance_space, stage_gave_up
+from workers.flow import advance_space, resume_stalled, stage_gave_up
 from workers.moderation import prepare_review, sweep_vault
 from workers.stages import (
     check_bleed,
@@ -23,6 +23,7 @@ __all__ = [
     "publish_space",
     "render_clip_audio",
     "render_clip_audiogram",
+    "resume_stalled",
     "stage_gave_up",
     "sweep_clips",
     "sweep_vault",

@@ -178,6 +178,19 @@ def advance_space(space_id: str) -> None:
     advance(space_id)
 
 
+@dramatiq.actor(queue_name=queue("control"), max_retries=3, min_backoff=1000)
+def resume_stalled() -> None:
+    """Advance every space still processing. A message the broker lost (Redis restarted without
+    its append-only file, or the broker went away after the API committed a finish) leaves a
+    space waiting for a stage nobody will run; advancing sends what is missing, and stages
+    queued for longer than ``RESEND_QUEUED_AFTER`` again. Sent by ``spacecast scheduler``."""
+    with session_scope(get_settings().database_url) as session:
+        processing = session.scalars(select(Space.id).where(Space.status == "processing")).all()
+    for space_id in processing:
+        send_with_retry(advance_space, space_id)
+        stage_logger(space_id, "resume").info("advance sent by the scheduler")
+
+
 @dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)
 def stage_gave_up(message: dict, retry_info: dict) -> None:
     """Retries of a stage ran out: record the stage (and so the space) as failed."""

@@ -458,3 +458,33 @@ def test_a_stage_that_runs_out_of_retries_is_a_dead_letter_that_can_be_retried(
                     len(letters), episodes, 0.0, 0.0, published_after, published_after,
                     "recover = S3 back and letters retried to published")
     )  # fmt: skip
+
+
+def test_a_start_message_the_broker_lost_is_sent_again_by_the_scheduler(
+    own_stack, short_space: Path
+) -> None:
+    """The broker loses the message that starts the pipeline after the API committed the
+    finish (here the stack's queues are deleted, as a Redis restarted without its append-only
+    file loses them): the space would wait for ever. The scheduler's periodic nudge resumes it."""
+    stack = own_stack("redis")
+    stack.kill_workers()  # nobody takes the message before it is lost
+    with stack.client() as client:
+        space_id = submit_sample(client, short_space)
+        stack._drop_queues()
+        stack.start_worker()
+        time.sleep(3.0)
+        state = client.get(f"/spaces/{space_id}").raise_for_status().json()
+        assert state["status"] == "processing" and state["stages"] == []  # stalled
+        nudged = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "spacecast", "scheduler", "--once"],
+            env=stack.env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        state = wait_until_done(client, space_id, timeout_s=300)
+        published_after = time.monotonic() - nudged
+        episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+    record_result(
+        FaultResult("start message lost by the broker, resumed by the scheduler", 1, episodes,
+                    0.0, 0.0, published_after, published_after,
+                    "whole-file upload; recover = scheduler run to published")
+    )  # fmt: skip
