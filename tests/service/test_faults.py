@@ -45,8 +45,15 @@ from tests.service.stack import ServiceStack
 
 pytestmark = pytest.mark.slow
 
-# Retries back off up to 5 s here instead of 5 minutes, so a test's recovery is bounded.
-FAST_RETRIES = {"SPACECAST_RETRY_MAX_BACKOFF_MS": "5000", "SPACECAST_RETRY_MIN_BACKOFF_MS": "500"}
+# Retries back off up to 5 s here instead of 5 minutes, so a test's recovery is bounded. With
+# the shorter backoff, 8 retries (the default) span about 30 s, as long as the S3 outage: a stage
+# could give up just before S3 returns. 30 retries span one to two minutes (jitter), longer than
+# any outage here, as the default 8 at the default backoff (about 8 minutes) outlast a restart.
+FAST_RETRIES = {
+    "SPACECAST_RETRY_MAX_BACKOFF_MS": "5000",
+    "SPACECAST_RETRY_MIN_BACKOFF_MS": "500",
+    "SPACECAST_STAGE_RETRIES": "30",
+}
 
 
 @pytest.fixture(scope="module")
