@@ -309,19 +309,23 @@ def test_worker_killed_during_mixing_and_again_during_transcription(
     own_stack, short_space: Path
 ) -> None:
     stack = own_stack("rabbitmq")  # RabbitMQ hands a dead consumer's messages back at once
+    recover: dict[str, float] = {}
+    published_after: dict[str, float] = {}
+    episodes: dict[str, int] = {}
     with stack.client() as client:
-        space_id = submit_sample(client, short_space)
-        recover = []
         for stage in ("mix", "transcribe"):
+            # A space of its own for each kill: on a space this short, the transcriptions may
+            # all be over before the mix starts, and the other way round.
+            space_id = submit_sample(client, short_space)
             victim = wait_until(
-                lambda stage=stage: running_run(stack, space_id, stage),
+                lambda stage=stage, space_id=space_id: running_run(stack, space_id, stage),
                 180, f"{stage} running", every_s=0.01,
             )  # fmt: skip
             stack.kill_workers()  # kill -9 the whole worker process group, mid-stage
             stack.start_worker()
             restarted = time.monotonic()
 
-            def done(victim=victim):
+            def done(victim=victim, space_id=space_id):
                 for s in stage_status(client, space_id):
                     if (s["stage"], s["participant"]) == (victim["stage"], victim["participant"]):
                         return s if s["status"] == "done" else None
@@ -329,18 +333,16 @@ def test_worker_killed_during_mixing_and_again_during_transcription(
 
             finished = wait_until(done, 300, f"{stage} finished again", every_s=0.2)
             assert finished["attempts"] >= 2  # the killed attempt, then the redelivered one
-            recover.append(time.monotonic() - restarted)
-        state = wait_until_done(client, space_id, timeout_s=300)
-        published_after = time.monotonic() - restarted
-        episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
-    record_result(
-        FaultResult("kill -9 worker during mixing", 1, episodes, 0.0, 0.0, recover[0],
-                    published_after, "whole-file upload; recover = restart to the stage done")
-    )  # fmt: skip
-    record_result(
-        FaultResult("kill -9 worker during transcription", 1, episodes, 0.0, 0.0, recover[1],
-                    published_after, "whole-file upload; recover = restart to the stage done")
-    )  # fmt: skip
+            recover[stage] = time.monotonic() - restarted
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after[stage] = time.monotonic() - restarted
+            episodes[stage] = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+    for stage, fault in (("mix", "mixing"), ("transcribe", "transcription")):
+        record_result(
+            FaultResult(f"kill -9 worker during {fault}", 1, episodes[stage], 0.0, 0.0,
+                        recover[stage], published_after[stage],
+                        "whole-file upload; recover = restart to the stage done")
+        )  # fmt: skip
 
 
 def test_rabbitmq_restarted_mid_pipeline(own_stack, short_space: Path, tmp_path: Path):
