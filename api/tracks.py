@@ -27,6 +27,14 @@ MIME_BY_FORMAT = {
     "mov,mp4,m4a,3gp,3g2,mj2": "audio/mp4",
 }
 
+# OpenAPI for endpoints whose request body is raw audio bytes (whole tracks, live chunks).
+BINARY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
 
 class UploadTooLarge(InvalidTrack):
     pass

@@ -136,6 +136,31 @@ class _Watchdog:
         self._timer.cancel()
 
 
+def _outcome(
+    proc: subprocess.Popen,
+    watchdog: _Watchdog,
+    stderr_tail: collections.deque[str],
+    started: float,
+    usage,
+    peak_kb: int,
+    *,
+    what: str,
+    timeout_s: float,
+) -> FFmpegRun:
+    """The run of an ended ffmpeg, or the error naming ``what`` (time limit, failure)."""
+    stderr = "\n".join(stderr_tail)
+    if watchdog.fired.is_set():
+        raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
+    if proc.returncode != 0:
+        raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
+    return FFmpegRun(
+        stderr=stderr,
+        wall_s=time.monotonic() - started,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        max_rss_mb=(peak_kb or usage.ru_maxrss) / 1024,
+    )
+
+
 def run_ffmpeg(
     args: Sequence[str],
     *,
@@ -177,16 +202,8 @@ def run_ffmpeg(
         reader.join(timeout=5)
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
-    stderr = "\n".join(stderr_tail)
-    if watchdog.fired.is_set():
-        raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
-    if proc.returncode != 0:
-        raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
-    return FFmpegRun(
-        stderr=stderr,
-        wall_s=time.monotonic() - started,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        max_rss_mb=(peak_kb or usage.ru_maxrss) / 1024,
+    return _outcome(
+        proc, watchdog, stderr_tail, started, usage, peak_kb, what=what, timeout_s=timeout_s
     )
 
 
@@ -224,17 +241,7 @@ def run_ffmpeg_fed(
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
-    stderr = "\n".join(stderr_tail)
-    if watchdog.fired.is_set():
-        raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
-    if proc.returncode != 0:
-        raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
-    return FFmpegRun(
-        stderr=stderr,
-        wall_s=time.monotonic() - started,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        max_rss_mb=usage.ru_maxrss / 1024,
-    )
+    return _outcome(proc, watchdog, stderr_tail, started, usage, 0, what=what, timeout_s=timeout_s)
 
 
 def run_ffmpeg_teed(

@@ -14,6 +14,7 @@ from api.chunks import acknowledged, finish_chunks, span_of, store_chunk
 from api.deps import StoreDep
 from api.limits import rate_limited
 from api.routes.spaces import Ingest, _require_recording, get_participant
+from api.tracks import BINARY_BODY
 from api.views import participant_out
 from infra.consent import current_states
 from infra.db import session_scope
@@ -64,14 +65,7 @@ def _chunk_out(span, stored: bool) -> schemas.ChunkOut:
         422: {"model": schemas.ErrorOut},
         503: {"model": schemas.ErrorOut},
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=BINARY_BODY,
 )
 async def put_chunk(
     space_id: str,

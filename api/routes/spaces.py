@@ -17,7 +17,7 @@ from api.auth import Principal, Role, allow
 from api.deps import SessionDep, StoreDep
 from api.ledger import RENDERED, actor_of
 from api.limits import rate_limited
-from api.tracks import UploadTooLarge, receive_to_file, store_track
+from api.tracks import BINARY_BODY, UploadTooLarge, receive_to_file, store_track
 from api.views import episode_out, participant_out, space_out
 from infra.consent import current_states, record_answers
 from infra.db import session_scope
@@ -150,14 +150,7 @@ def update_participant(
     response_model=schemas.TrackOut,
     responses={413: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}},
     dependencies=[Depends(rate_limited("upload", "upload_rate", noun="track uploads"))],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=BINARY_BODY,
 )
 async def upload_track(
     space_id: str, handle: str, request: Request, store: StoreDep, principal: Ingest
