@@ -1,5 +1,6 @@
-"""The API in this process (FastAPI's TestClient), on SQLite and a real S3 server, with accounts
-for every role and two shows owned by two different hosts."""
+"""The API in this process (FastAPI's TestClient), on a PostgreSQL database of its own (what
+production runs) and a real S3 server, with accounts for every role and two shows owned by two
+different hosts."""
 
 from __future__ import annotations
 
@@ -69,11 +70,20 @@ class World:
 
 @pytest.fixture(scope="session")
 def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    import secrets
+
+    import psycopg
+
+    from infra.stack import PG_ADMIN
+
     root = tmp_path_factory.mktemp("api")
     s3 = LocalS3Server(root / "s3").start()
+    database = f"spacecast_api_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
     env = {
         **s3.env("spacecast-api-tests"),
-        "SPACECAST_DATABASE_URL": f"sqlite:///{root / 'spacecast.db'}",
+        "SPACECAST_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
         "SPACECAST_PUBLIC_BASE_URL": "http://testserver",
         "SPACECAST_UPLOAD_RATE": "1000/minute",
         "SPACECAST_COMPLAINT_RATE": "1000/minute",
@@ -99,6 +109,11 @@ def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
             os.environ[key] = value
     get_settings.cache_clear()
     s3.stop()
+    from infra.db import get_engine
+
+    get_engine(env["SPACECAST_DATABASE_URL"]).dispose()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def _complaint(session, space_id: str) -> str:

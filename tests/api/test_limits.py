@@ -50,12 +50,11 @@ def test_a_revoked_key_stops_working(world: World) -> None:
 
 
 def test_keys_are_stored_only_as_digests(world: World, api_env) -> None:
-    import sqlite3
+    import psycopg
 
-    database = api_env["SPACECAST_DATABASE_URL"].removeprefix("sqlite:///")
-    stored = {
-        row[0] for row in sqlite3.connect(database).execute("select token_sha256 from api_keys")
-    }
+    url = api_env["SPACECAST_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        stored = {row[0] for row in conn.execute("select token_sha256 from api_keys")}
     assert world.keys["host"] not in stored
     import hashlib
 
