@@ -17,10 +17,57 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from pipeline.text import xml_safe
+
 PODCAST_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 # Namespace the Podcasting 2.0 spec fixes for deriving podcast:guid from a feed URL.
 _PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+
+# Apple Podcasts' categories and subcategories (podcasters.apple.com, "Apple Podcasts
+# categories"); a show names one, optionally as "Category > Subcategory".
+ITUNES_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "Arts": ("Books", "Design", "Fashion & Beauty", "Food", "Performing Arts", "Visual Arts"),
+    "Business": (
+        "Careers", "Entrepreneurship", "Investing", "Management", "Marketing", "Non-Profit",
+    ),
+    "Comedy": ("Comedy Interviews", "Improv", "Stand-Up"),
+    "Education": ("Courses", "How To", "Language Learning", "Self-Improvement"),
+    "Fiction": ("Comedy Fiction", "Drama", "Science Fiction"),
+    "Government": (),
+    "History": (),
+    "Health & Fitness": (
+        "Alternative Health", "Fitness", "Medicine", "Mental Health", "Nutrition", "Sexuality",
+    ),
+    "Kids & Family": ("Education for Kids", "Parenting", "Pets & Animals", "Stories for Kids"),
+    "Leisure": (
+        "Animation & Manga", "Automotive", "Aviation", "Crafts", "Games", "Hobbies",
+        "Home & Garden", "Video Games",
+    ),
+    "Music": ("Music Commentary", "Music History", "Music Interviews"),
+    "News": (
+        "Business News", "Daily News", "Entertainment News", "News Commentary", "Politics",
+        "Sports News", "Tech News",
+    ),
+    "Religion & Spirituality": (
+        "Buddhism", "Christianity", "Hinduism", "Islam", "Judaism", "Religion", "Spirituality",
+    ),
+    "Science": (
+        "Astronomy", "Chemistry", "Earth Sciences", "Life Sciences", "Mathematics",
+        "Natural Sciences", "Nature", "Physics", "Social Sciences",
+    ),
+    "Society & Culture": (
+        "Documentary", "Personal Journals", "Philosophy", "Places & Travel", "Relationships",
+    ),
+    "Sports": (
+        "Baseball", "Basketball", "Cricket", "Fantasy Sports", "Football", "Golf", "Hockey",
+        "Rugby", "Running", "Soccer", "Swimming", "Tennis", "Volleyball", "Wilderness",
+        "Wrestling",
+    ),
+    "Technology": (),
+    "True Crime": (),
+    "TV & Film": ("After Shows", "Film History", "Film Interviews", "Film Reviews", "TV Reviews"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -93,9 +140,9 @@ def _sub(parent: etree._Element, ns: str, tag: str, text: str | None = None, **a
     element = etree.SubElement(parent, f"{{{ns}}}{tag}")
     for key, value in attrs.items():
         if value is not None:
-            element.set(key, value)
+            element.set(key, xml_safe(value))
     if text is not None:
-        element.text = text
+        element.text = xml_safe(text)
     return element
 
 
@@ -156,39 +203,52 @@ class _ItemExtension(BaseEntryExtension):
         return entry
 
 
+def _itunes_category(name: str) -> dict[str, str]:
+    """feedgen's form of "Category" or "Category > Subcategory". The API admits only Apple's
+    names; anything else (text stored before that rule) falls back to Society & Culture rather
+    than reach feedgen, which builds an XPath from it."""
+    parent, _, sub = (part.strip() for part in name.partition(">"))
+    if parent not in ITUNES_CATEGORIES:
+        return {"cat": "Society & Culture"}
+    return {"cat": parent, "sub": sub} if sub in ITUNES_CATEGORIES[parent] else {"cat": parent}
+
+
 def build_feed(show: Show, items: Sequence[FeedItem]) -> bytes:
-    """The show's RSS document with ``items`` newest first."""
+    """The show's RSS document with ``items`` newest first. Text is stripped of characters XML
+    cannot hold (the API refuses them; this keeps a feed of older text well formed)."""
     fg = FeedGenerator()
     fg.load_extension("podcast")
     fg.register_extension("podcastindex", _ChannelExtension, _ItemExtension, atom=False)
     fg.podcastindex.show = show
-    fg.title(show.title)
-    fg.description(show.description or show.title)
+    title, author = xml_safe(show.title), xml_safe(show.author)
+    description = xml_safe(show.description or show.title)
+    fg.title(title)
+    fg.description(description)
     fg.link(href=show.feed_url, rel="self")
     fg.link(href=show.link, rel="alternate")
     fg.language(show.language)
-    fg.image(url=show.image_url, title=show.title, link=show.link)
+    fg.image(url=show.image_url, title=title, link=show.link)
     fg.generator("Spacecast")
-    fg.podcast.itunes_author(show.author)
+    fg.podcast.itunes_author(author)
     fg.podcast.itunes_image(show.image_url)
-    fg.podcast.itunes_category(show.category)
+    fg.podcast.itunes_category(**_itunes_category(show.category))
     fg.podcast.itunes_type("episodic")
-    fg.podcast.itunes_summary(show.description or show.title)
+    fg.podcast.itunes_summary(description)
     if show.owner_email:
-        fg.podcast.itunes_owner(name=show.author, email=show.owner_email)
+        fg.podcast.itunes_owner(name=author, email=show.owner_email)
     # feedgen emits entries in the reverse order they are added; add oldest first.
     for item in sorted(items, key=lambda i: i.published_at):
         entry = fg.add_entry()
         entry.podcastindex.item = item
         entry.guid(item.guid, permalink=False)
-        entry.title(item.title)
-        entry.description(item.description or item.title)
+        entry.title(xml_safe(item.title))
+        entry.description(xml_safe(item.description or item.title))
         if item.link:
             entry.link(href=item.link)
         entry.pubDate(item.published_at)
         entry.enclosure(item.enclosure_url, str(item.enclosure_bytes), item.enclosure_type)
         entry.podcast.itunes_duration(format_duration(item.duration_s))
-        entry.podcast.itunes_author(show.author)
+        entry.podcast.itunes_author(author)
     return fg.rss_str(pretty=True, xml_declaration=True, encoding="UTF-8")
 
 
