@@ -11,9 +11,8 @@ from fastapi import HTTPException
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, Role
-from infra.consent import current_states
 from infra.models import Episode, Show, Space
-from pipeline.consent import snapshot_allowed
+from services.publishing import episode_servable
 
 
 def _not_found(kind: str, object_id: str) -> HTTPException:
@@ -29,6 +28,8 @@ def may_manage_show(principal: Principal, show: Show, *, ingest: bool = False) -
         and show.owner_id == principal.user_id
     ):
         return True
+    if ingest and principal.has(Role.ROOM):
+        return True  # the platform's room service records every show's rooms
     return ingest and principal.has(Role.RECORDER) and principal.show_id == show.id
 
 
@@ -56,15 +57,6 @@ def public_show(session: Session, show_id: str) -> Show:
     return show
 
 
-def servable(session: Session, episode: Episode) -> bool:
-    """The episode has media and every voice and word in it is still consented to."""
-    return (
-        bool(episode.media)
-        and episode.removed_at is None
-        and snapshot_allowed(episode.consent_snapshot, current_states(session, episode.space_id))
-    )
-
-
 def published_episode(session: Session, episode_id: str) -> Episode:
     """An episode anyone may hear. One whose consent snapshot is no longer valid (a speaker
     withdrew) is gone (410) until it is rendered again without them."""
@@ -73,7 +65,7 @@ def published_episode(session: Session, episode_id: str) -> Episode:
         raise _not_found("episode", episode_id)
     if episode.removed_at is not None:
         raise HTTPException(410, f"episode {episode_id} was taken down")
-    if not servable(session, episode):
+    if not episode_servable(session, episode):
         raise HTTPException(
             410,
             f"episode {episode_id} was withdrawn: a speaker withdrew consent; it is being "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -11,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.deps import store_dep
+from api.input import CleanURL, declare_clean_parameters
 from api.limits import BodyLimit
 from api.routes import (
     chunks,
@@ -28,6 +30,7 @@ from api.routes import (
     users,
 )
 from api.web import API_DIR
+from infra.queue import install_broker
 from infra.settings import get_settings
 
 log = logging.getLogger("spacecast.api")
@@ -41,8 +44,25 @@ async def _lifespan(app: FastAPI):
     yield
 
 
+def content_security_policy(media_delivery: str, s3_endpoint_url: str | None) -> str:
+    """The pages load scripts, styles and media only from this site (and, when media is
+    redirected to signed bucket URLs, from the bucket); no inline script, no framing."""
+    media = "'self'"
+    if media_delivery == "redirect":
+        endpoint = urlsplit(s3_endpoint_url) if s3_endpoint_url else None
+        media += (
+            f" {endpoint.scheme}://{endpoint.netloc}" if endpoint else " https://*.amazonaws.com"
+        )
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+        f"media-src {media} blob:; connect-src {media}; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
+    install_broker()
     app = FastAPI(
         title="Spacecast",
         version="0.1.0",
@@ -76,6 +96,12 @@ def create_app() -> FastAPI:
         default_bytes=settings.max_body_bytes,
         upload_bytes=settings.max_track_bytes + 64 * 1024,
     )
+    app.add_middleware(CleanURL)
+    build_openapi = app.openapi
+    app.openapi = lambda: declare_clean_parameters(build_openapi())  # type: ignore[method-assign]
+
+    policy = content_security_policy(settings.media_delivery, settings.s3_endpoint_url)
+    hsts = settings.public_base_url.startswith("https:")
 
     @app.middleware("http")
     async def _security_headers(request, call_next):
@@ -85,6 +111,9 @@ def create_app() -> FastAPI:
             # no-referrer a browser sends "Origin: null") and are never framed.
             response.headers.setdefault("Referrer-Policy", "same-origin")
             response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("Content-Security-Policy", policy)
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response

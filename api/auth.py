@@ -2,8 +2,11 @@
 declaration of the roles it admits.
 
 Roles: ``admin``, ``host`` (their own shows), ``moderator`` (the vault, audited), ``listener``
-(published episodes and clips), ``recorder`` (a room's service account: ingest for one show),
-``participant`` (a key for one participation: their own data) and ``public`` (no key).
+(published episodes and clips), ``recorder`` (a key a host makes for their room's recorder:
+ingest for one show), ``room`` (the platform's room service, an account an operator makes: ingest
+for every show, and the only one besides an admin that vouches for participants: it reports
+joins and delivers invite links), ``participant`` (a key for one participation, claimed by the
+participant on their own device: their own data) and ``public`` (no key).
 Unknown, revoked or expired keys get 401; a role an endpoint does not admit gets 403; an object
 the caller may not reach is answered 404, as if it did not exist.
 
@@ -27,8 +30,9 @@ from fastapi import Depends, HTTPException, Request
 
 from api.deps import SessionDep
 from infra.accounts import find_key
-from infra.models import User
+from infra.models import Show, User
 from infra.settings import get_settings
+from services.consent import Answerer
 
 
 class Role(StrEnum):
@@ -37,6 +41,7 @@ class Role(StrEnum):
     MODERATOR = "moderator"
     LISTENER = "listener"
     RECORDER = "recorder"
+    ROOM = "room"
     PARTICIPANT = "participant"
     PUBLIC = "public"
 
@@ -83,6 +88,12 @@ def same_origin(request: Request) -> bool:
     return origin.rstrip("/") in allowed
 
 
+def secure_cookies(request: Request) -> bool:
+    """Session cookies are Secure whenever the site is served over https: as the request
+    reached the app, or as the public base URL says (behind a proxy that terminates TLS)."""
+    return request.url.scheme == "https" or get_settings().public_base_url.startswith("https:")
+
+
 def _cookie_token(request: Request) -> str | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -117,6 +128,10 @@ def principal_for(session, token: str) -> Principal:
         raise _unauthorized("the account of this API key is disabled")
     roles = {Role(role) for role in user.roles} | {Role.PUBLIC}
     if key.show_id is not None:
+        show = session.get(Show, key.show_id)
+        owner = session.get(User, show.owner_id) if show and show.owner_id else None
+        if owner is not None and owner.disabled_at is not None:
+            raise _unauthorized("the account of the show this recorder key belongs to is disabled")
         roles = {
             Role.RECORDER,
             Role.PUBLIC,
@@ -125,7 +140,11 @@ def principal_for(session, token: str) -> Principal:
 
 
 def principal_dep(request: Request, session: SessionDep) -> Principal:
-    header = request.headers.get("authorization")
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        # Which one a proxy or a framework would pick differs; a stale header must never act.
+        raise HTTPException(400, "send one Authorization header, not several")
+    header = headers[0] if headers else None
     if not header:
         token = _cookie_token(request)
         return principal_for(session, token) if token else ANONYMOUS
@@ -152,3 +171,13 @@ def allow(*roles: Role, objects: str = "") -> Callable[..., Principal]:
     _dependency.roles = frozenset(roles)  # type: ignore[attr-defined]
     _dependency.objects = objects  # type: ignore[attr-defined]
     return _dependency
+
+
+def reporter_of(principal: Principal) -> Answerer:
+    """Who a consent report made with this key comes from: the room service or a show's
+    recorder relaying its prompt, or a host or operator writing down what was said."""
+    if principal.has(Role.ADMIN, Role.HOST):
+        return Answerer.host(principal.subject)
+    if principal.has(Role.ROOM):
+        return Answerer.room(f"room:{principal.user_id}")
+    return Answerer.room(f"recorder:{principal.key_id}")

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import schemas
 from api.tracks import UploadTooLarge
+from infra.faults import dependency_unavailable
 from pipeline.chunks import ChunkConflict
 from pipeline.errors import (
     InvalidManifest,
@@ -20,6 +21,7 @@ from pipeline.errors import (
     NothingToPublish,
     SpacecastError,
 )
+from services.errors import Conflict, Forbidden, Gone, NotFound
 
 log = logging.getLogger("spacecast.api")
 
@@ -31,6 +33,10 @@ STATUS: list[tuple[type[SpacecastError], int]] = [
     (InvalidManifest, 422),
     (NothingToPublish, 409),
     (ModelUnavailable, 503),
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (Gone, 410),
 ]
 
 
@@ -47,6 +53,7 @@ COMMON_RESPONSES: dict[int | str, dict] = {
         (403, "the caller's role may not use this endpoint"),
         (404, "not found, or not the caller's to see"),
         (409, "conflicts with the object's state"),
+        (410, "no longer available (withdrawn, taken down, used up)"),
         (413, "request body too large"),
         (422, "invalid input; detail names the field"),
         (429, "rate limit; see Retry-After"),
@@ -162,23 +169,3 @@ def install(app: FastAPI) -> None:
             )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
-
-
-def dependency_unavailable(exc: BaseException) -> str | None:
-    """Which dependency a transient error comes from (object store, database, queue), if any:
-    the client may retry those; anything else is a bug."""
-    from botocore.exceptions import BotoCoreError, ClientError
-    from sqlalchemy.exc import DBAPIError
-
-    if isinstance(exc, BotoCoreError):
-        return "object store"
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return "object store" if status >= 500 else None
-    if isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or type(exc.orig).__name__ == "OperationalError"
-    ):
-        return "database"
-    if type(exc).__module__.startswith("dramatiq") and "Connection" in type(exc).__name__:
-        return "queue"
-    return None

@@ -108,6 +108,26 @@ def rate_limited(action: str, setting: str, *, noun: str) -> Callable[..., None]
     return _dependency
 
 
+def refuse_after_failures(request: Request, presented: str, *, setting: str, noun: str) -> None:
+    """Count a failed attempt (a wrong key) against the client's address and against the
+    presented key's prefix; 429 once either is over the rate. Only failures count, so another
+    client's wrong guesses from a shared address never lock out someone with a valid key."""
+    rate = Rate.parse(getattr(get_settings(), setting))
+    address = request.client.host if request.client else "unknown"
+    waits = [
+        _counter().hit(f"{setting}:ip:{address}", rate),
+        _counter().hit(f"{setting}:prefix:{presented[:12]}", rate),
+    ]
+    wait = max((w for w in waits if w is not None), default=None)
+    if wait is not None:
+        retry = max(1, round(wait))
+        raise HTTPException(
+            429,
+            f"too many {noun}: at most {rate.describe()}; retry in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+
+
 class BodyLimit:
     """ASGI middleware refusing request bodies over the limit with 413, before they are read
     in full. Track uploads and live chunks have their own, larger limit."""

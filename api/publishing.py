@@ -6,30 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.urls import base_url, cover_url, feed_url, media_url
-from infra.clips import clip_servable
-from infra.consent import current_states
-from infra.models import Clip, Episode, Show, Space
-from pipeline.consent import snapshot_allowed
+from infra.models import Clip, Episode, Show
 from pipeline.episode import persons, transcript_links
 from pipeline.feed import FeedItem, Soundbite, build_feed
 from pipeline.feed import Show as FeedShow
-
-
-def published_episodes(session: Session, show_id: str) -> list[tuple[Episode, Space]]:
-    """The show's episodes that may be heard now: every voice and word in them is consented to."""
-    rows = session.execute(
-        select(Episode, Space)
-        .join(Space, Space.id == Episode.space_id)
-        .where(Episode.show_id == show_id)
-        .order_by(Episode.published_at.desc())
-    )
-    return [
-        (episode, space)
-        for episode, space in rows
-        if episode.media
-        and episode.removed_at is None
-        and snapshot_allowed(episode.consent_snapshot, current_states(session, space.id))
-    ]
+from services.publishing import clip_servable, published_episodes
 
 
 def soundbites(session: Session, episode: Episode) -> list[Soundbite]:

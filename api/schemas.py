@@ -5,15 +5,62 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, field_validator
+
+from pipeline.feed import ITUNES_CATEGORIES
+from pipeline.text import refused_class, text_problem
 
 HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# A person's name: one line, no angle brackets, none of the characters pipeline.text refuses.
+NAME_PATTERN = rf"^[^<>{refused_class()}]+$"
+TITLE_PATTERN = rf"^[^<>{refused_class()}]*$"
+_EMAIL_PART = rf"[^@ {refused_class()}]+"
+EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
 Role = Literal["host", "cohost", "speaker", "guest"]
+# Free text that may span lines; every other string field is one line.
+_MULTILINE_FIELDS = frozenset({"description", "text", "reason", "note"})
 
 
-class ShowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _check_text(value: object, *, multiline: bool) -> None:
+    if isinstance(value, str):
+        problem = text_problem(value, multiline=multiline)
+        if problem:
+            raise ValueError(problem)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_text(item, multiline=multiline)
 
+
+def _declare_clean_text(schema: dict) -> None:
+    """Say in the JSON schema what the check refuses: a pattern on every string property that
+    has none of its own (so clients and schema-driven tests know)."""
+    for name, prop in schema.get("properties", {}).items():
+        variants = prop.get("anyOf", [prop])
+        for variant in variants:
+            if variant.get("type") != "string" or "pattern" in variant or "enum" in variant:
+                continue
+            if variant.get("format") == "uri":  # AnyHttpUrl: an http(s) URL
+                variant["pattern"] = r"^https?://[A-Za-z0-9]"
+            else:
+                multiline = name in _MULTILINE_FIELDS
+                variant["pattern"] = f"^[^{refused_class(multiline=multiline)}]*$"
+
+
+class InputModel(BaseModel):
+    """A request body: unknown fields are refused, and so is text that would break a feed, a
+    page or the database (``pipeline.text``), naming the field and the character (checked
+    before any other rule, so the message is that one)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_declare_clean_text)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean_text(cls, value: object, info) -> object:
+        _check_text(value, multiline=info.field_name in _MULTILINE_FIELDS)
+        return value
+
+
+class ShowIn(InputModel):
     title: str = Field(min_length=1, max_length=500)
     author: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=10_000)
@@ -22,26 +69,51 @@ class ShowIn(BaseModel):
         default=None, description="square JPEG or PNG, 1400-3000 px"
     )
     language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-    category: str = Field(default="Society & Culture", max_length=200)
-    explicit: StrictBool = False
-    owner_email: str | None = Field(
-        default=None, pattern=r"^[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+$"
+    category: str = Field(
+        default="Society & Culture",
+        max_length=200,
+        description="one of Apple Podcasts' categories, or 'Category > Subcategory'",
+        json_schema_extra={
+            "enum": [
+                name
+                for parent, subs in ITUNES_CATEGORIES.items()
+                for name in (parent, *(f"{parent} > {sub}" for sub in subs))
+            ]
+        },
     )
+    explicit: StrictBool = False
+    owner_email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        parent, _, sub = (part.strip() for part in value.partition(">"))
+        if parent not in ITUNES_CATEGORIES or (sub and sub not in ITUNES_CATEGORIES[parent]):
+            raise ValueError(
+                f"{value!r} is not an Apple Podcasts category; use one of "
+                f"{', '.join(ITUNES_CATEGORIES)}, or 'Category > Subcategory'"
+            )
+        return f"{parent} > {sub}" if sub else parent
 
 
-class ShowOut(ShowIn):
-    model_config = ConfigDict(extra="ignore")
-
+class ShowOut(BaseModel):
+    title: str
+    author: str
+    description: str
+    link: str | None
+    image_url: str | None
+    language: str
+    category: str
+    explicit: bool
+    owner_email: str | None
     id: str
     feed_url: str
     created_at: datetime
 
 
-class ConsentIn(BaseModel):
+class ConsentIn(InputModel):
     """Answers per purpose; an absent purpose is not answered (and so refused). At registration,
     an absent transcribe or clip takes publish's answer."""
-
-    model_config = ConfigDict(extra="forbid")
 
     record: StrictBool | None = Field(default=None, description="raw track kept, for moderation")
     publish: StrictBool | None = Field(
@@ -61,11 +133,9 @@ class ConsentOut(BaseModel):
     withdrawn: list[str] = Field(description="purposes granted, then withdrawn")
 
 
-class ParticipantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ParticipantIn(InputModel):
     id: str = Field(pattern=HANDLE_PATTERN, description="the room's own id for this participant")
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t<>]+$")
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     role: Role = "speaker"
     offset: float = Field(
         ge=0.0, le=7 * 24 * 3600.0, description="room-time second of the track's first sample"
@@ -73,10 +143,8 @@ class ParticipantIn(BaseModel):
     consent: ConsentIn = Field(default_factory=ConsentIn)
 
 
-class ParticipantPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\r\n\t<>]+$")
+class ParticipantPatch(InputModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     role: Role | None = None
     offset: float | None = Field(default=None, ge=0.0, le=7 * 24 * 3600.0)
 
@@ -120,9 +188,7 @@ class ChunkListOut(BaseModel):
     track: TrackOut | None
 
 
-class ChunksFinishIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ChunksFinishIn(InputModel):
     chunks: int = Field(ge=1, description="how many chunks were sent (sequence 0 to chunks-1)")
     sha256: str = Field(
         pattern=r"^[0-9a-fA-F]{64}$",
@@ -154,9 +220,7 @@ class ParticipantOut(BaseModel):
     track: TrackOut | None
 
 
-class SpaceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SpaceIn(InputModel):
     title: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=10_000)
     started_at: datetime | None = None
@@ -240,9 +304,7 @@ class SpaceOut(BaseModel):
     )
 
 
-class FinishIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FinishIn(InputModel):
     missing: Literal["hold", "exclude"] = Field(
         default="hold",
         description="while someone has not answered: hold publication, or publish without them",
@@ -252,16 +314,12 @@ class FinishIn(BaseModel):
     )
 
 
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DecisionIn(InputModel):
     missing: Literal["hold", "exclude"] | None = None
     duck_excluded: StrictBool | None = None
 
 
-class AnswersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AnswersIn(InputModel):
     answers: ConsentIn
     note: str | None = Field(default=None, max_length=1000)
 
@@ -269,8 +327,13 @@ class AnswersIn(BaseModel):
 class LedgerEntryOut(BaseModel):
     purpose: str
     granted: bool
-    source: str
+    source: str = Field(
+        description="in_room_prompt or invite_link (the participant, with their own key); "
+        "reported_by_host or reported_by_room (someone wrote down what they said); manifest"
+    )
     actor: str
+    own: bool = Field(description="made by the participant with their own key")
+    key_id: str | None = Field(description="the participant's key that made it")
     recorded_at: datetime
     note: str | None
 
@@ -288,16 +351,53 @@ class PromptItem(BaseModel):
     answer: bool | None
 
 
+class JoinIn(InputModel):
+    device_challenge: str = Field(
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="hex SHA-256 of a secret the participant's device generated and keeps; "
+        "the device claims its key with the secret itself",
+    )
+
+
 class JoinOut(BaseModel):
     notice: str
     prompt: list[PromptItem]
-    participant_key: str = Field(description="the participant's own key: answers and self-service")
+    claim_url: str = Field(description="where the participant's device claims its key")
+    claim_expires_at: datetime
 
 
 class InviteOut(BaseModel):
-    url: str
-    participant_key: str
+    url: str = Field(description="the consent page with the link's secret; shown once")
     expires_at: datetime
+
+
+class ClaimIn(InputModel):
+    secret: str = Field(min_length=16, max_length=200, description="device secret or invite's")
+    session: StrictBool = Field(
+        default=False, description="keep the key in this browser's sign-in cookie instead"
+    )
+
+
+class ClaimOut(BaseModel):
+    participant_key: str | None = Field(
+        description="your own key, shown once (null when kept in the sign-in cookie)"
+    )
+    expires_at: datetime | None
+    space_id: str
+    space_title: str
+    participant: str
+    notice: str
+    prompt: list[PromptItem]
+
+
+class ParticipantKeyOut(BaseModel):
+    id: str
+    obtained_by: str = Field(description="join (in the room) or invite (a link)")
+    issued_by: str | None = Field(description="who issued the join or the invite")
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    current: bool = Field(description="the key of this request")
 
 
 class ParticipationOut(BaseModel):
@@ -311,6 +411,11 @@ class ParticipationOut(BaseModel):
     entries: list[LedgerEntryOut]
     track_retained: bool
     track_sha256: str | None
+    track_held_until: datetime | None = Field(
+        description="you withdrew record consent while a complaint holds the space: your track "
+        "is kept for its moderators only, and erased at this time"
+    )
+    keys: list[ParticipantKeyOut]
 
 
 class SearchHit(BaseModel):
@@ -327,31 +432,38 @@ class ErrorOut(BaseModel):
     detail: str = Field(description="what is wrong, in words a user can act on")
 
 
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t<>]+$")
-    roles: list[Literal["admin", "host", "moderator", "listener"]] = Field(
-        min_length=1, max_length=4
+class UserIn(InputModel):
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    roles: list[Literal["admin", "host", "moderator", "listener", "room"]] = Field(
+        min_length=1, max_length=5, description="room: the platform's room service account"
     )
 
 
-class ListenerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t<>]+$")
+class ListenerIn(InputModel):
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
 
 
-class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class KeyIn(InputModel):
     label: str = Field(default="", max_length=200)
+
+
+class RecorderKeyIn(InputModel):
+    label: str = Field(default="", max_length=200)
+    expires_in_days: float | None = Field(
+        default=None,
+        gt=0,
+        le=3650,
+        description="days until the key stops working (default SPACECAST_RECORDER_KEY_DAYS, "
+        "and never more)",
+    )
 
 
 class KeyOut(BaseModel):
     id: str
     label: str
     created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
     token: str | None = Field(default=None, description="shown once, when the key is made")
 
 
@@ -360,6 +472,7 @@ class UserOut(BaseModel):
     name: str
     roles: list[str]
     created_at: datetime
+    disabled_at: datetime | None = None
 
 
 class Credentials(BaseModel):
@@ -374,12 +487,10 @@ class WhoAmI(BaseModel):
     participant_id: str | None
 
 
-class ClipIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClipIn(InputModel):
     start_s: float = Field(ge=0.0, le=7 * 24 * 3600.0)
     end_s: float = Field(gt=0.0, le=7 * 24 * 3600.0)
-    title: str = Field(default="", max_length=200, pattern=r"^[^\r\n\t<>]*$")
+    title: str = Field(default="", max_length=200, pattern=TITLE_PATTERN)
     timeline: Literal["episode", "room"] = Field(
         default="episode", description="seconds into the episode, or on the room's timeline"
     )
@@ -399,10 +510,8 @@ class ClipCheckOut(BaseModel):
     problems: list[str] = Field(description="why it would be refused, as the refusal says it")
 
 
-class ClipPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title: str | None = Field(default=None, max_length=200, pattern=r"^[^\r\n\t<>]*$")
+class ClipPatch(InputModel):
+    title: str | None = Field(default=None, max_length=200, pattern=TITLE_PATTERN)
     pinned: StrictBool | None = Field(default=None, description="host only: outlives the episode")
     soundbite: StrictBool | None = Field(default=None, description="host only: listed in the feed")
 
@@ -421,7 +530,10 @@ class ClipOut(BaseModel):
     start_s: float = Field(description="seconds into the episode")
     end_s: float
     duration_s: float
-    status: str = Field(description="queued, ready, failed, withdrawn, expired or deleted")
+    status: str = Field(
+        description="queued, ready, failed, withdrawn (consent), expired (episode taken down), "
+        "removed (by moderation) or deleted"
+    )
     error: str | None
     made_by: str
     speakers: list[str]
@@ -463,13 +575,11 @@ ComplaintCategory = Literal[
 ]
 
 
-class ComplaintIn(BaseModel):
+class ComplaintIn(InputModel):
     """What is reported. Listeners name a published episode (``episode_id``) or a clip
     (``clip_id``); participants report in their own space; hosts in their own spaces
     (``space_id``). ``speaker`` is a participant's handle or name; ``start_s``/``end_s`` are on
     the episode's timeline when an episode is named, else on the room's."""
-
-    model_config = ConfigDict(extra="forbid")
 
     target: Literal["space", "speaker", "range", "episode", "clip"]
     space_id: str | None = Field(default=None, min_length=1, max_length=32)
@@ -539,9 +649,7 @@ class ReviewOut(BaseModel):
     audit: list[dict]
 
 
-class ModerationDecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ModerationDecisionIn(InputModel):
     decision: Literal["dismiss", "remove_episode", "remove_clip", "remove_speaker", "escalate"]
     reason: str = Field(min_length=3, max_length=5000)
     speaker: str | None = Field(

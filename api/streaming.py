@@ -7,6 +7,10 @@ from fastapi.responses import StreamingResponse
 
 from infra.storage import ObjectStore, RangeNotSatisfiable
 
+# Media a consent change or a takedown can withdraw: never kept by shared caches (a CDN would
+# go on serving a withdrawn voice), and revalidated by the listener's own.
+WITHDRAWABLE = "private, no-store"
+
 
 def valid_range(header: str) -> bool:
     """A single ``bytes=START-END`` range (either end may be left out, not both)."""

@@ -11,8 +11,9 @@ from infra.consent import current_states
 from infra.models import Episode, Participant, Show, Space, StageRun
 from infra.moderation import retention_for
 from infra.settings import get_settings
-from pipeline.consent import ConsentState, Participation, decide_publication, snapshot_allowed
+from pipeline.consent import ConsentState, Participation, decide_publication
 from pipeline.retention import Retention
+from services.publishing import episode_servable
 
 STAGE_ORDER = {"activity": 0, "transcribe": 1, "bleed": 2, "mix": 3, "master": 4, "publish": 5}
 
@@ -183,7 +184,7 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
         bleed=bleed,
         stages=stages,
         episode=episode_out(episode)
-        if episode and episode.media and snapshot_allowed(episode.consent_snapshot, states)
+        if episode and episode_servable(session, episode, states)
         else None,
         recordings=retention_out(
             retention_for(session, space, get_settings().retention_policy()), space

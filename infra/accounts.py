@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from infra.models import ApiKey, User, utcnow
 
-ROLES = ("admin", "host", "moderator", "listener", "recorder")
+# "room": the platform's room service, an account an operator makes; it vouches for who takes
+# part in a room (reports joins, delivers invite links) for every show.
+ROLES = ("admin", "host", "moderator", "listener", "recorder", "room")
 TOKEN_PREFIX = "sc_"
 
 
@@ -31,6 +33,8 @@ def issue_key(
     show_id: str | None = None,
     participant_id: str | None = None,
     expires_at: datetime | None = None,
+    issued_by: str | None = None,
+    grant_id: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Store a new key and return it with its token (the only time the token exists)."""
     token = new_token()
@@ -41,6 +45,8 @@ def issue_key(
         show_id=show_id,
         participant_id=participant_id,
         expires_at=expires_at,
+        issued_by=issued_by,
+        grant_id=grant_id,
     )
     session.add(key)
     session.flush()

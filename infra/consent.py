@@ -47,6 +47,7 @@ def record_answers(
     *,
     source: str,
     actor: str,
+    key_id: str | None = None,
     note: str | None = None,
     shorthand: bool = False,
 ) -> list[ConsentEntry]:
@@ -70,6 +71,7 @@ def record_answers(
             actor=actor,
             recorded_at=now,
             note=note,
+            key_id=key_id,
         )
         for purpose, granted in pairs
     ]

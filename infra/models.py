@@ -1,5 +1,6 @@
-"""Database tables: shows, spaces, participants, their tracks and live chunks, per-stage runs,
-dead letters, episodes, clips, and moderation (complaints, the audit log, deletion records)."""
+"""Database tables: accounts and keys, participants' grants, shows, spaces, participants, their
+tracks and live chunks, per-stage runs, dead letters, episodes, clips, and moderation
+(complaints, removed ranges, the audit log, deletion records)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,33 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Who had it made (user:ID, room:ID, ...); for a participant's key, who issued the grant it
+    # was claimed from (``grant_id``).
+    issued_by: Mapped[str | None] = mapped_column(String(100))
+    grant_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class ParticipantGrant(Base):
+    """A one-time secret from which a participant claims their own key on their own device.
+
+    ``join``: the room service reports a join with the SHA-256 of a secret the participant's
+    device made (the device keeps the secret; nobody else ever holds it); valid while the room
+    is live, for a few minutes. ``invite``: a link the room service delivers to a participant
+    after the room. Only the secret's SHA-256 is stored; a grant is claimed once.
+    """
+
+    __tablename__ = "participant_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"))
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # join, invite
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Show(Base):
@@ -261,6 +289,8 @@ class Episode(Base):
     consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)
     removed_at: Mapped[datetime | None]  # taken down by its host or a moderator
+    removed_by: Mapped[str | None] = mapped_column(String(20))  # "host" or "moderation"
+    removal_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -279,6 +309,7 @@ class ConsentEntry(Base):
     actor: Mapped[str] = mapped_column(String(100))  # who made the entry (user:ID, participant:ID)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(String(32))  # the participant's key that made it
 
 
 class TranscriptSegment(Base):
@@ -306,9 +337,10 @@ class Clip(Base):
     creator_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     made_by: Mapped[str] = mapped_column(String(10))  # "host" or "listener"
     title: Mapped[str] = mapped_column(String(200), default="")
-    start_s: Mapped[float] = mapped_column(Float)  # episode timeline
+    start_s: Mapped[float] = mapped_column(Float)  # room timeline
     end_s: Mapped[float] = mapped_column(Float)
-    # queued -> ready; failed; withdrawn (consent), expired (episode gone), deleted
+    # queued -> ready; failed; withdrawn (consent), expired (episode taken down by its host),
+    # removed (by moderation), deleted
     status: Mapped[str] = mapped_column(String(12), default="queued")
     error: Mapped[str | None] = mapped_column(Text)
     speakers: Mapped[list] = mapped_column(JSON, default=list)  # participant ids audible in it
@@ -334,6 +366,8 @@ class Complaint(Base):
     space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
     target: Mapped[str] = mapped_column(String(10))  # space, speaker, range, episode, clip
     participant_id: Mapped[str | None] = mapped_column(ForeignKey("participants.id"))
+    # The speaker as the reporter named them (resolved to ``participant_id`` for moderators).
+    speaker_text: Mapped[str | None] = mapped_column(String(200))
     episode_id: Mapped[str | None] = mapped_column(ForeignKey("episodes.id"))
     clip_id: Mapped[str | None] = mapped_column(ForeignKey("clips.id"))
     start_s: Mapped[float | None] = mapped_column(Float)  # room timeline
@@ -347,6 +381,20 @@ class Complaint(Base):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RemovedRange(Base):
+    """A stretch of a space (room timeline) a moderator took down: no clip may hold it."""
+
+    __tablename__ = "removed_ranges"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    complaint_id: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

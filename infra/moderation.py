@@ -1,5 +1,5 @@
 """Moderation records in the database: complaints and the holds they place, each space's
-retention, the review queue, the append-only audit log, and taking published things down."""
+retention, the review queue and the append-only audit log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from infra.models import AuditEntry, Clip, Complaint, Episode, Participant, Space, Track, utcnow
+from infra.models import AuditEntry, Complaint, Participant, Space, Track, utcnow
 from pipeline.retention import OPEN_STATUSES, Hold, Retention, RetentionPolicy, retention_of
 
 
@@ -89,19 +89,3 @@ def audit(
     session.add(entry)
     session.flush()
     return entry
-
-
-def take_down_episode(episode: Episode) -> list[str]:
-    """Take the episode out of the feed; return its media keys, to delete after commit."""
-    if episode.removed_at is not None:
-        return []
-    keys = [entry["key"] for entry in episode.media.values()] + list(episode.transcripts.values())
-    episode.removed_at = utcnow()
-    return keys
-
-
-def take_down_clip(clip: Clip) -> list[str]:
-    """Remove the clip; return its media keys, to delete after commit."""
-    keys = [entry["key"] for entry in (clip.media or {}).values() if entry.get("key")]
-    clip.status, clip.media = "deleted", {}
-    return keys

@@ -70,13 +70,27 @@ class Settings(BaseSettings):
         "transcript and clips only if you agree, and you can withdraw at any time."
     )
     invite_days: int = 14
+    # A join reported by the room service lets the participant's device claim its key for this
+    # long (and only while the room is live).
+    join_grant_s: float = 600.0
+    participant_key_days: float = 365.0  # how long a participant's own key works
+    recorder_key_days: float = 90.0  # how long a show's recorder key works (unless revoked)
+    # A track whose owner withdrew record consent while a complaint held the space is kept for
+    # its moderators at most this long.
+    withdrawn_hold_days: float = 30.0
 
     # Abuse limits ("N/second|minute|hour|day", per caller)
     max_body_bytes: int = 1024 * 1024
     upload_rate: str = "60/minute"
     chunk_rate: str = "1200/minute"  # live chunks (a 5 s chunk per speaker of a 100-speaker room)
     signup_rate: str = "10/hour"
-    login_rate: str = "20/minute"  # web sign-in attempts per client address
+    login_rate: str = "20/minute"  # failed web sign-ins per client address and per key prefix
+    consent_rate: str = "20/hour"  # consent answers one caller may record (each re-renders)
+    claim_rate: str = "30/minute"  # participant key claims per client address
+    max_participants: int = 500  # participants one space may register
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated; empty:
+    # none, the connection's own address is the client's).
+    trusted_proxies: str = ""
     rate_limit_redis_url: str | None = None  # unset: counted in each API process's memory
 
     work_dir: Path | None = None  # scratch space for workers; default: the system temp folder
@@ -102,6 +116,7 @@ class Settings(BaseSettings):
         return RetentionPolicy(
             retention=timedelta(days=self.retention_days),
             appeal_window=timedelta(days=self.appeal_window_days),
+            withdrawn_hold=timedelta(days=self.withdrawn_hold_days),
         )
 
     def whisper_settings(self) -> WhisperSettings:
@@ -120,6 +135,12 @@ class Settings(BaseSettings):
             true_peak_dbtp=self.true_peak_dbtp,
             tolerance_lu=self.loudness_tolerance_lu,
         )
+
+    def proxy_options(self) -> dict:
+        """uvicorn's proxy settings: X-Forwarded-For is believed only from ``trusted_proxies``
+        (uvicorn's own default trusts 127.0.0.1, which lets any local client pick its address)."""
+        trusted = [ip.strip() for ip in self.trusted_proxies.split(",") if ip.strip()]
+        return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
     def track_limits(self) -> TrackLimits:
         return TrackLimits(max_bytes=self.max_track_bytes, max_duration_s=self.max_track_duration_s)

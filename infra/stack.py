@@ -4,6 +4,7 @@ own, Redis or RabbitMQ with its own queue prefix, an S3 server, and `spacecast a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -91,6 +92,7 @@ class ServiceStack:
         )
         self.host_key = self.create_user("Host", "host")
         self.admin_key = self.create_user("Admin", "admin")
+        self.room_key = self.create_user("Room service", "room")
         self.api = self._spawn("api", "api", "--port", str(self.port))
         self.start_worker()
         deadline = time.monotonic() + 60
@@ -155,9 +157,35 @@ class ServiceStack:
 
     def client(self, key: str | None = "host") -> httpx.Client:
         """A client with the host's key (``key="admin"``, another key, or None for anonymous)."""
-        token = {"host": self.host_key, "admin": self.admin_key}.get(key, key) if key else None
+        named = {"host": self.host_key, "admin": self.admin_key, "room": self.room_key}
+        token = named.get(key, key) if key else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.base_url, timeout=120, headers=headers)
+
+    def join(self, space_id: str, handle: str) -> str:
+        """A participant joins the live room as the real flow has it: their device makes a
+        secret, the room service reports the join with its SHA-256, and the device claims its
+        own key with the secret. Returns the participant's key."""
+        secret = secrets.token_urlsafe(32)
+        challenge = hashlib.sha256(secret.encode()).hexdigest()
+        with self.client("room") as room:
+            room.post(
+                f"/spaces/{space_id}/participants/{handle}/join",
+                json={"device_challenge": challenge},
+            ).raise_for_status()
+        with self.client(None) as device:
+            claimed = device.post("/participants/claim", json={"secret": secret})
+            return claimed.raise_for_status().json()["participant_key"]
+
+    def invite(self, space_id: str, handle: str) -> str:
+        """After the room: the room service asks for an invite link and the participant opens
+        it; returns the participant's key."""
+        with self.client("room") as room:
+            url = room.post(f"/spaces/{space_id}/participants/{handle}/invite")
+            secret = url.raise_for_status().json()["url"].split("#", 1)[1]
+        with self.client(None) as device:
+            claimed = device.post("/participants/claim", json={"secret": secret})
+            return claimed.raise_for_status().json()["participant_key"]
 
     def wait_for(self, space_id: str, statuses: tuple[str, ...], timeout_s: float = 300) -> dict:
         deadline = time.monotonic() + timeout_s

@@ -23,9 +23,9 @@ from sqlalchemy import delete, func, select
 
 from infra.db import session_scope
 from infra.models import Deletion, Participant, Space, Track, utcnow
-from infra.moderation import is_held, retention_for
+from infra.moderation import retention_for
 from infra.storage import ObjectStore
-from pipeline.retention import RetentionPolicy
+from pipeline.retention import RetentionPolicy, withdrawn_track_erased_at
 
 log = logging.getLogger("spacecast.vault")
 
@@ -189,11 +189,19 @@ def erase_released_tracks(
     does. Returns (deleted, failed)."""
     with session_scope(database_url) as session:
         rows = session.execute(
-            select(Track.id, Track.object_key, Participant.space_id)
+            select(Track.id, Track.object_key, Track.erase_requested_at, Participant.space_id)
             .join(Participant, Track.participant_id == Participant.id)
             .where(Track.erase_requested_at.is_not(None))
         ).all()
-        due = [row for row in rows if not is_held(session, row.space_id, policy, now)]
+        due = []
+        for row in rows:
+            space = session.get(Space, row.space_id)
+            retention = retention_for(session, space, policy, now)
+            erased_at = withdrawn_track_erased_at(
+                row.erase_requested_at, retention.held_until, retention.held, policy
+            )
+            if erased_at <= now:
+                due.append(row)
         for row in due:
             _record(session, row.space_id, [row.object_key], "record consent withdrawn")
     deleted = failed = 0

@@ -2,10 +2,13 @@
 
 Four purposes, each granted or refused on its own: ``record`` (the raw track is kept, for
 moderation), ``publish`` (audible in the episode and named in the feed), ``transcribe`` (words in
-published transcripts) and ``clip`` (audible in clips). The ledger is append-only; a
-participant's state for a purpose is their latest entry for it, and a purpose nobody answered is
-refused. Every rendered artifact keeps the snapshot it was made from, and stops being served as
-soon as the current state no longer allows it.
+published transcripts) and ``clip`` (audible in clips). The ledger is append-only. An entry is
+either the participant's own answer (made with their own key) or an answer someone reported for
+them (a host, the room service, a manifest). A participant's state for a purpose is their latest
+own answer for it; only while they have given none does the latest reported answer stand, so a
+report can never override what the participant said. A purpose nobody answered is refused.
+Every rendered artifact keeps the snapshot it was made from, and stops being served as soon as
+the current state no longer allows it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from typing import Literal
 
 PURPOSES = ("record", "publish", "transcribe", "clip")
 Purpose = Literal["record", "publish", "transcribe", "clip"]
-SOURCES = ("in_room_prompt", "host_invite_link", "api", "manifest")
+# The participant answered with their own key, claimed on their own device from the room's join
+# (in_room_prompt) or from an invite link the room service delivered (invite_link).
+OWN_SOURCES = ("in_room_prompt", "invite_link")
+# Someone else recorded what the participant said: the show's host or an operator
+# (reported_by_host), the room service relaying its own prompt (reported_by_room), or the
+# offline manifest. "api" and "host_invite_link" are the names earlier versions wrote.
+REPORTED_SOURCES = ("reported_by_host", "reported_by_room", "manifest", "api")
+SOURCES = OWN_SOURCES + REPORTED_SOURCES + ("host_invite_link",)
+# Ledger actors of entries made with a participant's own key start with this.
+PARTICIPANT_ACTOR = "participant:"
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,11 @@ class ConsentEntry:
     recorded_at: datetime
     source: str
     actor: str
+
+    @property
+    def own(self) -> bool:
+        """Made by the participant with their own key, not reported by someone else."""
+        return self.actor.startswith(PARTICIPANT_ACTOR)
 
 
 @dataclass(frozen=True)
@@ -69,18 +86,34 @@ class ConsentState:
 
 
 def derive_states(entries: Iterable[ConsentEntry]) -> dict[str, ConsentState]:
-    """Current state per participant from ledger entries given in the order they were recorded."""
-    answers: dict[str, dict[str, bool]] = {}
+    """Current state per participant from ledger entries given in the order they were recorded.
+
+    Per purpose, the latest own answer wins; the latest reported answer counts only while the
+    participant has given none. A purpose whose effective answer went from granted to refused
+    is remembered as withdrawn.
+    """
+    own: dict[str, dict[str, bool]] = {}
+    reported: dict[str, dict[str, bool]] = {}
+    effective: dict[str, dict[str, bool]] = {}
     withdrawn: dict[str, set[str]] = {}
     for entry in entries:
-        mine = answers.setdefault(entry.participant_id, {})
-        if mine.get(entry.purpose) is True and not entry.granted:
-            withdrawn.setdefault(entry.participant_id, set()).add(entry.purpose)
-        mine[entry.purpose] = entry.granted
+        pid, purpose = entry.participant_id, entry.purpose
+        (own if entry.own else reported).setdefault(pid, {})[purpose] = entry.granted
+        before = effective.setdefault(pid, {}).get(purpose)
+        now = own.get(pid, {}).get(purpose, reported.get(pid, {}).get(purpose))
+        if before is True and now is False:
+            withdrawn.setdefault(pid, set()).add(purpose)
+        effective[pid][purpose] = now
     return {
-        pid: ConsentState(**mine, withdrawn=frozenset(withdrawn.get(pid, ())))
-        for pid, mine in answers.items()
+        pid: ConsentState(**answers, withdrawn=frozenset(withdrawn.get(pid, ())))
+        for pid, answers in effective.items()
     }
+
+
+def answered_by_participant(entries: Iterable[ConsentEntry], participant_id: str) -> set[str]:
+    """The purposes the participant has answered with their own key (a report cannot change
+    them)."""
+    return {e.purpose for e in entries if e.participant_id == participant_id and e.own}
 
 
 def entries_from_shorthand(

@@ -3,8 +3,11 @@ complaints hold them, and whether a sweep may delete them at a given time.
 
 A space's vault expires ``retention`` after the space ended. A complaint holds the whole vault
 while it is open or escalated, and for ``appeal_window`` after it is decided; the vault is due
-for deletion once it has expired and no hold is in force. Time is always passed in, so the rules
-can be checked at any instant without waiting.
+for deletion once it has expired and no hold is in force. A track whose owner withdrew record
+consent is erased at once, unless a hold is in force: then it is kept for the moderators until
+the hold ends, and never longer than ``withdrawn_hold`` after the withdrawal (the participant's
+withdrawal outweighs an open case in the end). Time is always passed in, so the rules can be
+checked at any instant without waiting.
 """
 
 from __future__ import annotations
@@ -20,6 +23,18 @@ OPEN_STATUSES = ("open", "escalated")
 class RetentionPolicy:
     retention: timedelta = timedelta(days=30)
     appeal_window: timedelta = timedelta(days=90)
+    withdrawn_hold: timedelta = timedelta(days=30)
+
+
+def withdrawn_track_erased_at(
+    withdrawn_at: datetime, held_until: datetime | None, held: bool, policy: RetentionPolicy
+) -> datetime:
+    """When a track whose owner withdrew record consent at ``withdrawn_at`` is erased, given the
+    holds in force (``held``; ``held_until`` None while a complaint is open)."""
+    bound = withdrawn_at + policy.withdrawn_hold
+    if not held:
+        return withdrawn_at
+    return bound if held_until is None else min(held_until, bound)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""What the database knows about a space that clip decisions need: when each recorded speaker
-talks, who is published, who bleeds into published microphones, and the current consent."""
+"""The clip gate: what a clip decision needs to know of a space (when each recorded speaker
+talks, who is published, who bleeds into published microphones, the current consent, the
+stretches a moderator removed) and the one check of a range against it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infra.consent import current_states
-from infra.models import Clip, Episode, Space, StageRun
+from infra.models import Episode, Space, StageRun
 from pipeline.clips import Blocker, audible_in, clip_blockers
-from pipeline.consent import ConsentState, snapshot_allowed
+from pipeline.consent import ConsentState
+from services.publishing import overlaps, removed_ranges
 
 
 @dataclass(frozen=True)
@@ -25,12 +27,20 @@ class ClipContext:
     timeline_start_s: float  # room time of the episode's first sample
     mix_key: str | None
     profile_key: str | None  # the mix's momentary loudness, every 100 ms
+    removed: list[tuple[float, float]]  # stretches a moderator took down, room timeline
 
     def blockers(self, room_start_s: float, room_end_s: float) -> tuple[list[str], list[Blocker]]:
         audible = audible_in(room_start_s, room_end_s, self.activity)
-        return audible, clip_blockers(
+        found = clip_blockers(
             audible, self.names, self.published, self.states, self.bleeding_unducked
         )
+        if overlaps(room_start_s, room_end_s, self.removed):
+            found.append(
+                Blocker(
+                    "", "moderation", "a moderator removed part of this range after a complaint"
+                )
+            )
+        return audible, found
 
 
 def clip_context(session: Session, space: Space, episode: Episode) -> ClipContext:
@@ -63,14 +73,5 @@ def clip_context(session: Session, space: Space, episode: Episode) -> ClipContex
         ),
         mix_key=(mix.result or {}).get("key") if mix else None,
         profile_key=(mix.result or {}).get("profile_key") if mix else None,
+        removed=removed_ranges(session, space.id),
     )
-
-
-def clip_servable(session: Session, clip: Clip, episode: Episode) -> bool:
-    """Ready, every voice in it still consents to clips, and its episode is still up (a clip the
-    host pinned outlives its episode)."""
-    if clip.status != "ready":
-        return False
-    if episode.removed_at is not None and not clip.pinned:
-        return False
-    return snapshot_allowed(clip.consent_snapshot, current_states(session, clip.space_id))

@@ -71,8 +71,15 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from infra.settings import get_settings
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        **get_settings().proxy_options(),
+    )
     return 0
 
 
@@ -218,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--role",
         action="append",
         required=True,
-        choices=["admin", "host", "moderator", "listener"],
-        help="repeat for several roles",
+        choices=["admin", "host", "moderator", "listener", "room"],
+        help="repeat for several roles (room: the platform's room service account)",
     )
     create.set_defaults(run=_create_user)
 

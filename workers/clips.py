@@ -12,7 +12,6 @@ from pathlib import Path
 import dramatiq
 from sqlalchemy import select
 
-from infra.clips import clip_context, clip_servable
 from infra.db import session_scope
 from infra.models import Clip, Episode, Space, StageRun, utcnow
 from infra.settings import get_settings
@@ -27,6 +26,8 @@ from pipeline.transcript import (
     to_podcast_json,
     to_webvtt,
 )
+from services.clips import clip_context
+from services.publishing import clip_servable
 from workers.broker import queue
 from workers.cache import cached_object
 from workers.runs import object_store, stage_logger

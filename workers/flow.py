@@ -17,13 +17,11 @@ from datetime import timedelta
 import dramatiq
 from sqlalchemy import select
 
-from infra.consent import current_states
 from infra.db import session_scope
 from infra.models import Episode, Space, StageRun, utcnow
-from infra.moderation import take_down_episode
 from infra.settings import get_settings
 from infra.storage import ObjectStore
-from pipeline.consent import snapshot_allowed
+from services.publishing import episode_servable, take_down_episode
 from workers.broker import queue, send_with_retry
 from workers.plan import plan_space
 from workers.runs import stage_logger
@@ -55,9 +53,9 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         if space is None or space.status not in ACTIVE_STATUSES:
             return []
         if space.vault_deleted_at is not None:
-            media_to_delete = _settle_without_recordings(session, space)
-            session.commit()
             store = ObjectStore(settings)
+            media_to_delete = _settle_without_recordings(session, store, space)
+            session.commit()
             for key in media_to_delete:
                 store.delete(key)
             return []
@@ -155,22 +153,24 @@ def reopen_failed(session, space: Space) -> None:
     space.status, space.error = "processing", None
 
 
-def _settle_without_recordings(session, space: Space) -> list[str]:
+def _settle_without_recordings(session, store: ObjectStore, space: Space) -> list[str]:
     """After the sweeper deleted the raw tracks, nothing can be rendered again. An episode that
     holds someone who no longer consents (or whom a moderator removed) is taken down; its media
     keys are returned for deletion once the transaction commits."""
     episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
     if episode is None or episode.removed_at is not None:
         return []
-    if snapshot_allowed(episode.consent_snapshot, current_states(session, space.id)):
+    if episode_servable(session, episode):
         space.status = "published"
         return []
-    space.status = "unpublished"
-    space.error = (
-        "a speaker in the episode no longer consents, and the raw recordings were deleted after "
-        "the retention period, so it cannot be made again without them: it was taken down"
+    return take_down_episode(
+        session,
+        store,
+        episode,
+        by="host",
+        reason="a speaker in the episode no longer consents, and the raw recordings were deleted "
+        "after the retention period, so it cannot be made again without them: it was taken down",
     )
-    return take_down_episode(episode)
 
 
 @dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)

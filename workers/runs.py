@@ -17,10 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from infra.db import session_scope
+from infra.faults import describe_transient
 from infra.models import Space, StageRun, utcnow
 from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore
 from pipeline.errors import SpacecastError
+from services.publishing import output_keys
 
 _PROGRESS_EVERY_S = 2.0
 
@@ -48,6 +50,10 @@ class StageContext:
     scratch: Path
     log: logging.LoggerAdapter
     _last_progress: float = 0.0
+
+    def store_delete(self, keys) -> None:
+        for key in keys:
+            self.store.delete(key)
 
     def progress(self, fraction: float) -> None:
         """Record progress (0..1), at most every two seconds."""
@@ -131,7 +137,15 @@ def run_stage(
         return "failed"
     except Exception as exc:
         log.exception("error; the message will be retried")
-        _finish(settings, space_id, stage, subject, fingerprint, status="retrying", error=repr(exc))
+        _finish(
+            settings,
+            space_id,
+            stage,
+            subject,
+            fingerprint,
+            status="retrying",
+            error=describe_transient(exc),
+        )
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -143,7 +157,12 @@ def run_stage(
         "worker_pid": os.getpid(),
         "worker_peak_rss_mb": round(_peak_rss_mb(), 1),
     }
-    _finish(settings, space_id, stage, subject, fingerprint, status="done", result=result)
+    if not _finish(settings, space_id, stage, subject, fingerprint, status="done", result=result):
+        # Consent changed while this ran (the run was retired): what it made may hold a voice
+        # that is no longer allowed, so it is deleted rather than recorded.
+        context.store_delete(output_keys(StageRun(result=result)))
+        log.info("retired while running; its output was deleted")
+        return "retired"
     log.info("done")
     return "done"
 
@@ -173,11 +192,14 @@ def _finish(
     status: str,
     result: dict | None = None,
     error: str | None = None,
-) -> None:
+) -> bool:
+    """Record the run's outcome; False when the run was retired meanwhile (nothing recorded)."""
     with session_scope(settings.database_url) as session:
         run = upsert_run(session, space_id, stage, subject)
         if run.fingerprint != fingerprint:
-            return  # a newer version of this stage has started since; it owns the row
+            return True  # a newer version of this stage has started since; it owns the row
+        if run.status == "stale" and status == "done":
+            return False
         run.status = status
         run.error = error
         if status == "done":
@@ -190,3 +212,4 @@ def _finish(
             if space is not None:
                 space.status = "failed"
                 space.error = f"{stage}: {error}"
+    return True

@@ -23,6 +23,7 @@ from pipeline.master import FORMATS, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.transcribe import transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
+from services.publishing import retire_objects
 from workers.broker import queue, send_with_retry
 from workers.flow import ACTIVE_STATUSES, advance_space
 from workers.plan import SpacePlan, plan_space
@@ -166,6 +167,7 @@ def mix_space(space_id: str) -> None:
             "profile_key": profile_key,
             "timeline_start_s": mixed.timeline_start_s,
             "duration_s": mixed.duration_s,
+            "voices": [p.id for p in plan.audible],  # whose voice the mix holds
             "loudness": mixed.loudness.as_dict(),
             "ducked_windows": len(duck),
             "ffmpeg_cpu_s": round(mixed.run.cpu_s, 3),
@@ -206,6 +208,7 @@ def master_space(space_id: str) -> None:
             files[name] = {"key": key, **delivered.as_dict()}
         return {
             "files": files,
+            "voices": mix.get("voices", [p.id for p in plan.audible]),
             "ffmpeg_cpu_s": round(mastered.cpu_s, 3),
             "ffmpeg_max_rss_mb": round(mastered.max_rss_mb, 1),
         }
@@ -293,8 +296,12 @@ def publish_space(space_id: str) -> None:
 
 
 def _delete_stale_work(ctx: StageContext, plan: SpacePlan, *, keep: set[str]) -> list[str]:
-    """Intermediate objects of earlier inputs: a withdrawn speaker's words or voice among them."""
-    return [key for key in ctx.store.list_keys(work_key(plan.space.id, "")) if key not in keep]
+    """Intermediate objects of earlier inputs (a withdrawn speaker's words or voice among them):
+    their runs become stale first, so no run marked done points at a deleted object."""
+    stale = [key for key in ctx.store.list_keys(work_key(plan.space.id, "")) if key not in keep]
+    with session_scope(ctx.settings.database_url) as session:
+        retire_objects(session, plan.space.id, stale)
+    return stale
 
 
 def _withdraw_episode(ctx: StageContext, plan: SpacePlan) -> list[str]:

@@ -16,7 +16,7 @@ from api.access import managed_episode, may_manage_show, published_episode
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.limits import rate_limited
-from api.streaming import stream_object
+from api.streaming import WITHDRAWABLE, stream_object
 from api.urls import (
     CLIP_FILES,
     clip_media_url,
@@ -25,11 +25,11 @@ from api.urls import (
     episode_moment_url,
 )
 from api.web import render
-from infra.clips import clip_context, clip_servable
 from infra.models import Clip, Episode, Show, Space, TranscriptSegment
-from infra.moderation import take_down_clip
 from pipeline.suggest import suggest_clips
 from pipeline.transcript import Segment, segments_from_data
+from services.clips import clip_context
+from services.publishing import clip_servable, take_down_clip
 
 router = APIRouter(tags=["clips"])
 
@@ -91,6 +91,8 @@ def _episode_for_cutting(session, principal: Principal, episode_id: str) -> tupl
     episode = session.get(Episode, episode_id)
     show = session.get(Show, episode.show_id) if episode else None
     if episode is not None and show is not None and may_manage_show(principal, show):
+        if episode.removed_at is not None:
+            raise HTTPException(410, f"episode {episode_id} was taken down: nothing of it is cut")
         if not episode.media:
             raise HTTPException(
                 409, f"episode {episode_id} has no audio to cut (it is being made again)"
@@ -251,7 +253,7 @@ def _visible(session, principal: Principal, clip: Clip, episode: Episode) -> Non
     """Anyone sees a servable clip; its maker and host also see it while queued or failed."""
     if clip_servable(session, clip, episode):
         return
-    if clip.status in ("withdrawn", "expired"):
+    if clip.status in ("withdrawn", "expired", "removed"):
         raise HTTPException(410, f"clip {clip.id} was {clip.status}")
     if clip.status == "ready":
         raise HTTPException(410, f"clip {clip.id} is no longer available")
@@ -278,6 +280,11 @@ def change_clip(
     hosting = may_manage_show(principal, session.get(Show, episode.show_id))
     if (body.pinned is not None or body.soundbite is not None) and not hosting:
         raise HTTPException(403, "only the show's host pins clips or makes them soundbites")
+    if body.title is not None and clip.soundbite and not hosting:
+        # The host approved this clip, title included, for the show's feed.
+        raise HTTPException(
+            403, "this clip is a soundbite the host approved for the feed: only the host renames it"
+        )
     if body.title is not None:
         clip.title = body.title
     if body.pinned is not None:
@@ -396,7 +403,7 @@ def read_clip_media(
         store,
         entry["key"],
         range_header=range_header,
-        cache_control="public, max-age=300",
+        cache_control=WITHDRAWABLE,
         name=filename,
     )
 

@@ -14,8 +14,8 @@ from api.access import may_manage_show, published_episode
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep
 from api.limits import rate_limited
-from infra.clips import clip_servable
 from infra.models import Clip, Complaint, Episode, Participant, Space
+from services.publishing import clip_servable
 
 router = APIRouter(tags=["complaints"])
 
@@ -35,21 +35,17 @@ Reporter = Annotated[
 ]
 
 
-def _speaker(session: Session, space: Space, name: str) -> Participant:
+def _speaker(session: Session, space: Space, name: str) -> Participant | None:
+    """The participant a reporter named (handle or display name), for the moderators. The
+    reporter is answered the same whether or not the name matches anyone: a complaint must not
+    reveal who took part in a room without being published."""
     found = session.scalars(
         select(Participant).where(
             Participant.space_id == space.id,
             or_(Participant.handle == name, Participant.name == name),
         )
     ).all()
-    if len(found) != 1:
-        raise HTTPException(
-            422,
-            f"speaker {name!r} is not a participant of this space"
-            if not found
-            else f"speaker {name!r} is ambiguous in this space; give their handle",
-        )
-    return found[0]
+    return found[0] if len(found) == 1 else None
 
 
 def _timeline_shift(episode: Episode | None) -> float:
@@ -67,7 +63,7 @@ def complaint_out(session: Session, complaint: Complaint) -> schemas.ComplaintOu
         id=complaint.id,
         space_id=complaint.space_id,
         target=complaint.target,
-        speaker=speaker.handle if speaker else None,
+        speaker=complaint.speaker_text or (speaker.handle if speaker else None),
         episode_id=complaint.episode_id,
         clip_id=complaint.clip_id,
         start_s=complaint.start_s,
@@ -153,6 +149,7 @@ def file_complaint(
         space_id=space.id,
         target=body.target,
         participant_id=speaker.id if speaker else None,
+        speaker_text=body.speaker,
         episode_id=episode.id if episode else None,
         clip_id=clip.id if clip else None,
         start_s=start,

@@ -1,27 +1,29 @@
-"""The consent prompt and ledger of a space: the room reports a join and gets the recording notice,
-the questions and the participant's own key; answers are appended to the ledger; hosts send
-invite links; anyone with access reads the ledger."""
+"""The consent prompt and ledger of a space: the room service reports a join (with the hash of a
+secret the participant's device made) and shows the notice and the questions; the participant's
+device claims its own key; the room service sends invite links after the room; hosts and the
+room service write down what a participant said (labelled as a report, never overriding the
+participant's own answer); anyone managing the space reads the ledger."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 
 from api import schemas
 from api.access import space_for
-from api.auth import Principal, Role, allow
+from api.auth import SESSION_COOKIE, Principal, Role, allow, reporter_of, secure_cookies
 from api.deps import SessionDep, StoreDep
-from api.ledger import actor_of, answer, prompt
+from api.limits import rate_limited
 from api.routes.spaces import get_participant
 from api.urls import base_url
 from api.views import consent_out
-from infra.accounts import issue_key
 from infra.consent import current_states
-from infra.models import ConsentEntry, Participant, Space, utcnow
+from infra.models import ConsentEntry, Participant, Space
 from infra.settings import get_settings
 from pipeline.consent import ConsentState
+from services import participants
+from services.consent import answer, prompt
 
 router = APIRouter(tags=["consent"])
 
@@ -32,11 +34,23 @@ Ingest = Annotated[
             Role.HOST,
             Role.ADMIN,
             Role.RECORDER,
-            objects="own shows' spaces; a recorder key: its show's spaces",
+            Role.ROOM,
+            objects="own shows' spaces; a recorder key: its show's spaces; the room service: all",
         )
     ),
 ]
-Manager = Annotated[Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="own shows' spaces"))]
+Vouching = Annotated[
+    Principal,
+    Depends(
+        allow(
+            Role.ROOM,
+            Role.ADMIN,
+            objects="every show's spaces: only the room service and operators vouch for "
+            "participants",
+        )
+    ),
+]
+Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="whoever holds the secret"))]
 
 
 def ledger_out(session, space: Space, participant: Participant) -> schemas.LedgerOut:
@@ -57,6 +71,8 @@ def ledger_out(session, space: Space, participant: Participant) -> schemas.Ledge
                 granted=r.granted,
                 source=r.source,
                 actor=r.actor,
+                own=r.actor.startswith("participant:"),
+                key_id=r.key_id,
                 recorded_at=r.recorded_at,
                 note=r.note,
             )
@@ -66,25 +82,28 @@ def ledger_out(session, space: Space, participant: Participant) -> schemas.Ledge
 
 
 @router.post("/spaces/{space_id}/participants/{handle}/join", response_model=schemas.JoinOut)
-def join(space_id: str, handle: str, session: SessionDep, principal: Ingest) -> schemas.JoinOut:
-    """A participant joined the room: the notice and consent prompt to show them, and a key of
-    their own (to answer, and later to fetch their consent record, track and transcript lines)."""
+def join(
+    space_id: str,
+    handle: str,
+    body: schemas.JoinIn,
+    session: SessionDep,
+    principal: Vouching,
+) -> schemas.JoinOut:
+    """A participant joined the live room: the notice and consent prompt to show them on their
+    own device. The device made a secret and keeps it; this call carries only its SHA-256
+    (``device_challenge``), and the device claims its own key with the secret
+    (``POST /participants/claim``). Nothing in this response can act as the participant."""
     space = space_for(session, principal, space_id, ingest=True)
     participant = get_participant(session, space, handle)
-    participant.joined_at = participant.joined_at or utcnow()
-    settings = get_settings()
-    _, token = issue_key(
-        session,
-        user=None,
-        label="join",
-        participant_id=participant.id,
-        expires_at=utcnow() + timedelta(days=settings.invite_days + 90),
+    grant = participants.report_join(
+        session, participant, device_challenge=body.device_challenge, issued_by=principal.subject
     )
     state = current_states(session, space.id).get(participant.id, ConsentState())
     return schemas.JoinOut(
-        notice=space.notice or settings.recording_notice,
+        notice=space.notice or get_settings().recording_notice,
         prompt=[schemas.PromptItem(**item) for item in prompt(state)],
-        participant_key=token,
+        claim_url=f"{base_url()}/participants/claim",
+        claim_expires_at=grant.expires_at,
     )
 
 
@@ -94,17 +113,54 @@ def join(space_id: str, handle: str, session: SessionDep, principal: Ingest) -> 
     response_model=schemas.InviteOut,
 )
 def invite(
-    space_id: str, handle: str, session: SessionDep, principal: Manager
+    space_id: str, handle: str, session: SessionDep, principal: Vouching
 ) -> schemas.InviteOut:
-    """A link the host sends a participant to answer the consent questions after the room."""
-    space = space_for(session, principal, space_id)
+    """A link the room service delivers to a participant (through its own channel, never
+    through the host) to answer the consent questions after the room. Shown once."""
+    space = space_for(session, principal, space_id, ingest=True)
     participant = get_participant(session, space, handle)
-    expires = utcnow() + timedelta(days=get_settings().invite_days)
-    _, token = issue_key(
-        session, user=None, label="invite", participant_id=participant.id, expires_at=expires
-    )
-    return schemas.InviteOut(
-        url=f"{base_url()}/consent#{token}", participant_key=token, expires_at=expires
+    grant, secret = participants.issue_invite(session, participant, issued_by=principal.subject)
+    return schemas.InviteOut(url=f"{base_url()}/consent#{secret}", expires_at=grant.expires_at)
+
+
+@router.post(
+    "/participants/claim",
+    status_code=201,
+    response_model=schemas.ClaimOut,
+    dependencies=[Depends(rate_limited("claim", "claim_rate", noun="claims"))],
+)
+def claim(
+    body: schemas.ClaimIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _: Anyone,
+) -> schemas.ClaimOut:
+    """On the participant's own device: exchange the device's secret (after a join) or an
+    invite link's secret for their own key, once. ``session``: keep the key in this browser's
+    sign-in cookie instead of returning it (the consent page does this)."""
+    claimed = participants.claim(session, body.secret)
+    session.commit()
+    participant = claimed.participant
+    space = participant.space
+    state = current_states(session, space.id).get(participant.id, ConsentState())
+    if body.session:
+        response.set_cookie(
+            SESSION_COOKIE,
+            claimed.token,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies(request),
+            path="/",
+        )
+    return schemas.ClaimOut(
+        participant_key=None if body.session else claimed.token,
+        expires_at=claimed.key.expires_at,
+        space_id=space.id,
+        space_title=space.title,
+        participant=participant.handle,
+        notice=space.notice or get_settings().recording_notice,
+        prompt=[schemas.PromptItem(**item) for item in prompt(state)],
     )
 
 
@@ -116,8 +172,12 @@ def read_ledger(
     return ledger_out(session, space, get_participant(session, space, handle))
 
 
-@router.post("/spaces/{space_id}/participants/{handle}/consent", response_model=schemas.LedgerOut)
-def record(
+@router.post(
+    "/spaces/{space_id}/participants/{handle}/consent",
+    response_model=schemas.LedgerOut,
+    dependencies=[Depends(rate_limited("consent", "consent_rate", noun="consent answers"))],
+)
+def report(
     space_id: str,
     handle: str,
     body: schemas.AnswersIn,
@@ -125,28 +185,17 @@ def record(
     store: StoreDep,
     principal: Ingest,
 ) -> schemas.LedgerOut:
-    """Append answers to the ledger: the room relays the in-room prompt (source in_room_prompt);
-    a host records what a participant told them (source api). A withdrawal after publication
-    takes the speaker out of everything published."""
-    from workers.actors import advance_space, sweep_clips
-
+    """Write down what the participant said (in the room, or on a signed release): recorded as
+    ``reported_by_host`` or ``reported_by_room`` with who reported it. Refused (409) for a
+    purpose the participant answered themselves: only they change their own answers."""
     space = space_for(session, principal, space_id, ingest=True)
     participant = get_participant(session, space, handle)
-    source, actor = actor_of(principal, participant)
-    to_delete = answer(
+    answer(
         session,
         store,
-        space,
         participant,
         body.answers.model_dump(),
-        source=source,
-        actor=actor,
+        by=reporter_of(principal),
         note=body.note,
     )
-    session.commit()
-    for key in to_delete:
-        store.delete(key)
-    sweep_clips.send(space.id)  # clips made from the old answers stop being served
-    if space.status == "processing":
-        advance_space.send(space.id)
     return ledger_out(session, space, participant)

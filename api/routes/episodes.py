@@ -12,11 +12,11 @@ from api import schemas
 from api.access import managed_episode, published_episode
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.streaming import stream_object
+from api.streaming import WITHDRAWABLE, stream_object
 from api.urls import MEDIA_FILES
 from api.views import episode_out
 from infra.models import Episode
-from infra.moderation import take_down_episode
+from services.publishing import delete_objects, take_down_episode
 
 router = APIRouter(tags=["episodes"])
 
@@ -33,18 +33,12 @@ def read_episode(episode_id: str, session: SessionDep, _: Anyone) -> schemas.Epi
 
 @router.delete("/episodes/{episode_id}", status_code=204)
 def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: Manager) -> None:
-    """Take the episode down: out of the feed, its media deleted; listeners' clips expire with it
-    unless the host pinned them."""
-    from workers.actors import sweep_clips
-
+    """Take the episode down: out of the feed, its media, transcripts and everything derived
+    from the room for it deleted; listeners' clips expire with it unless the host pinned them."""
     episode = managed_episode(session, principal, episode_id)
-    if episode.removed_at is not None:
-        return
-    keys = take_down_episode(episode)
+    keys = take_down_episode(session, store, episode, by="host", reason="taken down by its host")
     session.commit()
-    for key in keys:
-        store.delete(key)
-    sweep_clips.send(episode.space_id)
+    delete_objects(store, keys)
 
 
 @router.get("/episodes/{episode_id}/report")
@@ -91,11 +85,17 @@ def read_media(
             404, f"{filename} of episode {episode_id} (rendering {render_id}) not found"
         )
     if settings.media_delivery == "redirect":
-        return RedirectResponse(store.presigned_get(key, expires_s=900), status_code=307)
+        # Short-lived, and the object is deleted when consent is withdrawn, so a URL handed
+        # out before a withdrawal stops working with it.
+        return RedirectResponse(
+            store.presigned_get(key, expires_s=60),
+            status_code=307,
+            headers={"Cache-Control": WITHDRAWABLE},
+        )
     return stream_object(
         store,
         key,
         range_header=request.headers.get("range"),
-        cache_control="public, max-age=86400",
+        cache_control=WITHDRAWABLE,
         name=filename,
     )

@@ -1,26 +1,31 @@
-"""Self-service for a participant, with their own key: their consent record and answers, their raw
-track while it is retained, and their own published transcript lines."""
+"""Self-service for a participant, with their own key: their consent record and answers, the keys
+issued for them (to revoke any), their raw track while it is retained (each download audited),
+and their own published transcript lines."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from api import schemas
-from api.access import servable
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep, StoreDep
-from api.ledger import answer, prompt
+from api.limits import rate_limited
 from api.routes.consent import ledger_out
 from api.streaming import stream_object
+from api.urls import media_url
 from api.views import consent_out
 from infra.consent import current_states
-from infra.models import ApiKey, Episode, Participant, TranscriptSegment
+from infra.models import Episode, Participant, TranscriptSegment
 from infra.settings import get_settings
 from pipeline.consent import ConsentState
+from services import participants
+from services.consent import Answerer, answer, prompt, withdrawn_hold_ends
+from services.errors import NotFound
+from services.publishing import episode_servable
 
 router = APIRouter(prefix="/me", tags=["participants"])
 
@@ -30,14 +35,18 @@ Me = Annotated[Principal, Depends(allow(Role.PARTICIPANT, objects="their own par
 def _participant(session, principal: Principal) -> Participant:
     participant = session.get(Participant, principal.participant_id)
     if participant is None:
-        raise HTTPException(404, "participation not found")
+        raise NotFound("participation not found")
     return participant
 
 
-def _participation_out(session, participant: Participant) -> schemas.ParticipationOut:
+def _participation_out(
+    session, participant: Participant, principal: Principal
+) -> schemas.ParticipationOut:
     space = participant.space
     state = current_states(session, space.id).get(participant.id, ConsentState())
     ledger = ledger_out(session, space, participant)
+    track = participant.track
+    held_until = withdrawn_hold_ends(session, track) if track is not None else None
     return schemas.ParticipationOut(
         space_id=space.id,
         space_title=space.title,
@@ -47,45 +56,63 @@ def _participation_out(session, participant: Participant) -> schemas.Participati
         prompt=[schemas.PromptItem(**item) for item in prompt(state)],
         consent=consent_out(state),
         entries=ledger.entries,
-        track_retained=participant.track is not None,
-        track_sha256=participant.track.sha256 if participant.track else None,
+        track_retained=track is not None,
+        track_sha256=track.sha256 if track else None,
+        track_held_until=held_until,
+        keys=[
+            schemas.ParticipantKeyOut(
+                id=key.id,
+                obtained_by=participants.key_origin(session, key.id),
+                issued_by=key.issued_by,
+                created_at=key.created_at,
+                expires_at=key.expires_at,
+                revoked_at=key.revoked_at,
+                current=key.id == principal.key_id,
+            )
+            for key in participants.participant_keys(session, participant)
+        ],
     )
+
+
+def participation_of(session, principal: Principal) -> schemas.ParticipationOut:
+    """The signed-in participant's record (the consent page shows it)."""
+    return _participation_out(session, _participant(session, principal), principal)
 
 
 @router.get("/participation", response_model=schemas.ParticipationOut)
 def read_participation(session: SessionDep, principal: Me) -> schemas.ParticipationOut:
-    """The notice, the questions, the current answers and every ledger entry."""
-    return _participation_out(session, _participant(session, principal))
+    """The notice, the questions, the current answers, every ledger entry and your keys."""
+    return _participation_out(session, _participant(session, principal), principal)
 
 
-@router.post("/consent", response_model=schemas.ParticipationOut)
+@router.post(
+    "/consent",
+    response_model=schemas.ParticipationOut,
+    dependencies=[Depends(rate_limited("consent", "consent_rate", noun="consent answers"))],
+)
 def answer_prompt(
     body: schemas.AnswersIn, session: SessionDep, store: StoreDep, principal: Me
 ) -> schemas.ParticipationOut:
-    """Grant or withdraw, for each purpose. Withdrawing after publication takes the speaker out of
-    the episode, its transcripts, clips and feed; withdrawing ``record`` erases the raw track."""
-    from workers.actors import advance_space, sweep_clips
-
+    """Grant or withdraw, for each purpose. Your answer is yours: nobody else's report can
+    change it. Withdrawing after publication takes you out of the episode, its transcripts,
+    clips and feed at once; withdrawing ``record`` erases your raw track."""
     participant = _participant(session, principal)
-    key = session.get(ApiKey, principal.key_id)
-    source = "host_invite_link" if key is not None and key.label == "invite" else "in_room_prompt"
-    to_delete = answer(
+    via = participants.key_origin(session, principal.key_id)
+    answer(
         session,
         store,
-        participant.space,
         participant,
         body.answers.model_dump(),
-        source=source,
-        actor=f"participant:{participant.handle}",
+        by=Answerer.participant(participant, principal.key_id or "", via),
         note=body.note,
     )
-    session.commit()
-    for object_key in to_delete:
-        store.delete(object_key)
-    sweep_clips.send(participant.space.id)  # clips made from the old answers stop being served
-    if participant.space.status == "processing":
-        advance_space.send(participant.space.id)
-    return _participation_out(session, participant)
+    return _participation_out(session, participant, principal)
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+def revoke_key(key_id: str, session: SessionDep, principal: Me) -> None:
+    """Revoke one of your keys (this one included): it stops working at once."""
+    participants.revoke_participant_key(session, _participant(session, principal), key_id)
 
 
 @router.get(
@@ -100,13 +127,14 @@ def answer_prompt(
 def download_track(
     request: Request, session: SessionDep, store: StoreDep, principal: Me
 ) -> StreamingResponse:
-    """Your own raw track, as uploaded, while it is retained."""
-    participant = _participant(session, principal)
-    if participant.track is None:
-        raise HTTPException(404, "no recording of you is retained")
+    """Your own raw track, as uploaded, while it is retained. Every download is written to the
+    audit log, like a moderator's access."""
+    track = participants.own_track(
+        session, _participant(session, principal), key_id=principal.key_id
+    )
     return stream_object(
         store,
-        participant.track.object_key,
+        track.object_key,
         range_header=request.headers.get("range"),
         cache_control="private, no-store",
         name="your track",
@@ -117,11 +145,9 @@ def download_track(
 @router.get("/transcript", response_model=list[schemas.SearchHit])
 def my_transcript(session: SessionDep, principal: Me) -> list[schemas.SearchHit]:
     """Your own lines in the published transcript (none if you did not consent to it)."""
-    from api.urls import media_url
-
     participant = _participant(session, principal)
     episode = session.scalar(select(Episode).where(Episode.space_id == participant.space_id))
-    if episode is None or not servable(session, episode):
+    if episode is None or not episode_servable(session, episode):
         return []
     rows = session.scalars(
         select(TranscriptSegment)

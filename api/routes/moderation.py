@@ -25,7 +25,6 @@ from starlette.background import BackgroundTask
 from api import schemas
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep, StoreDep
-from api.ledger import RENDERED
 from api.routes.complaints import complaint_out
 from api.urls import base_url
 from api.views import retention_out
@@ -37,17 +36,26 @@ from infra.models import (
     Deletion,
     Episode,
     Participant,
+    RemovedRange,
     Space,
     Track,
     utcnow,
 )
-from infra.moderation import audit, retention_for, review_queue, take_down_clip, take_down_episode
+from infra.moderation import audit, retention_for, review_queue
+from infra.queue import enqueue
 from infra.settings import get_settings
 from infra.storage import ObjectStore, sha256_file
 from infra.vault import review_transcript_key
 from pipeline.retention import OPEN_STATUSES
 from pipeline.review import ReviewTrack, Window, lines_in, render_excerpt, search_lines
 from pipeline.transcript import Segment, segments_from_data
+from services.publishing import (
+    RENDERED,
+    delete_objects,
+    take_down_clip,
+    take_down_episode,
+    withdraw_unconsented,
+)
 
 router = APIRouter(prefix="/moderation", tags=["moderation"])
 
@@ -341,8 +349,6 @@ def decide(
     """Dismiss; remove the episode, the clip or a speaker's part (re-rendered without them, as
     when consent is withdrawn); or escalate to an administrator. Escalated complaints are
     decided by administrators."""
-    from workers.actors import advance_space, sweep_clips
-
     complaint = _complaint(session, complaint_id)
     if complaint.status not in OPEN_STATUSES:
         raise HTTPException(
@@ -353,20 +359,38 @@ def decide(
     space = session.get(Space, complaint.space_id)
     assert space is not None
     to_delete: list[str] = []
-    rerender = sweep = False
+    rerender = False
     detail: dict = {}
     if body.decision == "remove_episode":
         episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
         if episode is None or episode.removed_at is not None:
             raise HTTPException(409, f"space {space.id} has no episode up to remove")
-        to_delete += take_down_episode(episode)
-        sweep, detail = True, {"episode_id": episode.id}
+        to_delete += take_down_episode(
+            session, store, episode, by="moderation", reason=f"removed by moderation: {body.reason}"
+        )
+        detail = {"episode_id": episode.id}
     elif body.decision == "remove_clip":
         clip = session.get(Clip, complaint.clip_id) if complaint.clip_id else None
         if clip is None or clip.status == "deleted":
             raise HTTPException(409, "this complaint names no clip that is still up")
         to_delete += take_down_clip(clip)
-        detail = {"clip_id": clip.id}
+        # The stretch itself is removed: no other clip may hold it, now or later.
+        session.add(
+            RemovedRange(
+                space_id=space.id,
+                start_s=clip.start_s,
+                end_s=clip.end_s,
+                complaint_id=complaint.id,
+                reason=body.reason,
+            )
+        )
+        session.flush()
+        for other in session.scalars(
+            select(Clip).where(Clip.space_id == space.id, Clip.status.in_(("ready", "queued")))
+        ):
+            if other.start_s < clip.end_s and clip.start_s < other.end_s:
+                to_delete += take_down_clip(other)
+        detail = {"clip_id": clip.id, "start_s": clip.start_s, "end_s": clip.end_s}
     elif body.decision == "remove_speaker":
         name = body.speaker
         speaker = (
@@ -384,6 +408,8 @@ def decide(
             raise HTTPException(422, "say which speaker to remove (speaker: their handle)")
         speaker.removed_at = speaker.removed_at or utcnow()
         speaker.removed_by_complaint = complaint.id
+        session.flush()
+        to_delete += withdraw_unconsented(session, space)  # their voice goes at once
         rerender = space.status in RENDERED
         if rerender:
             space.status, space.error = "processing", None
@@ -406,12 +432,9 @@ def decide(
         **detail,
     )
     session.commit()
-    for key in to_delete:
-        store.delete(key)
-    if sweep:
-        sweep_clips.send(space.id)
+    delete_objects(store, to_delete)
     if rerender:
-        advance_space.send(space.id)
+        enqueue("advance_space", space.id)
     return complaint_out(session, complaint)
 
 
@@ -456,7 +479,5 @@ def deletions(
 @router.post("/sweeps", status_code=202)
 def request_sweep(principal: Admin) -> dict:
     """Sweep the vault now rather than at the next scheduled time."""
-    from workers.actors import sweep_vault
-
-    sweep_vault.send()
+    enqueue("sweep_vault")
     return {"status": "queued"}

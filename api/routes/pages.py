@@ -15,16 +15,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from api.access import may_manage_show, public_show, published_episode, space_for
-from api.auth import SESSION_COOKIE, Principal, Role, allow, principal_for, same_origin
+from api.auth import (
+    SESSION_COOKIE,
+    Principal,
+    Role,
+    allow,
+    principal_for,
+    same_origin,
+    secure_cookies,
+)
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.limits import rate_limited
-from api.publishing import published_episodes
+from api.limits import refuse_after_failures
 from api.routes import moderation
 from api.routes.clips import list_clips
 from api.urls import cover_url, feed_url
 from api.views import episode_out, space_out
 from api.web import publish_action, render, safe_next
 from infra.models import Show, Space, TranscriptSegment
+from services.publishing import published_episodes
 
 # What a listener may report, in the words the report form shows.
 REPORT_CATEGORIES = (
@@ -68,6 +76,16 @@ def home(request: Request, session: SessionDep, principal: Anyone) -> HTMLRespon
     return render(request, "home.html", session, principal)
 
 
+@router.get("/consent", response_class=HTMLResponse)
+def consent_page(request: Request, session: SessionDep, principal: Anyone) -> HTMLResponse:
+    """A participant's own page: an invite link opens it (the link's secret is claimed by the
+    page's script), then their answers, their data and their keys."""
+    from api.routes.me import participation_of
+
+    participation = participation_of(session, principal) if principal.participant_id else None
+    return render(request, "consent.html", session, principal, participation=participation)
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, session: SessionDep, principal: Anyone) -> HTMLResponse:
     return render(
@@ -80,14 +98,11 @@ def login_form(request: Request, session: SessionDep, principal: Anyone) -> HTML
     )
 
 
-@router.post(
-    "/login",
-    response_class=HTMLResponse,
-    dependencies=[Depends(rate_limited("login", "login_rate", noun="sign-in attempts"))],
-)
+@router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, session: SessionDep, principal: Anyone):
     """Sign in with an API key: the key is kept in an HttpOnly, SameSite=Strict cookie and the
-    pages act as its principal."""
+    pages act as its principal. Wrong keys are limited per address and per key prefix; a
+    valid key always signs in."""
     if not same_origin(request):
         raise HTTPException(403, "sign in from this site's login page")
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
@@ -100,6 +115,7 @@ async def login(request: Request, session: SessionDep, principal: Anyone):
         try:
             principal_for(session, token)
         except HTTPException as refused:
+            refuse_after_failures(request, token, setting="login_rate", noun="failed sign-ins")
             error = f"That key does not work: {refused.detail}."
     if error:
         return render(
@@ -111,7 +127,7 @@ async def login(request: Request, session: SessionDep, principal: Anyone):
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/",
     )
     return response

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import and_, func, select
 
 from api import schemas
-from api.access import servable
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep
 from api.urls import media_url
 from infra.models import Episode, TranscriptSegment
+from services.publishing import episode_servable
 
 router = APIRouter(tags=["search"])
 
@@ -47,7 +47,7 @@ def search(
     allowed: dict[str, bool] = {}
     for row, episode in session.execute(query.limit(limit * 5)):
         if episode.id not in allowed:
-            allowed[episode.id] = servable(session, episode)
+            allowed[episode.id] = episode_servable(session, episode)
         if not allowed[episode.id]:
             continue
         hits.append(

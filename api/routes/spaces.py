@@ -8,27 +8,31 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import schemas
-from api.access import servable, show_for, space_for
-from api.auth import Principal, Role, allow
+from api.access import show_for, space_for
+from api.auth import Principal, Role, allow, reporter_of
 from api.deps import SessionDep, StoreDep
-from api.ledger import RENDERED, actor_of
 from api.limits import rate_limited
 from api.tracks import BINARY_BODY, UploadTooLarge, receive_to_file, store_track
 from api.views import episode_out, participant_out, space_out
-from infra.consent import current_states, record_answers
+from infra.consent import current_states
 from infra.db import session_scope
 from infra.models import Episode, Participant, Space, TrackChunk
+from infra.queue import enqueue
 from infra.settings import get_settings
 from pipeline.consent import ConsentState, Participation, decide_publication
 from pipeline.errors import NothingToPublish
+from services.consent import record_reported
+from services.errors import Conflict
+from services.publishing import RENDERED, episode_servable
 
 router = APIRouter(tags=["spaces"])
 
-# Ingest: the show's host, an admin, or the room's recorder key for that show.
+# Ingest: the show's host, an admin, the room's recorder key for that show, or the platform's
+# room service (every show).
 Ingest = Annotated[
     Principal,
     Depends(
@@ -36,7 +40,8 @@ Ingest = Annotated[
             Role.HOST,
             Role.ADMIN,
             Role.RECORDER,
-            objects="own shows' spaces; a recorder key: its show's spaces",
+            Role.ROOM,
+            objects="own shows' spaces; a recorder key: its show's spaces; the room service: all",
         )
     ),
 ]
@@ -67,6 +72,14 @@ def _add_participant(
     )
     if existing is not None:
         raise HTTPException(409, f"participant {body.id!r} is already registered in this space")
+    cap = get_settings().max_participants
+    registered = session.scalar(
+        select(func.count()).select_from(Participant).where(Participant.space_id == space.id)
+    )
+    if registered >= cap:
+        raise Conflict(
+            f"space {space.id} already has {registered} participants, the most a space may have"
+        )
     participant = Participant(
         space_id=space.id,
         handle=body.id,
@@ -76,9 +89,8 @@ def _add_participant(
     )
     session.add(participant)
     session.flush()
-    source, actor = actor_of(principal, participant)
-    record_answers(
-        session, participant, body.consent.model_dump(), source=source, actor=actor, shorthand=True
+    record_reported(
+        session, participant, body.consent.model_dump(), by=reporter_of(principal), shorthand=True
     )
     return participant
 
@@ -217,8 +229,6 @@ def finish_space(
     ``hold`` publication until they do (the default), or ``exclude`` them and publish now. A
     failed space can be finished again; its failed stages are retried.
     """
-    from workers.actors import advance_space
-    from workers.broker import send_with_retry
     from workers.flow import reopen_failed
 
     body = body or schemas.FinishIn()
@@ -260,7 +270,7 @@ def finish_space(
     space.status, space.error = "processing", None
     space.finished_at = space.finished_at or datetime.now(UTC)
     session.commit()
-    send_with_retry(advance_space, space.id)
+    enqueue("advance_space", space.id)
     return space_out(session, space)
 
 
@@ -274,7 +284,7 @@ def read_space_episode(
 ) -> schemas.EpisodeOut:
     space = space_for(session, principal, space_id)
     episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
-    if episode is None or not servable(session, episode):
+    if episode is None or not episode_servable(session, episode):
         raise HTTPException(
             404, f"space {space.id} has no published episode (status: {space.status})"
         )
@@ -287,8 +297,6 @@ def decide(
 ) -> schemas.SpaceOut:
     """The host's choices after the room: publish without those who have not answered (or keep
     holding), and whether to duck the tracks an excluded speaker bleeds into."""
-    from workers.actors import advance_space
-
     space = space_for(session, principal, space_id)
     if body.missing is not None:
         space.missing_policy = body.missing
@@ -299,5 +307,5 @@ def decide(
         space.status, space.error = "processing", None
     session.commit()
     if rendered:
-        advance_space.send(space.id)
+        enqueue("advance_space", space.id)
     return space_out(session, space)

@@ -53,6 +53,67 @@ class World:
         with session_scope(get_settings().database_url) as session:
             return _complaint(session, self.spaces[target])
 
+    def fresh_user(self) -> str:
+        """A new listener account, for the calls that disable or enable one."""
+        from infra.accounts import create_user
+        from infra.db import session_scope
+        from infra.settings import get_settings
+
+        with session_scope(get_settings().database_url) as session:
+            user, _, _ = create_user(session, "someone", ["listener"])
+            return user.id
+
+    def fresh_key(self) -> str:
+        """A new key of a new listener account, for the call that revokes any key."""
+        from infra.accounts import create_user
+        from infra.db import session_scope
+        from infra.settings import get_settings
+
+        with session_scope(get_settings().database_url) as session:
+            _, key, _ = create_user(session, "someone", ["listener"])
+            return key.id
+
+    def fresh_recorder_key(self, target: str) -> str:
+        from infra.accounts import issue_key
+        from infra.db import session_scope
+        from infra.models import User
+        from infra.settings import get_settings
+
+        with session_scope(get_settings().database_url) as session:
+            user = User(name="recorder", roles=["recorder"])
+            session.add(user)
+            session.flush()
+            key, _ = issue_key(session, user=user, label="rec", show_id=self.shows[target])
+            return key.id
+
+    def fresh_invite_secret(self, target: str) -> str:
+        """An unclaimed invite secret for Alice in show ``target``'s live space."""
+        from infra.db import session_scope
+        from infra.models import Participant
+        from infra.settings import get_settings
+        from services.participants import issue_invite
+
+        with session_scope(get_settings().database_url) as session:
+            alice = (
+                session.query(Participant)
+                .filter_by(space_id=self.spaces[target], handle="alice")
+                .one()
+            )
+            _, secret = issue_invite(session, alice, issued_by="test")
+            return secret
+
+    def fresh_participant_key(self) -> str:
+        """Another key of the participant's, for the call that revokes one of their own."""
+        from infra.accounts import issue_key
+        from infra.db import session_scope
+        from infra.models import ApiKey
+        from infra.settings import get_settings
+
+        with session_scope(get_settings().database_url) as session:
+            mine = session.get(ApiKey, self.key_ids["participant"])
+            key, _ = issue_key(session, user=None, label="join", participant_id=mine.participant_id)
+            return key.id
+
     def fresh_clip(self, target: str) -> str:
         """A new ready clip (made by the listener) of show ``target``'s episode."""
         from infra.db import session_scope
@@ -240,6 +301,7 @@ def world(api_env) -> Iterator[World]:
             ("other_host", ["host"]),
             ("moderator", ["moderator"]),
             ("listener", ["listener"]),
+            ("room", ["room"]),
         ]:
             _, key, token = create_user(session, actor, roles)
             keys[actor], key_ids[actor] = token, key.id

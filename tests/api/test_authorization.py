@@ -15,21 +15,32 @@ ACTORS = [
     "host",
     "other_host",
     "recorder",
+    "room",
     "moderator",
     "listener",
     "participant",
     "anonymous",
 ]
-# Whose objects are "own": the host and the recorder key own show A, the other host show B.
+# Whose objects are "own": the host and the recorder key own show A, the other host show B. The
+# room service (the platform's) reaches every show's spaces for ingest.
 OWNS = {"host": "A", "other_host": "B", "recorder": "A"}
 EVERYONE = frozenset(ACTORS)
-ACCOUNT_HOLDERS = frozenset({"admin", "host", "other_host", "moderator", "listener"})
+ACCOUNT_HOLDERS = frozenset({"admin", "host", "other_host", "moderator", "listener", "room"})
 HOSTS = frozenset({"admin", "host", "other_host"})
-INGEST = HOSTS | {"recorder"}
+INGEST = HOSTS | {"recorder", "room"}
+VOUCHING = frozenset({"admin", "room"})  # report joins, send invite links: never a host
 PARTICIPANT = frozenset({"participant"})
 CUTTERS = HOSTS | {"listener"}  # listeners cut published episodes and change their own clips
-REPORTERS = ACCOUNT_HOLDERS | PARTICIPANT  # file complaints
+REPORTERS = frozenset({"admin", "host", "other_host", "moderator", "listener", "participant"})
 MODERATORS = frozenset({"admin", "moderator"})
+ADMIN = frozenset({"admin"})
+
+
+def _challenge() -> dict:
+    import hashlib
+    import secrets
+
+    return {"json": {"device_challenge": hashlib.sha256(secrets.token_bytes(32)).hexdigest()}}
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,14 @@ def _complaint(world: World, actor: str, target: str) -> tuple[str, dict]:
 
 ROUTES = [
     Route("GET", "/health", EVERYONE, False, lambda w, a, t: ("/health", {})),
-    Route("POST", "/users", frozenset({"admin"}), False,
+    Route("POST", "/users", ADMIN, False,
           lambda w, a, t: ("/users", {"json": {"name": f"new by {a}", "roles": ["listener"]}})),
+    Route("GET", "/users", ADMIN, False, lambda w, a, t: ("/users", {})),
+    Route("POST", "/users/{user_id}/disable", ADMIN, False,
+          lambda w, a, t: (f"/users/{w.fresh_user()}/disable", {})),
+    Route("POST", "/users/{user_id}/enable", ADMIN, False,
+          lambda w, a, t: (f"/users/{w.fresh_user()}/enable", {})),
+    Route("DELETE", "/keys/{key_id}", ADMIN, False, lambda w, a, t: (f"/keys/{w.fresh_key()}", {})),
     Route("POST", "/listeners", EVERYONE, False, lambda w, a, t: ("/listeners", {"json": {"name": "Lee"}})),
     Route("GET", "/users/me", EVERYONE - {"anonymous"}, False, lambda w, a, t: ("/users/me", {})),
     Route("POST", "/users/me/keys", ACCOUNT_HOLDERS, False,
@@ -87,6 +104,10 @@ ROUTES = [
           lambda w, a, t: (f"/shows/{w.shows[t]}/cover.png", {})),
     Route("POST", "/shows/{show_id}/recorder-keys", HOSTS, True,
           lambda w, a, t: (f"/shows/{w.shows[t]}/recorder-keys", {"json": {"label": "rec"}})),
+    Route("GET", "/shows/{show_id}/recorder-keys", HOSTS, True,
+          lambda w, a, t: (f"/shows/{w.shows[t]}/recorder-keys", {})),
+    Route("DELETE", "/shows/{show_id}/recorder-keys/{key_id}", HOSTS, True,
+          lambda w, a, t: (f"/shows/{w.shows[t]}/recorder-keys/{w.fresh_recorder_key(t)}", {})),
     Route("POST", "/shows/{show_id}/spaces", INGEST, True,
           lambda w, a, t: (f"/shows/{w.shows[t]}/spaces", {"json": {"title": "Another room"}})),
     Route("GET", "/spaces/{space_id}", INGEST, True, lambda w, a, t: (f"/spaces/{w.spaces[t]}", {})),
@@ -102,15 +123,17 @@ ROUTES = [
     Route("POST", "/spaces/{space_id}/participants/{handle}/track/assemble", INGEST, True,
           lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/track/assemble",
                            {"json": {"chunks": 1, "sha256": "0" * 64}})),  # 409: not these chunks
-    Route("GET", "/dead-letters", frozenset({"admin"}), False, lambda w, a, t: ("/dead-letters", {})),
-    Route("POST", "/dead-letters/{dead_letter_id}/retry", frozenset({"admin"}), False,
+    Route("GET", "/dead-letters", ADMIN, False, lambda w, a, t: ("/dead-letters", {})),
+    Route("POST", "/dead-letters/{dead_letter_id}/retry", ADMIN, False,
           lambda w, a, t: (f"/dead-letters/{w.dead_letter}/retry", {})),
     Route("POST", "/spaces/{space_id}/finish", INGEST, True,
           lambda w, a, t: (f"/spaces/{w.spaces[t]}/finish", {})),
-    Route("POST", "/spaces/{space_id}/participants/{handle}/join", INGEST, True,
-          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/join", {})),
-    Route("POST", "/spaces/{space_id}/participants/{handle}/invite", HOSTS, True,
+    Route("POST", "/spaces/{space_id}/participants/{handle}/join", VOUCHING, True,
+          lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/join", _challenge())),
+    Route("POST", "/spaces/{space_id}/participants/{handle}/invite", VOUCHING, True,
           lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/invite", {})),
+    Route("POST", "/participants/claim", EVERYONE, False,
+          lambda w, a, t: ("/participants/claim", {"json": {"secret": w.fresh_invite_secret(t)}})),
     Route("GET", "/spaces/{space_id}/participants/{handle}/consent", INGEST, True,
           lambda w, a, t: (f"/spaces/{w.spaces[t]}/participants/alice/consent", {})),
     Route("POST", "/spaces/{space_id}/participants/{handle}/consent", INGEST, True,
@@ -122,6 +145,8 @@ ROUTES = [
     Route("POST", "/me/consent", PARTICIPANT, False,
           lambda w, a, t: ("/me/consent", {"json": {"answers": {"clip": True}}})),
     Route("GET", "/me/track", PARTICIPANT, False, lambda w, a, t: ("/me/track", {})),
+    Route("DELETE", "/me/keys/{key_id}", PARTICIPANT, False,
+          lambda w, a, t: (f"/me/keys/{w.fresh_participant_key()}", {})),
     Route("GET", "/me/transcript", PARTICIPANT, False, lambda w, a, t: ("/me/transcript", {})),
     Route("GET", "/search", EVERYONE, False, lambda w, a, t: ("/search?q=hello", {})),
     Route("POST", "/episodes/{episode_id}/clips", CUTTERS, False,
@@ -166,11 +191,12 @@ ROUTES = [
     Route("GET", "/moderation/audit", MODERATORS, False, lambda w, a, t: ("/moderation/audit", {})),
     Route("GET", "/moderation/deletions", MODERATORS, False,
           lambda w, a, t: ("/moderation/deletions", {})),
-    Route("POST", "/moderation/sweeps", frozenset({"admin"}), False,
+    Route("POST", "/moderation/sweeps", ADMIN, False,
           lambda w, a, t: ("/moderation/sweeps", {})),
     # The web pages admit roles like the endpoints whose data they show.
     Route("GET", "/", EVERYONE, False, lambda w, a, t: ("/", {})),
     Route("GET", "/login", EVERYONE, False, lambda w, a, t: ("/login", {})),
+    Route("GET", "/consent", EVERYONE, False, lambda w, a, t: ("/consent", {})),
     Route("POST", "/login", EVERYONE, False,  # anyone signs in with a key (a wrong one is told so)
           lambda w, a, t: ("/login", {"data": {"key": w.keys.get(a, "sc_wrong"), "next": "/"}})),
     Route("POST", "/logout", EVERYONE, False, lambda w, a, t: ("/logout", {})),
@@ -213,6 +239,7 @@ def test_every_endpoint_is_in_the_matrix_and_declares_the_same_roles(world: Worl
 
     roles_of_actor = {
         "admin": Role.ADMIN, "host": Role.HOST, "other_host": Role.HOST, "recorder": Role.RECORDER,
+        "room": Role.ROOM,
         "moderator": Role.MODERATOR, "listener": Role.LISTENER, "participant": Role.PARTICIPANT,
         "anonymous": Role.PUBLIC,
     }  # fmt: skip

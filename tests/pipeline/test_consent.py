@@ -110,3 +110,49 @@ def test_an_artifact_stops_being_servable_when_a_speaker_in_it_withdraws() -> No
         taken, derive_states([*entries, entry("alice", "transcribe", False, 60)])
     )
     assert snapshot_allowed(taken, derive_states([*entries, entry("alice", "clip", False, 60)]))
+
+
+def reported(pid: str, purpose: str, granted: bool, minutes: int = 0) -> ConsentEntry:
+    return ConsentEntry(
+        pid, purpose, granted, T0 + timedelta(minutes=minutes), "reported_by_host", "user:host"
+    )
+
+
+def own(pid: str, purpose: str, granted: bool, minutes: int = 0) -> ConsentEntry:
+    return ConsentEntry(
+        pid,
+        purpose,
+        granted,
+        T0 + timedelta(minutes=minutes),
+        "in_room_prompt",
+        f"participant:{pid}",
+    )
+
+
+def test_a_report_never_overrides_the_participants_own_answer_whatever_the_order() -> None:
+    later_report = derive_states(
+        [
+            reported("bruno", "record", True),
+            own("bruno", "publish", False, 1),
+            reported("bruno", "publish", True, 2),  # the host "says" he agreed after all
+        ]
+    )["bruno"]
+    assert later_report.publish is False and not later_report.allows("publish")
+    # A report stands only while the participant has said nothing themselves.
+    until_own = derive_states([reported("dan", "record", True), reported("dan", "publish", True)])
+    assert until_own["dan"].allows("publish")
+    overridden = derive_states(
+        [
+            reported("dan", "record", True),
+            reported("dan", "publish", True),
+            own("dan", "publish", False, 5),
+        ]
+    )["dan"]
+    assert overridden.publish is False and overridden.withdrawn == {"publish"}
+
+
+def test_the_purposes_a_participant_answered_themselves_are_known() -> None:
+    from pipeline.consent import answered_by_participant
+
+    entries = [reported("a", "record", True), own("a", "publish", True), own("b", "clip", False)]
+    assert answered_by_participant(entries, "a") == {"publish"}

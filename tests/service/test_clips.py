@@ -173,11 +173,10 @@ def test_withdrawing_clip_consent_takes_the_clip_down(redis_stack, published) ->
     episode = published["state"]["episode"]
     space_id = published["state"]["id"]
     store = redis_stack.store()
-    with redis_stack.client() as host:
-        invite = host.post(f"/spaces/{space_id}/participants/chioma/invite").json()
+    chioma_key = redis_stack.invite(space_id, "chioma")
     keys_before = store.list_keys(f"clips/{space_id}/{listener_clip['id']}/")
     assert len(keys_before) == 3
-    with redis_stack.client(key=invite["participant_key"]) as chioma:
+    with redis_stack.client(key=chioma_key) as chioma:
         chioma.post("/me/consent", json={"answers": {"clip": False}}).raise_for_status()
     with redis_stack.client(key=published["listener"]) as listener:
         assert listener.get(f"/clips/{listener_clip['id']}").status_code == 410

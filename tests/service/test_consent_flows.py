@@ -90,9 +90,7 @@ def test_held_until_the_missing_speaker_answers_through_an_invite_link(
         assert 0.2 < missing["share_of_speech"] < 0.45
         assert host.get(f"/spaces/{space_id}/episode").status_code == 404
 
-        invite = host.post(f"/spaces/{space_id}/participants/dan/invite").raise_for_status().json()
-        assert invite["url"].endswith(invite["participant_key"])
-    with participant_client(redis_stack, invite["participant_key"]) as dan:
+    with participant_client(redis_stack, redis_stack.invite(space_id, "dan")) as dan:
         asked = dan.get("/me/participation").raise_for_status().json()
         assert asked["consent"]["publish"] is None
         assert {q["purpose"] for q in asked["prompt"]} == {
@@ -112,7 +110,7 @@ def test_held_until_the_missing_speaker_answers_through_an_invite_link(
         assert "Dan" in {s["speaker"] for s in words}
         ledger = host.get(f"/spaces/{space_id}/participants/dan/consent").json()
         assert [(e["purpose"], e["source"]) for e in ledger["entries"][-3:]] == [
-            ("publish", "host_invite_link"), ("transcribe", "host_invite_link"), ("clip", "host_invite_link")
+            ("publish", "invite_link"), ("transcribe", "invite_link"), ("clip", "invite_link")
         ]  # fmt: skip
 
 
@@ -155,13 +153,13 @@ def test_withdrawal_after_publication_rerenders_keeps_the_guid_and_deletes_old_o
         space_id = submit_sample(host, quick_chat, finish={"missing": "exclude"})
         first = wait_until_done(host, space_id, timeout_s=300)
         assert first["status"] == "published"
-        joined = host.post(f"/spaces/{space_id}/participants/chioma/join").raise_for_status().json()
+        chioma_key = redis_stack.invite(space_id, "chioma")
         (item,) = feed_items(host, first)
         old_media = store.list_keys(f"media/{space_id}/")
         old_work = store.list_keys(f"work/{space_id}/")
         assert host.get("/search", params={"q": "pretzels", "show_id": first["show_id"]}).json()
 
-    with participant_client(redis_stack, joined["participant_key"]) as chioma:
+    with participant_client(redis_stack, chioma_key) as chioma:
         own = chioma.get("/me/transcript").json()
         assert own and {line["speaker"] for line in own} == {"Chioma"}
         track = chioma.get("/me/track")
@@ -209,7 +207,7 @@ def test_withdrawal_after_publication_rerenders_keeps_the_guid_and_deletes_old_o
 def test_a_withdrawal_during_rendering_wins(redis_stack, quick_chat) -> None:
     with redis_stack.client() as host:
         space_id = submit_sample(host, quick_chat, finish={"missing": "exclude"})
-        invite = host.post(f"/spaces/{space_id}/participants/chioma/invite").json()
+        chioma_key = redis_stack.invite(space_id, "chioma")
         deadline = time.monotonic() + 120
         while True:
             stages = host.get(f"/spaces/{space_id}").json()["stages"]
@@ -217,7 +215,7 @@ def test_a_withdrawal_during_rendering_wins(redis_stack, quick_chat) -> None:
                 break
             assert time.monotonic() < deadline, stages
             time.sleep(0.05)
-    with participant_client(redis_stack, invite["participant_key"]) as chioma:
+    with participant_client(redis_stack, chioma_key) as chioma:
         chioma.post("/me/consent", json={"answers": {"publish": False}}).raise_for_status()
     with redis_stack.client() as host:
         deadline = time.monotonic() + 300

@@ -1,0 +1,189 @@
+"""What may be served, and taking away what no longer may.
+
+The one home of the serving rule: an episode or a clip is served only while every voice and word
+in it is still consented to, and no one took it down. When consent changes, what it no longer
+allows is deleted at once (not when the next rendering lands): the episode's media and
+transcripts, the intermediate mix and transcripts holding that voice or those words, and the
+clips holding the voice; the stage runs that made them become stale, so they are made again
+from the new answers. Taking an episode down deletes everything derived from the room with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from infra.consent import current_states
+from infra.models import Clip, Episode, RemovedRange, Space, StageRun, TranscriptSegment, utcnow
+from infra.storage import ObjectStore, work_key
+from pipeline.consent import ConsentState, snapshot_allowed
+
+States = Mapping[str, ConsentState]
+
+# Space statuses in which the space's artifacts are being made or served.
+RENDERED = ("processing", "held", "published", "unpublished", "failed")
+TAKEN_DOWN = "taken_down"
+
+
+def episode_servable(session: Session, episode: Episode, states: States | None = None) -> bool:
+    """The episode has media, was not taken down, and every voice and word in it is still
+    consented to."""
+    if not episode.media or episode.removed_at is not None:
+        return False
+    states = states if states is not None else current_states(session, episode.space_id)
+    return snapshot_allowed(episode.consent_snapshot, states)
+
+
+def removed_ranges(session: Session, space_id: str) -> list[tuple[float, float]]:
+    """Stretches of the room a moderator took down (room timeline)."""
+    return [
+        (row.start_s, row.end_s)
+        for row in session.scalars(select(RemovedRange).where(RemovedRange.space_id == space_id))
+    ]
+
+
+def overlaps(start_s: float, end_s: float, ranges: Iterable[tuple[float, float]]) -> bool:
+    return any(start_s < b and a < end_s for a, b in ranges)
+
+
+def clip_servable(
+    session: Session, clip: Clip, episode: Episode, states: States | None = None
+) -> bool:
+    """Ready; its episode is up, or the host took the episode down and pinned the clip (a
+    moderator's removal takes every clip with it); no moderator removed the stretch it holds;
+    and every voice in it still consents to clips."""
+    if clip.status != "ready":
+        return False
+    if episode.removed_at is not None and (episode.removed_by == "moderation" or not clip.pinned):
+        return False
+    if overlaps(clip.start_s, clip.end_s, removed_ranges(session, clip.space_id)):
+        return False
+    states = states if states is not None else current_states(session, clip.space_id)
+    return snapshot_allowed(clip.consent_snapshot, states)
+
+
+def published_episodes(session: Session, show_id: str) -> list[tuple[Episode, Space]]:
+    """The show's episodes that may be heard now, newest first."""
+    rows = session.execute(
+        select(Episode, Space)
+        .join(Space, Space.id == Episode.space_id)
+        .where(Episode.show_id == show_id)
+        .order_by(Episode.published_at.desc())
+    )
+    return [(episode, space) for episode, space in rows if episode_servable(session, episode)]
+
+
+def episode_keys(episode: Episode) -> list[str]:
+    """The bucket objects of the episode's current rendering (audio and transcripts)."""
+    return [entry["key"] for entry in episode.media.values()] + list(episode.transcripts.values())
+
+
+def output_keys(run: StageRun) -> set[str]:
+    """The bucket objects a stage run's result names (mix, loudness profile, transcripts,
+    mastered files)."""
+    result = run.result or {}
+    keys = {result[name] for name in ("key", "profile_key") if isinstance(result.get(name), str)}
+    keys |= {f["key"] for f in (result.get("files") or {}).values() if "key" in f}
+    return keys
+
+
+def retire_runs(session: Session, runs: Iterable[StageRun]) -> list[str]:
+    """Mark runs stale (made again when next needed) and return the objects they made, to be
+    deleted once the transaction commits. A run marked done must never point at a deleted
+    object."""
+    keys: list[str] = []
+    for run in runs:
+        keys += sorted(output_keys(run))
+        run.status, run.result, run.progress = "stale", None, 0.0
+    return keys
+
+
+def retire_objects(session: Session, space_id: str, keys: Iterable[str]) -> None:
+    """Objects of the space are about to be deleted: every run that names one becomes stale."""
+    doomed = set(keys)
+    runs = session.scalars(select(StageRun).where(StageRun.space_id == space_id))
+    retire_runs(session, [run for run in runs if output_keys(run) & doomed])
+
+
+def _clear_episode(session: Session, episode: Episode) -> list[str]:
+    keys = episode_keys(episode)
+    episode.media, episode.transcripts = {}, {}
+    session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
+    return keys
+
+
+def withdraw_unconsented(session: Session, space: Space) -> list[str]:
+    """Take out of the bucket, now, everything of the space the current consent no longer
+    allows; return the object keys to delete once the transaction commits."""
+    states = current_states(session, space.id)
+
+    def allows(pid: str, purpose: str) -> bool:
+        return states.get(pid, ConsentState()).allows(purpose)
+
+    keys: list[str] = []
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    published_voices = list((episode.consent_snapshot if episode else {}).get("audible", []))
+    if episode is not None and episode.media and not episode_servable(session, episode, states):
+        keys += _clear_episode(session, episode)
+    stale = []
+    for run in session.scalars(select(StageRun).where(StageRun.space_id == space.id)):
+        if not run.result:
+            continue
+        if run.stage == "transcribe":
+            gone = not allows(run.subject, "transcribe")
+        elif run.stage in ("mix", "master"):
+            voices = run.result.get("voices", published_voices)
+            gone = any(not allows(pid, "publish") for pid in voices)
+        else:
+            continue
+        if gone:
+            stale.append(run)
+    keys += retire_runs(session, stale)
+    for clip in session.scalars(select(Clip).where(Clip.space_id == space.id)):
+        if clip.status == "ready" and not snapshot_allowed(clip.consent_snapshot, states):
+            keys += [entry["key"] for entry in clip.media.values() if entry.get("key")]
+            clip.status, clip.media = "withdrawn", {}
+    return sorted(set(keys))
+
+
+def take_down_episode(
+    session: Session, store: ObjectStore, episode: Episode, *, by: str, reason: str
+) -> list[str]:
+    """Take the episode out of the feed and out of the bucket with everything derived from the
+    room for it (media, transcripts, the mix and per-speaker transcripts under ``work/``); the
+    space is no longer rendered. ``by`` is "host" (listeners' clips expire, pinned ones stay) or
+    "moderation" (every clip goes). Returns object keys to delete once the transaction commits.
+    """
+    if episode.removed_at is not None:
+        return []
+    space = session.get(Space, episode.space_id)
+    keys = _clear_episode(session, episode)
+    episode.removed_at, episode.removed_by, episode.removal_reason = utcnow(), by, reason
+    runs = session.scalars(select(StageRun).where(StageRun.space_id == episode.space_id))
+    keys += retire_runs(session, [run for run in runs if run.result])
+    keys += store.list_keys(work_key(episode.space_id, ""))  # anything no run names any more
+    if space is not None:
+        space.status, space.error = TAKEN_DOWN, reason
+    for clip in session.scalars(select(Clip).where(Clip.episode_id == episode.id)):
+        if clip.status in ("deleted", "expired", "withdrawn"):
+            continue
+        if by == "moderation" or not clip.pinned:
+            keys += [entry["key"] for entry in clip.media.values() if entry.get("key")]
+            clip.status = "removed" if by == "moderation" else "expired"
+            clip.media = {}
+    return sorted(set(keys))
+
+
+def take_down_clip(clip: Clip) -> list[str]:
+    """Remove the clip; return its media keys, to delete after commit."""
+    keys = [entry["key"] for entry in (clip.media or {}).values() if entry.get("key")]
+    clip.status, clip.media = "deleted", {}
+    return keys
+
+
+def delete_objects(store: ObjectStore, keys: Iterable[str]) -> None:
+    """Delete objects after the transaction that stopped referencing them committed."""
+    for key in keys:
+        store.delete(key)
