@@ -234,3 +234,31 @@ def test_a_withdrawal_during_rendering_wins(redis_stack, quick_chat) -> None:
             time.sleep(0.2)
         assert observed >= 1
         assert [p["name"] for p in state["episode"]["persons"]] == ["Alice"]
+
+
+def test_withdrawing_then_granting_again_republishes_with_the_voice_back(
+    redis_stack, quick_chat
+) -> None:
+    with redis_stack.client() as host:
+        space_id = submit_sample(host, quick_chat, finish={"missing": "exclude"})
+        first = wait_until_done(host, space_id, timeout_s=300)
+        assert [p["name"] for p in first["episode"]["persons"]] == ["Alice", "Chioma"]
+    chioma = participant_client(redis_stack, redis_stack.invite(space_id, "chioma"))
+    with chioma, redis_stack.client() as host, redis_stack.client("admin") as admin:
+        chioma.post("/me/consent", json={"answers": {"publish": False}}).raise_for_status()
+        alone = wait_until_done(host, space_id, timeout_s=300, until=("published", "failed"))
+        assert [p["name"] for p in alone["episode"]["persons"]] == ["Alice"]
+        chioma.post("/me/consent", json={"answers": {"publish": True}}).raise_for_status()
+        deadline = time.monotonic() + 300
+        while True:
+            state = host.get(f"/spaces/{space_id}").raise_for_status().json()
+            assert state["status"] != "failed", state["error"]
+            if state["status"] == "published" and state["episode"]:
+                if [p["name"] for p in state["episode"]["persons"]] == ["Alice", "Chioma"]:
+                    break
+            assert time.monotonic() < deadline, state["stages"]
+            time.sleep(0.3)
+        words = host.get(state["episode"]["transcripts"]["json"]).json()["segments"]
+        assert {s["speaker"] for s in words} == {"Alice", "Chioma"}
+        assert admin.get("/dead-letters", params={"space_id": space_id}).json() == []
+        assert all(s["error"] is None for s in state["stages"])

@@ -72,7 +72,9 @@ def test_moderator_hears_and_reads_the_reported_moment(redis_stack, space, tmp_p
         )
         assert filed.status_code == 201, filed.text
         complaint = filed.json()
-        assert complaint["status"] == "open" and complaint["speaker"] == "chioma"
+        assert (
+            complaint["status"] == "open" and complaint["speaker"] == "Chioma"
+        )  # as the listener named her
         assert abs(complaint["start_s"] - line["start_s"]) < 0.01  # stored on the room timeline
         assert listener.get("/moderation/queue").status_code == 403
         mine = listener.get("/complaints").json()

@@ -1,9 +1,18 @@
-"""Helpers for the browser tests: signing in through the login page, and visiting a page with
-its accessibility basics checked and a screenshot kept."""
+"""Helpers for the browser tests: signing in through the login page, visiting a page with its
+accessibility basics and its Content-Security-Policy compliance checked and a screenshot kept,
+and waiting on a condition in the page (polled from the test, since the page's CSP forbids the
+string evaluation Playwright's own wait_for_function uses)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+# Runs before any page script (through the DevTools protocol, which CSP does not govern) and
+# records every violation the page's own content causes.
+CSP_WATCH = """window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));"""
 
 # Every form control and media element needs an accessible name, every image an alt text, the
 # document a language and a viewport for phones.
@@ -33,14 +42,33 @@ A11Y_PROBLEMS = """() => {
 
 
 def check_and_snap(page, artifacts: Path, name: str) -> None:
-    """Assert the page's accessibility basics and keep a full-page screenshot."""
+    """Assert the page's accessibility basics and that nothing on it broke its CSP, and keep a
+    full-page screenshot."""
     assert page.evaluate(A11Y_PROBLEMS) == [], page.url
+    assert page.evaluate("window.__csp || []") == [], page.url
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+def wait_for(page, expression: str, *, timeout_ms: float = 20_000) -> None:
+    """Wait until ``expression`` is truthy in the page (across a navigation the page makes)."""
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Error as error:  # the page navigated meanwhile: ask the new document
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+        assert time.monotonic() < deadline, f"still false after {timeout_ms:.0f} ms: {expression}"
+        time.sleep(0.05)
 
 
 def signed_in(browser, base_url: str, key: str | None, **context_options):
     """A new browser page, signed in with ``key`` through the login form (None: anonymous)."""
     context = browser.new_context(base_url=base_url, **context_options)
+    context.add_init_script(CSP_WATCH)
     context.set_default_timeout(20_000)
     page = context.new_page()
     if key:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.browsing import check_and_snap, signed_in
+from tests.web.browsing import check_and_snap, signed_in, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -113,8 +113,8 @@ def test_listener_plays_an_episode_and_the_transcript_follows(
     )
     active = "() => [...document.querySelectorAll('#transcript .line')]"
     active += ".findIndex(l => l.classList.contains('active'))"
-    page.wait_for_function(f"({active})() === 0")
-    page.wait_for_function(f"({active})() >= 2", timeout=30_000)
+    wait_for(page, f"({active})() === 0")
+    wait_for(page, f"({active})() >= 2", timeout_ms=30_000)
     position = page.evaluate("document.getElementById('player').currentTime")
     starts = [float(s) for s in lines.evaluate_all("els => els.map(e => e.dataset.start)")]
     lit = page.evaluate(active)
@@ -126,7 +126,7 @@ def test_listener_plays_an_episode_and_the_transcript_follows(
     last = lines.count() - 1
     lines.nth(last).focus()
     page.keyboard.press("Enter")
-    page.wait_for_function(f"({active})() === {last}")
+    wait_for(page, f"({active})() === {last}")
     assert page.evaluate("document.getElementById('player').currentTime") == pytest.approx(
         starts[last], abs=0.6
     )
@@ -150,7 +150,7 @@ def test_listener_cuts_and_shares_a_clip(browser, site, published, artifacts) ->
     page.goto(f"/e/{episode['id']}")
     page.get_by_role("link", name="Cut a clip").click()
     page.wait_for_url(re.compile(r"/cut$"))
-    page.wait_for_function("document.getElementById('wave-status').textContent.startsWith('Drag')")
+    wait_for(page, "document.getElementById('wave-status').textContent.startsWith('Drag')")
 
     # Bad input is explained, nothing is submitted.
     page.get_by_label("Start (seconds)").fill("9")
@@ -166,9 +166,10 @@ def test_listener_cuts_and_shares_a_clip(browser, site, published, artifacts) ->
     page.get_by_label("Title").fill("Winter market")
     check_and_snap(page, artifacts, "clip-maker-allowed")
     page.locator("#make").click()
-    page.wait_for_function(
+    wait_for(
+        page,
         "document.getElementById('result-status').textContent.startsWith('Your clip is ready')",
-        timeout=90_000,
+        timeout_ms=90_000,
     )
     share_url = page.get_by_label("Share link").input_value()
     clip_id = page.locator("#result-link").get_attribute("data-clip")
@@ -192,7 +193,7 @@ def test_listener_cuts_and_shares_a_clip(browser, site, published, artifacts) ->
     check_and_snap(page, artifacts, "clip")
     page.get_by_role("link", name="Hear it in context").click()
     page.wait_for_url(re.compile(rf"/e/{episode['id']}#t="))
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    wait_for(page, "document.getElementById('player').readyState >= 1")
     assert page.evaluate("document.getElementById('player').currentTime") == pytest.approx(
         clip["start_s"], abs=0.2
     )
@@ -246,7 +247,9 @@ def test_moderator_reviews_a_complaint_from_the_reported_moment_to_a_decision(
     with stack.client(key=site["listener"]) as listener:
         mine = listener.get("/complaints").raise_for_status().json()
     complaint = next(c for c in mine if c["id"] == complaint_id)
-    assert complaint["target"] == "speaker" and complaint["speaker"] == "chioma"
+    assert (
+        complaint["target"] == "speaker" and complaint["speaker"] == "Chioma"
+    )  # as the listener named her
     assert complaint["category"] == "harassment" and complaint["text"] == "Rude about the fountain."
     reporter.context.close()
     with stack.client(key=site["moderator"]) as moderator:
@@ -268,7 +271,7 @@ def test_moderator_reviews_a_complaint_from_the_reported_moment_to_a_decision(
     audio = page.locator("#evidence")
     src = audio.get_attribute("src")
     assert "source=speaker" in src and "participant=chioma" in src
-    page.wait_for_function("document.getElementById('evidence').readyState >= 1", timeout=60_000)
+    wait_for(page, "document.getElementById('evidence').readyState >= 1", timeout_ms=60_000)
     jump = complaint["start_s"] - window["start_s"]
     assert jump > 1.0
     assert page.evaluate("document.getElementById('evidence').currentTime") == pytest.approx(
@@ -291,8 +294,8 @@ def test_moderator_reviews_a_complaint_from_the_reported_moment_to_a_decision(
     expect(page.locator("#decide-error")).to_contain_text("Give the reason")
     page.get_by_label("Reason (recorded in the audit trail)").fill("a disagreement, not abuse")
     page.get_by_role("button", name="Record the decision").click()
-    page.wait_for_function(
-        "document.getElementById('complaint-status').textContent.startsWith('dismissed')"
+    wait_for(
+        page, "document.getElementById('complaint-status').textContent.startsWith('dismissed')"
     )
     audit_row = page.locator("#audit tr", has_text="decide_dismiss")
     assert "a disagreement, not abuse" in audit_row.inner_text()
