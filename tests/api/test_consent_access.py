@@ -540,7 +540,7 @@ def test_two_authorization_headers_are_refused(world: World) -> None:
         headers=[
             ("authorization", f"Bearer {world.keys['listener']}"),
             ("authorization", f"Bearer {world.keys['admin']}"),
-        ],  # fmt: skip
+        ],
     )
     assert response.status_code == 400 and "one Authorization header" in response.json()["detail"]
 

@@ -253,9 +253,9 @@ def test_withdrawing_then_granting_again_republishes_with_the_voice_back(
         while True:
             state = host.get(f"/spaces/{space_id}").raise_for_status().json()
             assert state["status"] != "failed", state["error"]
-            if state["status"] == "published" and state["episode"]:
-                if [p["name"] for p in state["episode"]["persons"]] == ["Alice", "Chioma"]:
-                    break
+            persons = [p["name"] for p in (state["episode"] or {}).get("persons", [])]
+            if state["status"] == "published" and persons == ["Alice", "Chioma"]:
+                break
             assert time.monotonic() < deadline, state["stages"]
             time.sleep(0.3)
         words = host.get(state["episode"]["transcripts"]["json"]).json()["segments"]

@@ -235,7 +235,7 @@ def run_machine(stack, chat: Path) -> None:
                 if transcript.status_code == 200:  # 410 if withdrawn since the read above
                     speakers = {s["speaker"] for s in transcript.json()["segments"]}
                     assert speakers <= words, (speakers, words)
-            for person, word in WORDS.items():
+            for word in WORDS.values():
                 hits = self.anyone.get("/search", params={"q": word, "show_id": self.show_id})
                 assert hits.status_code == 200
                 for hit in hits.json():
