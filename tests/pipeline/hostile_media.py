@@ -54,3 +54,35 @@ def m4a_with_forged_timestamps(path: Path, *, seconds: float) -> Path:
     ffmpeg("-i", str(honest), "-c", "copy", "-bsf:a", "setts=ts=N*10", str(path))
     honest.unlink()
     return path
+
+
+def mp3_changing_rate(path: Path) -> Path:
+    """Two MP3s joined byte for byte: 10 s of speech-like noise bursts at 44.1 kHz, then 10 s of a
+    quiet tone at 22.05 kHz. Decoders switch rate at the join, as they must."""
+    loud = _mp3_bytes(
+        "anoisesrc=color=pink:r=44100:d=10:seed=3,volume='if(lt(mod(t,2),1.3),1,0.02)':eval=frame",
+        rate_hz=44_100,
+        vbr_quality=2,
+    )
+    quiet = _mp3_bytes(
+        "sine=frequency=660:sample_rate=22050:duration=10,volume=-45dB",
+        rate_hz=22_050,
+        vbr_quality=2,
+    )
+    path.write_bytes(loud + quiet)
+    return path
+
+
+def loud_noise(
+    path: Path, *, channels: int = 8, rate_hz: int = 192_000, seconds: float = 10.0
+) -> Path:
+    """Full-scale white noise, independent on every channel, as 24-bit WAV."""
+    sources = [
+        arg
+        for seed in range(channels)
+        for arg in ("-f", "lavfi", "-i", f"anoisesrc=r={rate_hz}:a=1:d={seconds}:seed={seed + 1}")
+    ]
+    inputs = "".join(f"[{i}]" for i in range(channels))
+    ffmpeg(*sources, "-filter_complex", f"{inputs}amerge=inputs={channels}", "-c:a", "pcm_s24le",
+           str(path))  # fmt: skip
+    return path
