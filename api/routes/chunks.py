@@ -91,7 +91,7 @@ async def put_chunk(
     await run_in_threadpool(_check)  # who may send, before reading what they send
     max_bytes = int(settings.max_chunk_s * RATE_HZ) * BYTES_PER_SAMPLE
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise ChunkRefused(
             f"chunk {seq} of {handle}: {int(declared)} bytes is more than the "
             f"{settings.max_chunk_s:.0f} s ({max_bytes} bytes) a chunk may hold"
