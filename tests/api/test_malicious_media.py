@@ -199,13 +199,13 @@ def test_vbr_mp3_whose_header_understates_its_length_is_refused(
     world: World, tmp_path: Path
 ) -> None:
     # 20 minutes against the test world's 10-minute limit; without a Xing header ffprobe
-    # estimates 6.4 minutes from the bitrate of the first (loud) frames.
+    # estimates 6.3 minutes from the bitrate of the first (loud) frames.
     mp3 = vbr_mp3_without_xing(tmp_path / "twenty-minutes.mp3", seconds=20 * 60)
     space_id, url = _empty_space(world, "VBR MP3")
     detail = _refused_and_nothing_stored(world, space_id, url, mp3.read_bytes())
     assert detail == (
         "track of mal: the audio lasts more than 10.0 min, over the limit of 10.0 min; "
-        "its header claims 6.4 min"
+        "its header claims 6.3 min"
     )
 
 

@@ -27,7 +27,7 @@ def vbr_mp3_without_xing(path: Path, *, seconds: float, loud_s: float = 10.0) ->
     """An 8 kHz VBR MP3 of ``seconds``: loud noise first (large frames), then silence (the
     smallest frames), with no Xing/Info header. ffprobe estimates its length from the first
     frames' bitrate, far short of the truth."""
-    loud = _mp3_bytes(f"anoisesrc=r=8000:a=0.5:d={loud_s}", rate_hz=8000, vbr_quality=0)
+    loud = _mp3_bytes(f"anoisesrc=r=8000:a=0.5:d={loud_s}:seed=1", rate_hz=8000, vbr_quality=0)
     quiet = _mp3_bytes("anullsrc=r=8000:cl=mono:d=60", rate_hz=8000, vbr_quality=0)
     path.write_bytes(loud + quiet * math.ceil((seconds - loud_s) / 60))
     return path
