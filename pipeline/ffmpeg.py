@@ -362,6 +362,7 @@ def decoded_pcm(
     what: str,
     timeout_s: float,
     sample_format: str = "s16le",
+    cpu_s: list[float] | None = None,
 ) -> Iterator[IO[bytes]]:
     """Stream a file's first audio stream decoded to mono PCM (``sample_format``: ``s16le``, or
     ``f32le``, which keeps samples over full scale) at ``rate_hz`` through a pipe.
@@ -369,7 +370,8 @@ def decoded_pcm(
     The caller reads as much as it wants at a time, so memory stays bounded whatever the length,
     or hands the pipe to another ffmpeg (``run_ffmpeg(pass_fds=...)``). A stream whose rate or
     channels change midway still comes out in one format: this process's own filter graph is
-    rebuilt at the change, never the reader's.
+    rebuilt at the change, never the reader's. ``cpu_s``, if given, receives the decoder's CPU
+    seconds when it ends.
     """
     cmd = [
         FFMPEG_BIN,
@@ -393,7 +395,10 @@ def decoded_pcm(
         watchdog.cancel()
         if not complete:
             proc.kill()
-        returncode = proc.wait()
+        _, status, usage = os.wait4(proc.pid, 0)
+        returncode = proc.returncode = os.waitstatus_to_exitcode(status)
+        if cpu_s is not None:
+            cpu_s.append(usage.ru_utime + usage.ru_stime)
         reader.join(timeout=5)
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]

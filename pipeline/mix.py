@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ffmpeg
@@ -118,6 +118,7 @@ def mix_tracks(
     """Mix ``inputs`` into ``out`` (FLAC) and measure the mix's loudness."""
     label = ", ".join(item.label for item in inputs)
     momentary, collect = momentary_collector()
+    decoding_cpu_s: list[float] = []
     with ExitStack() as decoders:
         pipes = [
             decoders.enter_context(
@@ -127,6 +128,7 @@ def mix_tracks(
                     what=f"mixing: decoding {item.label}",
                     timeout_s=timeout_s,
                     sample_format="f32le",
+                    cpu_s=decoding_cpu_s,
                 )
             ).fileno()
             for item in inputs
@@ -139,6 +141,7 @@ def mix_tracks(
             on_stderr=collect,
             pass_fds=pipes,
         )
+    run = replace(run, cpu_s=run.cpu_s + sum(decoding_cpu_s))
     summaries = parse_ebur128_summaries(run.stderr)
     if not summaries:
         raise ValueError("mixing: ffmpeg printed no loudness summary")
