@@ -22,6 +22,7 @@ from pipeline.chunks import (
     ChunkConflict,
     ChunkSpan,
     assemble_track,
+    check_chunk_count,
     check_placement,
     missing_chunks,
 )
@@ -109,6 +110,7 @@ def finish_chunks(
     """Assemble the participant's chunks into their track; return False when it already was
     (the same count and checksum), so finishing again is harmless."""
     label = participant.handle
+    check_chunk_count(label, count, settings.max_track_duration_s)
     track = participant.track
     if track is not None and track.chunks_sha256 is not None:
         if track.chunk_count == count and track.chunks_sha256 == declared_sha256.lower():
@@ -129,7 +131,7 @@ def finish_chunks(
     extra = [r.seq for r in rows if r.seq >= count]
     if extra:
         raise ChunkConflict(
-            f"{count} chunks declared for {label}, but chunks {_ranges(extra)} were also "
+            f"{count} chunks declared for {label}, but chunks {_ranges(_runs(extra))} were also "
             "acknowledged; finish with the number of chunks sent"
         )
     spans = [span_of(r) for r in rows]
@@ -188,14 +190,22 @@ def remove_chunk_objects(store: ObjectStore, participant: Participant) -> None:
         )
 
 
-def _ranges(numbers: list[int]) -> str:
-    parts: list[str] = []
-    start = prev = numbers[0]
-    for n in [*numbers[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if n is not None:
-            start = prev = n
+_RANGES_SHOWN = 20
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Sorted numbers as ranges of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def _ranges(runs: list[tuple[int, int]]) -> str:
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs[:_RANGES_SHOWN]]
+    if len(runs) > _RANGES_SHOWN:
+        parts.append(f"and {len(runs) - _RANGES_SHOWN} more ranges")
     return ", ".join(parts)

@@ -130,7 +130,12 @@ def refuse_after_failures(request: Request, presented: str, *, setting: str, nou
 
 class BodyLimit:
     """ASGI middleware refusing request bodies over the limit with 413, before they are read
-    in full. Track uploads and live chunks have their own, larger limit."""
+    in full. Track uploads and live chunks have their own, larger limit.
+
+    A body without Content-Length (chunked) is counted as it arrives; past the limit the app
+    is told the client went away (an exception raised into it would become FastAPI's 400 for
+    an unreadable body), whatever it answers to that is dropped, and the 413 is sent instead.
+    """
 
     def __init__(self, app: ASGIApp, *, default_bytes: int, upload_bytes: int) -> None:
         self.app = app
@@ -148,25 +153,36 @@ class BodyLimit:
             await _refuse(send, limit)
             return
         seen = 0
+        over = False  # the body passed the limit
+        started = False  # the app had begun its response by then
 
         async def _counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge(limit)
+                    over = True
+                    return {"type": "http.disconnect"}
             return message
 
+        async def _guarded_send(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                return  # the app's answer to a body cut short; the 413 goes instead
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, _counting_receive, send)
-        except _TooLarge:
+            await self.app(scope, _counting_receive, _guarded_send)
+        except Exception:
+            if not over:
+                raise  # a body cut at the limit explains any error the app raised reading it
+        if over and not started:
             await _refuse(send, limit)
-
-
-class _TooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
 
 
 async def _refuse(send: Send, limit: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
@@ -10,20 +12,18 @@ from infra.storage import ObjectStore, RangeNotSatisfiable
 # Media a consent change or a takedown can withdraw: never kept by shared caches (a CDN would
 # go on serving a withdrawn voice), and revalidated by the listener's own.
 WITHDRAWABLE = "private, no-store"
+# ASCII digits only: str.isdigit() also accepts superscripts (a Latin-1 header byte 0xB2 is
+# "²"), Arabic-Indic and fullwidth digits, which int() then refuses or reads differently.
+_RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)-([0-9]*)[ \t]*")
 
 
 def valid_range(header: str) -> bool:
     """A single ``bytes=START-END`` range (either end may be left out, not both)."""
-    unit, _, spec = header.partition("=")
-    start, dash, end = spec.strip().partition("-")
-    return (
-        unit.strip() == "bytes"
-        and dash == "-"
-        and "," not in spec
-        and (start.isdigit() or (not start and end.isdigit()))
-        and (not end or end.isdigit())
-        and (not (start and end) or int(start) <= int(end))
-    )
+    match = _RANGE.fullmatch(header)
+    if match is None:
+        return False
+    start, end = match.groups()
+    return bool(start or end) and (not (start and end) or int(start) <= int(end))
 
 
 def stream_object(

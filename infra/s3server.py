@@ -3,14 +3,19 @@ embedded demo and the tests. Production points the same boto3 code at a real end
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 
 
 def free_port() -> int:
@@ -29,8 +34,29 @@ def rclone_binary() -> str:
     return found
 
 
+def _die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` asking Linux to send the child SIGTERM when the thread that started it
+    ends (with its process, however it ends: a SIGKILL too). Prepared before the fork, so the
+    child only makes the one system call."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
+    parent = os.getpid()
+
+    def _in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return _in_child
+
+
 class LocalS3Server:
-    """Serves ``root`` over the S3 API on 127.0.0.1; each top-level folder is a bucket."""
+    """Serves ``root`` over the S3 API on 127.0.0.1; each top-level folder is a bucket.
+
+    The keys reach rclone through its environment (``RCLONE_AUTH_KEY``), which only this user
+    can read, never its command line, which ``ps`` shows everyone. rclone ends with the thread
+    that started it (start it from one that lives as long as the server: the main thread).
+    """
 
     def __init__(self, root: Path, *, port: int | None = None) -> None:
         self.root = root
@@ -67,13 +93,15 @@ class LocalS3Server:
                 str(self.root),
                 "--addr",
                 f"127.0.0.1:{self.port}",
-                "--auth-key",
-                f"{self.access_key},{self.secret_key}",
                 "--config",
                 os.devnull,
             ],
+            # rclone reads each flag from RCLONE_<FLAG>; a list flag is parsed as CSV, so the
+            # "key,secret" pair is quoted to stay one entry.
+            env={**os.environ, "RCLONE_AUTH_KEY": f'"{self.access_key},{self.secret_key}"'},
             stdout=log,
             stderr=log,
+            preexec_fn=_die_with_parent(),
         )
         log.close()
         deadline = time.monotonic() + timeout_s

@@ -12,6 +12,7 @@ from typing import IO
 
 from pipeline.errors import InvalidTrack
 from pipeline.ffmpeg import decoded_pcm, output_path, run_ffmpeg_fed
+from pipeline.probe import length_text
 
 RATE_HZ = 48_000
 BYTES_PER_SAMPLE = 2
@@ -49,10 +50,24 @@ class ChunkSpan:
         return self.samples / RATE_HZ
 
 
+def _longest(max_track_s: float) -> tuple[str, int]:
+    """The longest track accepted, in words and in samples."""
+    return length_text(max_track_s), int(max_track_s * RATE_HZ)
+
+
 def check_chunk(
-    label: str, seq: int, start_sample: int, data: bytes, declared_sha256: str, max_s: float
+    label: str,
+    seq: int,
+    start_sample: int,
+    data: bytes,
+    declared_sha256: str,
+    max_s: float,
+    *,
+    max_track_s: float,
 ) -> ChunkSpan:
-    """Validate one received chunk; return its span or raise :class:`ChunkRefused`."""
+    """Validate one received chunk; return its span or raise :class:`ChunkRefused`. A chunk
+    must end within the longest track accepted (``max_track_s``): assembly fills the gap before
+    it with silence, and no track is longer."""
     where = f"chunk {seq} of {label}"
     if seq < 0 or start_sample < 0:
         raise ChunkRefused(f"{where}: seq and start_sample must be >= 0")
@@ -75,7 +90,23 @@ def check_chunk(
             f"{where}: {samples / RATE_HZ:.1f} s of audio is longer than the {max_s:.0f} s a "
             "chunk may hold; send shorter chunks"
         )
+    longest, longest_samples = _longest(max_track_s)
+    if start_sample + samples > longest_samples:
+        raise ChunkRefused(
+            f"{where}: it would end at sample {start_sample + samples}, past the longest track "
+            f"accepted ({longest}, {longest_samples} samples); nothing was stored"
+        )
     return ChunkSpan(seq, start_sample, samples, received)
+
+
+def check_chunk_count(label: str, count: int, max_track_s: float) -> None:
+    """Refuse a declared number of chunks no track within the limit could hold."""
+    longest, longest_samples = _longest(max_track_s)
+    if count > longest_samples:
+        raise ChunkRefused(
+            f"{count} chunks declared for {label}: a track may last at most {longest} "
+            f"({longest_samples} samples), and every chunk holds at least one sample"
+        )
 
 
 def check_placement(label: str, new: ChunkSpan, acknowledged: Iterable[ChunkSpan]) -> None:
@@ -98,10 +129,18 @@ def check_placement(label: str, new: ChunkSpan, acknowledged: Iterable[ChunkSpan
             )
 
 
-def missing_chunks(spans: Iterable[ChunkSpan], count: int) -> list[int]:
-    """Sequence numbers below ``count`` that were never acknowledged."""
-    have = {s.seq for s in spans}
-    return [seq for seq in range(count) if seq not in have]
+def missing_chunks(spans: Iterable[ChunkSpan], count: int) -> list[tuple[int, int]]:
+    """Ranges (first, last) of sequence numbers below ``count`` that were never acknowledged,
+    found from the acknowledged chunks alone, so the work does not grow with ``count``."""
+    missing: list[tuple[int, int]] = []
+    expected = 0
+    for seq in sorted({s.seq for s in spans if s.seq < count}):
+        if seq > expected:
+            missing.append((expected, seq - 1))
+        expected = seq + 1
+    if expected < count:
+        missing.append((expected, count - 1))
+    return missing
 
 
 def stream_sha256(chunks: Iterable[bytes]) -> str:

@@ -168,15 +168,19 @@ def run_ffmpeg(
     what: str,
     on_progress: Callable[[float], None] | None = None,
     on_stderr: Callable[[str], None] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> FFmpegRun:
     """Run ``ffmpeg`` with ``args``; raise :class:`FFmpegFailed` naming ``what`` on failure.
 
     ``on_progress`` receives the seconds of output written so far, a few times a second;
-    ``on_stderr`` every line ffmpeg logs (only the last few thousand are kept otherwise).
+    ``on_stderr`` every line ffmpeg logs (only the last few thousand are kept otherwise);
+    ``pass_fds`` are pipes ffmpeg reads as ``pipe:FD`` (see :func:`decoded_pcm`).
     """
     cmd = [FFMPEG_BIN, "-hide_banner", "-nostdin", "-y", "-nostats", "-progress", "pipe:1", *args]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=tuple(pass_fds)
+    )
     stderr_tail, reader = _stderr_reader(proc, on_stderr)
     watchdog = _Watchdog(timeout_s, proc)
     peak_kb = 0
@@ -352,11 +356,22 @@ def run_ffprobe(path: str | os.PathLike[str], *, what: str) -> dict:
 
 @contextmanager
 def decoded_pcm(
-    path: str | os.PathLike[str], *, rate_hz: int, what: str, timeout_s: float
+    path: str | os.PathLike[str],
+    *,
+    rate_hz: int,
+    what: str,
+    timeout_s: float,
+    sample_format: str = "s16le",
+    cpu_s: list[float] | None = None,
 ) -> Iterator[IO[bytes]]:
-    """Stream a file decoded to mono signed 16-bit PCM at ``rate_hz`` through a pipe.
+    """Stream a file's first audio stream decoded to mono PCM (``sample_format``: ``s16le``, or
+    ``f32le``, which keeps samples over full scale) at ``rate_hz`` through a pipe.
 
-    The caller reads as much as it wants at a time, so memory stays bounded whatever the length.
+    The caller reads as much as it wants at a time, so memory stays bounded whatever the length,
+    or hands the pipe to another ffmpeg (``run_ffmpeg(pass_fds=...)``). A stream whose rate or
+    channels change midway still comes out in one format: this process's own filter graph is
+    rebuilt at the change, never the reader's. ``cpu_s``, if given, receives the decoder's CPU
+    seconds when it ends.
     """
     cmd = [
         FFMPEG_BIN,
@@ -365,14 +380,7 @@ def decoded_pcm(
         "-loglevel",
         "error",
         *input_args(path),
-        "-vn",
-        "-ac",
-        "1",
-        "-ar",
-        str(rate_hz),
-        "-f",
-        "s16le",
-        "pipe:1",
+        *("-map", "0:a:0", "-ac", "1", "-ar", str(rate_hz), "-f", sample_format, "pipe:1"),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stderr_tail, reader = _stderr_reader(proc)
@@ -387,7 +395,10 @@ def decoded_pcm(
         watchdog.cancel()
         if not complete:
             proc.kill()
-        returncode = proc.wait()
+        _, status, usage = os.wait4(proc.pid, 0)
+        returncode = proc.returncode = os.waitstatus_to_exitcode(status)
+        if cpu_s is not None:
+            cpu_s.append(usage.ru_utime + usage.ru_stime)
         reader.join(timeout=5)
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]

@@ -1,20 +1,24 @@
 """Align every published track on the room timeline and mix them in one streaming ffmpeg graph.
 
-The mix is written as 24-bit FLAC with fixed headroom (1/N for N tracks), so summing never clips
-and no track is ever held in Python memory. Its loudness is measured in the same pass.
+Each track is decoded by its own ffmpeg to mono float PCM at the mix rate and piped into the mix,
+so the mix graph never sees a track change format midway (which would make ffmpeg rebuild the
+graph: delays applied again, loudness measured anew). The mix is written as 24-bit FLAC with
+fixed headroom (1/N for N tracks), so summing never clips and no track is ever held in Python
+memory. Its loudness is measured in the same pass, on the samples as stored.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ffmpeg
 
 from pipeline.errors import NothingToPublish
-from pipeline.ffmpeg import ALLOWED_DEMUXERS, FFmpegRun, output_path, run_ffmpeg, run_ffprobe
+from pipeline.ffmpeg import FFmpegRun, decoded_pcm, output_path, run_ffmpeg, run_ffprobe
 from pipeline.loudness import Loudness, momentary_collector, parse_ebur128_summaries
 
 MIX_RATE_HZ = 48_000
@@ -63,10 +67,12 @@ def mix_command(
     inputs: Sequence[MixInput],
     out: Path,
     *,
+    pipes: Sequence[int],
     rate_hz: int = MIX_RATE_HZ,
     duck: Sequence[tuple[float, float]] = (),
 ) -> list[str]:
-    """ffmpeg arguments (without the program name) that align, mix and measure ``inputs``.
+    """ffmpeg arguments (without the program name) that align, mix and measure ``inputs``, each
+    read as mono 32-bit float PCM at ``rate_hz`` from its decoder's pipe in ``pipes``.
 
     The mix starts at the earliest offset among ``inputs``, so a late first speaker does not open
     the episode with silence. During ``duck`` windows (room time: an excluded speaker talking),
@@ -76,10 +82,10 @@ def mix_command(
         raise NothingToPublish("there is no track to mix")
     start_s = min(item.offset_s for item in inputs)
     aligned = []
-    for item in inputs:
+    for item, pipe in zip(inputs, pipes, strict=True):
         delay_samples = round((item.offset_s - start_s) * rate_hz)
         stream = ffmpeg.input(
-            f"file:{item.path}", protocol_whitelist="file", format_whitelist=ALLOWED_DEMUXERS
+            f"pipe:{pipe}", format="f32le", ar=rate_hz, ac=1, protocol_whitelist="pipe"
         ).audio
         track = stream.filter(
             "aformat", sample_fmts="fltp", sample_rates=rate_hz, channel_layouts="mono"
@@ -92,6 +98,9 @@ def mix_command(
     mixed = (
         ffmpeg.filter(aligned, "amix", inputs=len(aligned), duration="longest", normalize=0)
         .filter("volume", f"{1.0 / len(aligned):.6f}")
+        # Measured as stored: a track already over full scale (float sources) clips here, and
+        # the loudness must describe the clipped file that mastering reads.
+        .filter("aformat", sample_fmts="s32")
         .filter("ebur128", peak="true", framelog="info")
     )
     output = ffmpeg.output(mixed, output_path(out), acodec="flac", sample_fmt="s32", ar=rate_hz)
@@ -107,16 +116,32 @@ def mix_tracks(
     on_progress: Callable[[float], None] | None = None,
 ) -> MixResult:
     """Mix ``inputs`` into ``out`` (FLAC) and measure the mix's loudness."""
-    args = mix_command(inputs, out, duck=duck)
     label = ", ".join(item.label for item in inputs)
     momentary, collect = momentary_collector()
-    run = run_ffmpeg(
-        args,
-        timeout_s=timeout_s,
-        what=f"mixing {label}",
-        on_progress=on_progress,
-        on_stderr=collect,
-    )
+    decoding_cpu_s: list[float] = []
+    with ExitStack() as decoders:
+        pipes = [
+            decoders.enter_context(
+                decoded_pcm(
+                    item.path,
+                    rate_hz=MIX_RATE_HZ,
+                    what=f"mixing: decoding {item.label}",
+                    timeout_s=timeout_s,
+                    sample_format="f32le",
+                    cpu_s=decoding_cpu_s,
+                )
+            ).fileno()
+            for item in inputs
+        ]
+        run = run_ffmpeg(
+            mix_command(inputs, out, pipes=pipes, duck=duck),
+            timeout_s=timeout_s,
+            what=f"mixing {label}",
+            on_progress=on_progress,
+            on_stderr=collect,
+            pass_fds=pipes,
+        )
+    run = replace(run, cpu_s=run.cpu_s + sum(decoding_cpu_s))
     summaries = parse_ebur128_summaries(run.stderr)
     if not summaries:
         raise ValueError("mixing: ffmpeg printed no loudness summary")

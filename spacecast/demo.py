@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -22,6 +25,7 @@ import httpx
 from infra.s3server import LocalS3Server
 
 DEMO_HOME = Path(".spacecast") / "demo"
+_WORKER_STOP_MS = 5_000  # how long stopping waits for a stage in progress
 
 
 def _say(line: str) -> None:
@@ -125,7 +129,35 @@ def publish_sample(client: httpx.Client, sample_dir: Path, *, timeout_s: float =
     return wait_until_done(client, submit_sample(client, sample_dir), timeout_s=timeout_s)
 
 
+def _exit_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM (a supervisor, ``kill``) end the demo in the same orderly way as Ctrl-C: a
+    KeyboardInterrupt in the main thread, which stops the API, the worker and rclone. Later
+    SIGTERMs are ignored while that runs. Returns what restores the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread
+
+    def _interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_api(server, thread: threading.Thread) -> None:
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
 def run_demo(*, port: int, out: Path, serve: bool, home: Path = DEMO_HOME) -> int:
+    restore = _exit_on_sigterm()
+    try:
+        return _run_demo(port=port, out=out, serve=serve, home=home)
+    finally:
+        restore()
+
+
+def _run_demo(*, port: int, out: Path, serve: bool, home: Path) -> int:
     from infra.samples import build_sample_space, load_spec
 
     home.mkdir(parents=True, exist_ok=True)
@@ -135,9 +167,13 @@ def run_demo(*, port: int, out: Path, serve: bool, home: Path = DEMO_HOME) -> in
         build_sample_space(load_spec("town_square"), sample_dir)
     db = home / "spacecast.db"
     db.unlink(missing_ok=True)
-    s3 = LocalS3Server(home / "s3").start()
-    _say(f"local S3 server on {s3.endpoint_url} (data in {s3.root})")
-    try:
+    # Whatever ends the demo (Ctrl-C, SIGTERM, an error), what was started is stopped, newest
+    # first: the API, the worker, then rclone.
+    with ExitStack() as running:
+        running.callback(shutil.rmtree, home / "s3", ignore_errors=True)
+        s3 = LocalS3Server(home / "s3").start()
+        running.callback(s3.stop)
+        _say(f"local S3 server on {s3.endpoint_url} (data in {s3.root})")
         _configure(port, s3, home)
         from infra.accounts import create_user
         from infra.db import migrate, session_scope
@@ -152,56 +188,52 @@ def run_demo(*, port: int, out: Path, serve: bool, home: Path = DEMO_HOME) -> in
 
         worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=2)
         worker.start()
+        # A stage still running after this is cut off with the process (its threads are
+        # daemons); the demo's data is thrown away at the next start anyway.
+        running.callback(worker.stop, timeout=_WORKER_STOP_MS)
         server, thread = _start_api(port)
+        running.callback(_stop_api, server, thread)
         base = f"http://127.0.0.1:{port}"
         _say(f"API on {base} (OpenAPI at {base}/docs); host and admin API key: {api_key}")
-        try:
-            headers = {"Authorization": f"Bearer {api_key}"}
-            with httpx.Client(base_url=base, timeout=120, headers=headers) as client:
-                state = publish_sample(client, sample_dir)
-                if state["status"] != "published":
-                    _say(f"the space failed: {state['error']}")
-                    return 1
-                episode = state["episode"]
-                out.mkdir(parents=True, exist_ok=True)
-                saved = {}
-                for name, url in [
-                    ("episode.mp3", episode["audio"]["mp3"]),
-                    ("episode.opus", episode["audio"].get("opus")),
-                    ("transcript.json", episode["transcripts"]["json"]),
-                    ("transcript.vtt", episode["transcripts"]["vtt"]),
-                    ("transcript.srt", episode["transcripts"]["srt"]),
-                    ("feed.xml", episode["feed_url"]),
-                    ("report.json", f"{base}/episodes/{episode['id']}/report"),
-                ]:
-                    if url:
-                        (out / name).write_bytes(client.get(url).raise_for_status().content)
-                        saved[name] = url
-                loudness = episode["loudness"]
-                print(
-                    json.dumps(
-                        {
-                            "episode": saved["episode.mp3"],
-                            "transcript": saved["transcript.vtt"],
-                            "feed": saved["feed.xml"],
-                            "copied_to": str(out.resolve()),
-                            "integrated_lufs": loudness["integrated_lufs"],
-                            "true_peak_dbtp": loudness["true_peak_dbtp"],
-                            "api_key": api_key,
-                        },
-                        indent=2,
-                    ),
-                    flush=True,
-                )
-            if serve:
-                _say(f"serving the feed at {saved['feed.xml']}; press Ctrl-C to stop")
-                while thread.is_alive():
-                    thread.join(timeout=1)
-            return 0
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            worker.stop()
-    finally:
-        s3.stop()
-        shutil.rmtree(home / "s3", ignore_errors=True)
+        headers = {"Authorization": f"Bearer {api_key}"}
+        with httpx.Client(base_url=base, timeout=120, headers=headers) as client:
+            state = publish_sample(client, sample_dir)
+            if state["status"] != "published":
+                _say(f"the space failed: {state['error']}")
+                return 1
+            episode = state["episode"]
+            out.mkdir(parents=True, exist_ok=True)
+            saved = {}
+            for name, url in [
+                ("episode.mp3", episode["audio"]["mp3"]),
+                ("episode.opus", episode["audio"].get("opus")),
+                ("transcript.json", episode["transcripts"]["json"]),
+                ("transcript.vtt", episode["transcripts"]["vtt"]),
+                ("transcript.srt", episode["transcripts"]["srt"]),
+                ("feed.xml", episode["feed_url"]),
+                ("report.json", f"{base}/episodes/{episode['id']}/report"),
+            ]:
+                if url:
+                    (out / name).write_bytes(client.get(url).raise_for_status().content)
+                    saved[name] = url
+            loudness = episode["loudness"]
+            print(
+                json.dumps(
+                    {
+                        "episode": saved["episode.mp3"],
+                        "transcript": saved["transcript.vtt"],
+                        "feed": saved["feed.xml"],
+                        "copied_to": str(out.resolve()),
+                        "integrated_lufs": loudness["integrated_lufs"],
+                        "true_peak_dbtp": loudness["true_peak_dbtp"],
+                        "api_key": api_key,
+                    },
+                    indent=2,
+                ),
+                flush=True,
+            )
+        if serve:
+            _say(f"serving the feed at {saved['feed.xml']}; press Ctrl-C to stop")
+            while thread.is_alive():
+                thread.join(timeout=1)
+        return 0

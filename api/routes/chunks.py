@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import schemas
@@ -26,6 +26,7 @@ from pipeline.consent import ConsentState
 router = APIRouter(tags=["live ingest"])
 
 _PATH = "/spaces/{space_id}/participants/{handle}/chunks"
+MAX_SEQ = 2**31 - 1  # chunk numbers are stored as 32-bit integers
 
 
 def _recording_participant(session, principal, space_id: str, handle: str) -> Participant:
@@ -70,7 +71,7 @@ def _chunk_out(span, stored: bool) -> schemas.ChunkOut:
 async def put_chunk(
     space_id: str,
     handle: str,
-    seq: int,
+    seq: Annotated[int, Path(ge=0, le=MAX_SEQ, description="the chunk's number, from 0")],
     request: Request,
     response: Response,
     store: StoreDep,
@@ -90,7 +91,7 @@ async def put_chunk(
     await run_in_threadpool(_check)  # who may send, before reading what they send
     max_bytes = int(settings.max_chunk_s * RATE_HZ) * BYTES_PER_SAMPLE
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise ChunkRefused(
             f"chunk {seq} of {handle}: {int(declared)} bytes is more than the "
             f"{settings.max_chunk_s:.0f} s ({max_bytes} bytes) a chunk may hold"
@@ -103,7 +104,15 @@ async def put_chunk(
                 f"chunk {seq} of {handle}: more than the {settings.max_chunk_s:.0f} s "
                 f"({max_bytes} bytes) a chunk may hold"
             )
-    span = check_chunk(handle, seq, start_sample, bytes(body), sha256, settings.max_chunk_s)
+    span = check_chunk(
+        handle,
+        seq,
+        start_sample,
+        bytes(body),
+        sha256,
+        settings.max_chunk_s,
+        max_track_s=settings.max_track_duration_s,
+    )
 
     def _store() -> bool:
         with session_scope(settings.database_url) as session:

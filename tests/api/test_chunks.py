@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import random
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -224,3 +225,100 @@ def test_withdrawing_record_consent_erases_chunks_not_yet_assembled(world: World
     assert world.client.get(url, headers=world.headers("recorder")).json()["chunks"] == []
     refused = _put(world, url, 1, RATE, _pcm(1.0, 6))
     assert refused.status_code == 409 and "not consented to being recorded" in refused.text
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_assembling_an_absurd_chunk_count_is_refused_at_once_without_growing_memory(
+    world: World,
+) -> None:
+    space_id = _space(world, "hana")
+    url = f"/spaces/{space_id}/participants/hana/chunks"
+    assemble = url.replace("/chunks", "/track/assemble")
+    for seq in range(2):
+        assert _put(world, url, seq, seq * RATE, _pcm(1.0, seq)).status_code == 201
+    before = _rss_mb()
+    started = time.monotonic()
+    refused = world.client.post(
+        assemble, json={"chunks": 20_000_000, "sha256": "0" * 64}, headers=world.headers("recorder")
+    )
+    elapsed = time.monotonic() - started
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == (
+        "chunks of hana not acknowledged yet: 2-19999999; send them, then finish"
+    )
+    assert elapsed < 2.0
+    assert _rss_mb() - before < 50
+    # More chunks than samples in the longest track accepted (10 min here): no track has them.
+    beyond = world.client.post(
+        assemble, json={"chunks": 10**12, "sha256": "0" * 64}, headers=world.headers("recorder")
+    )
+    assert beyond.status_code == 422, beyond.text
+    assert beyond.json()["detail"] == (
+        "1000000000000 chunks declared for hana: a track may last at most 10.0 min "
+        "(28800000 samples), and every chunk holds at least one sample"
+    )
+    listing = world.client.get(url, headers=world.headers("recorder")).json()
+    assert [c["seq"] for c in listing["chunks"]] == [0, 1] and not listing["assembled"]
+
+
+@pytest.mark.parametrize(
+    "start_sample",
+    [20 * 3600 * RATE, 2**63 - 1, 2**64, 600 * RATE - RATE // 2],
+    ids=["20-hours", "int64-max", "past-int64", "ends-past-the-limit"],
+)
+def test_a_chunk_ending_past_the_longest_track_is_refused_and_not_stored(
+    world: World, start_sample: int
+) -> None:
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+
+    space_id = _space(world, f"ines-{start_sample % 997}")
+    handle = f"ines-{start_sample % 997}"
+    url = f"/spaces/{space_id}/participants/{handle}/chunks"
+    refused = _put(world, url, 0, start_sample, _pcm(1.0, 3))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"] == (
+        f"chunk 0 of {handle}: it would end at sample {start_sample + RATE}, past the longest "
+        "track accepted (10.0 min, 28800000 samples); nothing was stored"
+    )
+    assert world.client.get(url, headers=world.headers("recorder")).json()["chunks"] == []
+    assert ObjectStore(get_settings()).list_keys(f"raw/{space_id}/") == []
+
+
+def test_chunk_numbers_beyond_the_32_bit_range_are_refused(world: World) -> None:
+    space_id = _space(world, "jude")
+    url = f"/spaces/{space_id}/participants/jude/chunks"
+    for seq in (2**31, 2**63, -1):
+        refused = _put(world, url, seq, 0, _pcm(0.5, 4))
+        assert refused.status_code == 422, (seq, refused.text)
+        assert refused.json()["detail"].startswith("path.seq: Input should be "), refused.text
+    assert _put(world, url, 2**31 - 1, 0, _pcm(0.5, 4)).status_code == 201
+    listing = world.client.get(url, headers=world.headers("recorder")).json()
+    assert [c["seq"] for c in listing["chunks"]] == [2**31 - 1]
+
+
+def test_a_content_length_of_non_ascii_digits_is_not_a_server_error(world: World) -> None:
+    from tests.api.raw_http import raw_request
+
+    space_id = _space(world, "kofi")
+    data = _pcm(0.5, 8)
+    url = (
+        f"/spaces/{space_id}/participants/kofi/chunks/0"
+        f"?start_sample=0&sha256={hashlib.sha256(data).hexdigest()}"
+    )
+    auth = world.headers("recorder")["Authorization"].encode()
+    # 0xB2 is a superscript two in Latin-1, as header bytes are read: str.isdigit() said yes
+    # and int() failed. Not a length, so the body is measured as it arrives.
+    status, body = raw_request(
+        world.client.app,
+        "PUT",
+        url,
+        [(b"authorization", auth), (b"content-length", b"\xb2")],
+        data,
+    )
+    assert status == 201, body

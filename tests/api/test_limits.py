@@ -59,3 +59,54 @@ def test_keys_are_stored_only_as_digests(world: World, api_env) -> None:
     import hashlib
 
     assert hashlib.sha256(world.keys["host"].encode()).hexdigest() in stored
+
+
+def _chunked(total_bytes: int, block: bytes = b"z" * 65536):
+    """A request body sent with Transfer-Encoding: chunked (no Content-Length)."""
+    sent = 0
+    while sent < total_bytes:
+        yield block
+        sent += len(block)
+
+
+def test_oversized_chunked_json_body_is_refused_with_413(world: World, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.ERROR, logger="spacecast.api")
+    response = world.client.post(
+        "/shows",
+        content=_chunked(2 * 1024 * 1024),
+        headers={**world.headers("admin"), "content-type": "application/json"},
+    )
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert response.status_code == 413, response.text
+    assert response.json() == {"detail": "request body is larger than the limit of 1.0 MiB"}
+    assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]
+
+
+def test_oversized_chunked_track_upload_is_refused_with_413_and_nothing_stored(
+    world: World, caplog
+) -> None:
+    import logging
+
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+
+    caplog.set_level(logging.ERROR, logger="spacecast.api")
+    space = world.client.post(
+        f"/shows/{world.shows['A']}/spaces",
+        json={"title": "Big", "participants": [{"id": "big", "name": "Big", "offset": 0,
+                                               "consent": {"record": True, "publish": True}}]},
+        headers=world.headers("host"),
+    ).json()  # fmt: skip
+    response = world.client.put(
+        f"/spaces/{space['id']}/participants/big/track",
+        content=_chunked(6 * 1024 * 1024),
+        headers=world.headers("host"),
+    )
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert response.status_code == 413, response.text
+    # The same message as a Content-Length over the limit (the track limit plus 64 KiB).
+    assert response.json() == {"detail": "request body is larger than the limit of 4.1 MiB"}
+    assert ObjectStore(get_settings()).list_keys(f"raw/{space['id']}/") == []
+    assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]

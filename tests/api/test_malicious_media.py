@@ -9,11 +9,13 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.api.conftest import World
+from tests.pipeline.hostile_media import silent_opus, vbr_mp3_without_xing
 
 
 def ffmpeg(*args: str) -> None:
@@ -168,3 +170,57 @@ def test_malicious_media_corpus_is_refused_and_nothing_is_affected(
     assert list(work.iterdir()) == []
     assert canary["connections"] == 0
     assert len(refused) == len(corpus) == 16
+
+
+def _empty_space(world: World, title: str) -> tuple[str, str]:
+    """A space whose one participant has no track yet; returns (space id, upload URL)."""
+    space = world.client.post(
+        f"/shows/{world.shows['A']}/spaces",
+        json={"title": title, "participants": [{"id": "mal", "name": "Mal", "offset": 0,
+                                                "consent": {"record": True, "publish": True}}]},
+        headers=world.headers("host"),
+    ).json()  # fmt: skip
+    return space["id"], f"/spaces/{space['id']}/participants/mal/track"
+
+
+def _refused_and_nothing_stored(world: World, space_id: str, url: str, data: bytes) -> str:
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+
+    response = world.client.put(url, content=data, headers=world.headers("host"))
+    assert response.status_code == 422, response.text
+    assert ObjectStore(get_settings()).list_keys(f"raw/{space_id}/") == []
+    participant = world.client.get(f"/spaces/{space_id}", headers=world.headers("host")).json()
+    assert participant["participants"][0]["track"] is None
+    return response.json()["detail"]
+
+
+def test_vbr_mp3_whose_header_understates_its_length_is_refused(
+    world: World, tmp_path: Path
+) -> None:
+    # 20 minutes against the test world's 10-minute limit; without a Xing header ffprobe
+    # estimates 6.3 minutes from the bitrate of the first (loud) frames.
+    mp3 = vbr_mp3_without_xing(tmp_path / "twenty-minutes.mp3", seconds=20 * 60)
+    space_id, url = _empty_space(world, "VBR MP3")
+    detail = _refused_and_nothing_stored(world, space_id, url, mp3.read_bytes())
+    assert detail == (
+        "track of mal: the audio lasts more than 10.0 min, over the limit of 10.0 min; "
+        "its header claims 6.3 min"
+    )
+
+
+def test_hours_of_near_silent_opus_are_refused_without_decoding_them(
+    world: World, tmp_path: Path
+) -> None:
+    # Seven hours in 1.3 MB (about 50 bytes a second). Its length is read from its packets,
+    # which stops at the limit; decoding all seven hours inside the request took 20 s.
+    opus = silent_opus(tmp_path / "seven-hours.opus", seconds=7 * 3600)
+    assert opus.stat().st_size < 150 * 7 * 3600
+    space_id, url = _empty_space(world, "DTX Opus")
+    started = time.monotonic()
+    detail = _refused_and_nothing_stored(world, space_id, url, opus.read_bytes())
+    assert time.monotonic() - started < 2.0
+    assert detail == (
+        "track of mal: the audio lasts more than 10.0 min, over the limit of 10.0 min; "
+        "its header claims 7.0 h"
+    )

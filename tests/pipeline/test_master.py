@@ -6,7 +6,9 @@ import pytest
 from pipeline.loudness import Loudness, measure_loudness, parse_ebur128_summaries
 from pipeline.master import MP3, OPUS, LoudnessTarget, master_episode
 from pipeline.mix import MixInput, mix_tracks
+from pipeline.probe import probe_track
 from tests.audio import ebur128
+from tests.pipeline.hostile_media import loud_noise, mp3_changing_rate
 
 SUMMARY = """
 [Parsed_ebur128_4 @ 0x55] Summary:
@@ -61,3 +63,43 @@ def test_delivered_files_meet_the_target_measured_on_the_encoded_file(
         assert true_peak <= -1.0, name
         assert result.files[name].loudness.integrated_lufs == pytest.approx(integrated, abs=0.05)
     assert measure_loudness(result.files["mp3"].path, what="mp3").true_peak_dbtp <= -1.0
+
+
+def _master_and_measure(tmp_path: Path, inputs: list[MixInput]) -> tuple[float, float]:
+    mixed = mix_tracks(inputs, tmp_path / "mix.flac", timeout_s=120)
+    # The mix's own measurement must describe the whole mix file, as a listener would hear it.
+    integrated, _ = ebur128(mixed.path)
+    assert mixed.loudness.integrated_lufs == pytest.approx(integrated, abs=0.2)
+    result = master_episode(
+        mixed.path,
+        mixed.loudness,
+        tmp_path,
+        formats=[MP3, OPUS],
+        target=LoudnessTarget(),
+        timeout_s=300,
+    )
+    for name in ("mp3", "opus"):
+        integrated, true_peak = ebur128(result.files[name].path)
+        assert integrated == pytest.approx(-16.0, abs=0.5), name
+        assert true_peak <= -1.0, name
+    return mixed.duration_s, mixed.loudness.integrated_lufs
+
+
+def test_a_track_whose_sample_rate_changes_mid_stream_is_mixed_whole_and_mastered(
+    tmp_path: Path,
+) -> None:
+    track = mp3_changing_rate(tmp_path / "changes-rate.mp3")
+    assert probe_track(track).duration_s == pytest.approx(20.0, abs=0.2)
+    other = speechlike(tmp_path / "other.flac", -10.0)
+    duration_s, _ = _master_and_measure(
+        tmp_path, [MixInput(other, 0.0, "other"), MixInput(track, 2.5, "changes rate")]
+    )
+    # Its second half stays where it was: no second delay where the rate changes.
+    assert duration_s == pytest.approx(22.5, abs=0.1)
+
+
+def test_loud_eight_channel_192khz_noise_is_mastered_to_the_target(tmp_path: Path) -> None:
+    noise = loud_noise(tmp_path / "noise.wav")
+    probe = probe_track(noise)
+    assert (probe.channels, probe.sample_rate_hz) == (8, 192_000)
+    _master_and_measure(tmp_path, [MixInput(noise, 0.0, "noise")])

@@ -12,15 +12,21 @@ def test_mix_graph_delays_each_track_by_its_offset_in_samples_from_the_first() -
     args = mix_command(
         [MixInput(Path("/t/a.opus"), 2.0, "a"), MixInput(Path("/t/b.wav"), 9.153, "b")],
         Path("/t/mix.flac"),
+        pipes=[5, 7],
     )
     graph = args[args.index("-filter_complex") + 1]
     assert "adelay=all=1:delays=0S" in graph
     assert f"adelay=all=1:delays={round(7.153 * 48000)}S" in graph
     assert "amix=duration=longest:inputs=2:normalize=0" in graph
-    assert "ebur128=framelog=info:peak=true" in graph  # the summary, and a 100 ms profile
-    # User files are opened as local files through the whitelists, nothing else.
-    assert args.count("-protocol_whitelist") == 2
-    assert "file:/t/a.opus" in args and "file:/t/b.wav" in args
+    # Measured as the FLAC stores it; the summary, and a 100 ms profile.
+    assert "aformat=sample_fmts=s32[s6];[s6]ebur128=framelog=info:peak=true" in graph
+    # The mix reads only its decoders' pipes (float PCM at the mix rate), never a user's file:
+    # each decoder opens its file through the whitelists (pipeline.ffmpeg.decoded_pcm).
+    assert "/t/a.opus" not in " ".join(args) and "/t/b.wav" not in " ".join(args)
+    assert args[: args.index("-filter_complex")] == [
+        *("-f", "f32le", "-ac", "1", "-ar", "48000", "-protocol_whitelist", "pipe", "-i", "pipe:5"),
+        *("-f", "f32le", "-ac", "1", "-ar", "48000", "-protocol_whitelist", "pipe", "-i", "pipe:7"),
+    ]
 
 
 def click_track(path: Path, click_at_s: float, total_s: float, rate_hz: int) -> Path:

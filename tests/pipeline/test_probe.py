@@ -1,10 +1,12 @@
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.errors import InvalidTrack
 from pipeline.probe import TrackLimits, probe_track
+from tests.pipeline.hostile_media import m4a_with_forged_timestamps, vbr_mp3_without_xing
 
 CODECS = {
     "opus": ["-c:a", "libopus"],
@@ -114,7 +116,7 @@ def test_huge_declared_duration_is_measured_and_refused(tmp_path: Path) -> None:
 
 
 def test_missing_duration_is_measured(tmp_path: Path) -> None:
-    # Browsers' MediaRecorder writes WebM without a duration; it is decoded to find it.
+    # Browsers' MediaRecorder writes WebM without a duration; its packets tell it.
     source = tone(tmp_path / "a.webm", seconds=2.0)
     streamed = tmp_path / "streamed.webm"
     with streamed.open("wb") as out:
@@ -136,3 +138,54 @@ def test_over_limit_duration_channels_and_rate_are_rejected(tmp_path: Path) -> N
         probe_track(tone(tmp_path / "low.wav", rate_hz=4000))
     with pytest.raises(InvalidTrack, match=r"over the limit of 0 MiB"):
         probe_track(tone(tmp_path / "big.wav"), limits=TrackLimits(max_bytes=1000))
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("a.opus", []),
+        ("a.webm", []),
+        ("a.wav", []),
+        ("a.flac", []),
+        ("a.m4a", []),
+        ("a.mp3", []),
+        ("vbr-without-xing.mp3", ["-q:a", "4", "-write_xing", "0"]),
+        ("headerless.webm", ["-live", "1"]),
+    ],
+)
+def test_length_is_measured_from_the_stream_in_every_container(
+    tmp_path: Path, name: str, extra: list[str]
+) -> None:
+    suffix = Path(name).suffix[1:]
+    path = tmp_path / name
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=7.3",
+         *CODECS[suffix], *extra, str(path)],
+        check=True,
+    )  # fmt: skip
+    assert probe_track(path).duration_s == pytest.approx(7.3, abs=0.1)
+
+
+def test_vbr_mp3_without_xing_header_over_the_limit_is_refused(tmp_path: Path) -> None:
+    # 8 hours; ffprobe estimates 2.5 h from the bitrate of the first (loud) frames.
+    path = vbr_mp3_without_xing(tmp_path / "eight-hours.mp3", seconds=8 * 3600)
+    started = time.monotonic()
+    with pytest.raises(InvalidTrack) as refused:
+        probe_track(path)
+    assert str(refused.value) == (
+        "eight-hours.mp3: the audio lasts more than 6.0 h, over the limit of 6.0 h; "
+        "its header claims 2.5 h"
+    )
+    assert time.monotonic() - started < 5.0  # the frames are read, never decoded
+
+
+def test_timestamps_forged_short_are_refused_from_the_packet_count(tmp_path: Path) -> None:
+    # 60 s of AAC whose MP4 sample table claims 0.6 s: decoders (and an input -t cap) would go
+    # through all 60 s, so it must not pass as a short track.
+    path = m4a_with_forged_timestamps(tmp_path / "forged.m4a", seconds=60)
+    with pytest.raises(
+        InvalidTrack,
+        match=r"^forged\.m4a: its timestamps add up to 0\.6 s but its "
+        r"2585 aac packets hold at least 1\.0 min of audio; the file is corrupt or forged$",
+    ):
+        probe_track(path, limits=TrackLimits(max_duration_s=30))
