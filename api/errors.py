@@ -20,6 +20,7 @@ from pipeline.errors import (
     ModelUnavailable,
     NothingToPublish,
     SpacecastError,
+    TimeLimitExceeded,
 )
 from services.errors import Conflict, Forbidden, Gone, NotFound
 
@@ -31,6 +32,7 @@ STATUS: list[tuple[type[SpacecastError], int]] = [
     (ChunkConflict, 409),
     (InvalidTrack, 422),
     (InvalidManifest, 422),
+    (TimeLimitExceeded, 422),  # a pathological input: the same one would run out again
     (NothingToPublish, 409),
     (ModelUnavailable, 503),
     (NotFound, 404),

@@ -149,7 +149,12 @@ class BodyLimit:
             return
         limit = self.upload_bytes if self._upload_path.match(scope["path"]) else self.default_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if (
+            declared is not None
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > limit
+        ):
             await _refuse(send, limit)
             return
         seen = 0

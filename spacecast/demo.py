@@ -46,9 +46,16 @@ def _start_api(port: int):
     import uvicorn
 
     from api.app import create_app
+    from infra.settings import get_settings
 
     server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            **get_settings().proxy_options(),
+        )
     )
     thread = threading.Thread(target=server.run, name="spacecast-api", daemon=True)
     thread.start()

@@ -32,6 +32,7 @@ PER_PARTICIPANT = ("activity", "transcribe")
 # A run queued this long ago that never started lost its message (say, a crash between the
 # database commit and the send); it is sent again.
 RESEND_QUEUED_AFTER = timedelta(minutes=10)
+STUCK_MARGIN = timedelta(minutes=10)
 
 STAGE_ACTORS = {
     "activity": "detect_activity",
@@ -66,6 +67,10 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         }
         now = utcnow()
         failed: list[str] = []
+        # A run that has said nothing for this long lost its message (a retry the broker
+        # dropped, a worker gone without a trace): it is sent again, and the stage's fingerprint
+        # makes a duplicate harmless.
+        stuck_after = timedelta(milliseconds=settings.retry_max_backoff_ms) + STUCK_MARGIN
 
         def settle(stage: str, subject: str, fp: str, ready: bool) -> bool:
             """True when done for ``fp``; otherwise enqueue it if ready and not already going."""
@@ -76,7 +81,7 @@ def advance(space_id: str) -> list[tuple[str, str]]:
                 if run.status == "failed":
                     failed.append(f"{stage}: {run.error}")
                     return False
-                if run.status in ("running", "retrying"):
+                if run.status in ("running", "retrying") and now - run.updated_at < stuck_after:
                     return False
                 if run.status == "queued" and now - run.queued_at < RESEND_QUEUED_AFTER:
                     return False
@@ -144,13 +149,29 @@ def _mark_unsent(space_id: str, unsent: list[tuple[str, str]]) -> None:
 
 
 def reopen_failed(session, space: Space) -> None:
-    """A failed space goes back to processing; its failed stages run again."""
+    """A failed space goes back to processing; every stage not done runs again (failed ones,
+    and any still marked queued, running or retrying when the space failed)."""
     for run in session.scalars(
-        select(StageRun).where(StageRun.space_id == space.id, StageRun.status == "failed")
+        select(StageRun).where(StageRun.space_id == space.id, StageRun.status != "done")
     ):
         run.status, run.error = "queued", None
         run.fingerprint = ""  # forces the stage to run again
+        run.queued_at = utcnow() - RESEND_QUEUED_AFTER  # sent by the next advance at once
     space.status, space.error = "processing", None
+
+
+def settle_unrun(session, space: Space, stage: str, subject: str) -> None:
+    """A stage's message arrived after its space failed: record its run as failed too (it did
+    not run), so the space's state says what reopening it will run."""
+    run = session.scalar(
+        select(StageRun).where(
+            StageRun.space_id == space.id, StageRun.stage == stage, StageRun.subject == subject
+        )
+    )
+    if run is not None and run.status in ("queued", "running", "retrying"):
+        run.status = "failed"
+        run.error = f"not run: the space had failed ({space.error or 'another stage failed'})"
+        run.finished_at = utcnow()
 
 
 def _settle_without_recordings(session, store: ObjectStore, space: Space) -> list[str]:

@@ -25,7 +25,7 @@ from pipeline.transcribe import transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
 from services.publishing import retire_objects
 from workers.broker import queue, send_with_retry
-from workers.flow import ACTIVE_STATUSES, advance_space
+from workers.flow import ACTIVE_STATUSES, advance_space, settle_unrun
 from workers.plan import SpacePlan, plan_space
 from workers.runs import StageContext, run_stage
 
@@ -44,10 +44,15 @@ _RETRY_OPTIONS = {
 _TRANSCRIPTION_PRIORITY = 100
 
 
-def _plan(space_id: str) -> SpacePlan | None:
+def _plan(space_id: str, stage: str, subject: str = "") -> SpacePlan | None:
+    """The space's plan, or None when there is nothing to do. A stage delivered after its space
+    failed (another stage ran out of retries) settles its own run as failed, so reopening the
+    space runs it again; returning without a trace would leave it "retrying" for good."""
     settings = get_settings()
     with session_scope(settings.database_url) as session:
         space = session.get(Space, space_id)
+        if space is not None and space.status == "failed":
+            settle_unrun(session, space, stage, subject)
         if space is None or space.status not in ACTIVE_STATUSES:
             return None
         for participant in space.participants:  # load what the plan reads before the session ends
@@ -87,7 +92,7 @@ def _activity(ctx: StageContext, participant_id: str) -> SpeechActivity:
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
 def detect_activity(space_id: str, participant_id: str) -> None:
     """When the participant speaks (for airtime, the bleed check and clips)."""
-    plan = _plan(space_id)
+    plan = _plan(space_id, "activity", participant_id)
     if plan is None or participant_id not in plan.activity_fps:
         return
     fp = plan.activity_fps[participant_id]
@@ -109,7 +114,7 @@ def detect_activity(space_id: str, participant_id: str) -> None:
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
 def check_bleed(space_id: str) -> None:
     """Is any excluded speaker audible on a published speaker's microphone?"""
-    plan = _plan(space_id)
+    plan = _plan(space_id, "bleed")
     if plan is None:
         return
 
@@ -134,7 +139,7 @@ def check_bleed(space_id: str) -> None:
 
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
 def mix_space(space_id: str) -> None:
-    plan = _plan(space_id)
+    plan = _plan(space_id, "mix")
     if plan is None:
         return
 
@@ -180,7 +185,7 @@ def mix_space(space_id: str) -> None:
 
 @dramatiq.actor(queue_name=queue("audio"), **_RETRY_OPTIONS)
 def master_space(space_id: str) -> None:
-    plan = _plan(space_id)
+    plan = _plan(space_id, "master")
     if plan is None:
         return
 
@@ -219,7 +224,7 @@ def master_space(space_id: str) -> None:
 
 @dramatiq.actor(queue_name=queue("transcribe"), priority=_TRANSCRIPTION_PRIORITY, **_RETRY_OPTIONS)
 def transcribe_participant(space_id: str, participant_id: str) -> None:
-    plan = _plan(space_id)
+    plan = _plan(space_id, "transcribe", participant_id)
     if plan is None or participant_id not in plan.transcribe_fps:
         return
     fp = plan.transcribe_fps[participant_id]
@@ -256,7 +261,7 @@ def transcribe_participant(space_id: str, participant_id: str) -> None:
 
 @dramatiq.actor(queue_name=queue("control"), **_RETRY_OPTIONS)
 def publish_space(space_id: str) -> None:
-    plan = _plan(space_id)
+    plan = _plan(space_id, "publish")
     if plan is None:
         return
 

@@ -185,7 +185,12 @@ async def upload_track(
 
     await run_in_threadpool(_check)
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_track_bytes:
+    if (
+        declared
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > settings.max_track_bytes
+    ):
         raise UploadTooLarge(
             f"upload of {int(declared) / 1024**2:.0f} MiB is larger than the limit of "
             f"{settings.max_track_bytes / 1024**2:.0f} MiB"

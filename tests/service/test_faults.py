@@ -42,6 +42,7 @@ from tests.service.faults import (
     wait_until,
 )
 from tests.service.stack import ServiceStack
+from workers.flow import STAGE_ACTORS
 
 pytestmark = pytest.mark.slow
 
@@ -440,16 +441,29 @@ def test_a_stage_that_runs_out_of_retries_is_a_dead_letter_that_can_be_retried(
             space_id, _ = create_space(client, short_space)
             s3.stop()  # the stages cannot read the tracks: two attempts each, then they give up
             client.post(f"/spaces/{space_id}/finish").raise_for_status()
-            failed = wait_until_done(client, space_id, timeout_s=120, until=("failed",))
-            letters = wait_until(
-                lambda: admin.get("/dead-letters", params={"pending": True}).json(),
-                60, "dead letters recorded",
-            )  # fmt: skip
+            wait_until_done(client, space_id, timeout_s=120, until=("failed",))
+
+            def settled() -> dict | None:
+                """The space once no stage is queued, running or retrying any more."""
+                state = client.get(f"/spaces/{space_id}").raise_for_status().json()
+                busy = {"queued", "running", "retrying"} & {s["status"] for s in state["stages"]}
+                return None if busy else state
+
+            failed = wait_until(settled, 120, "every stage settled")
+            assert {s["status"] for s in failed["stages"]} == {"failed"}, failed["stages"]
+            letters = admin.get("/dead-letters", params={"pending": True}).json()
             assert {d["space_id"] for d in letters} == {space_id}
             assert "detect_activity" in {d["actor"] for d in letters}, letters
             assert all("gave up after 2 attempts" in d["reason"] for d in letters), letters
             assert all("Could not connect" in d["reason"] for d in letters), letters
             assert "gave up after" in failed["error"]
+            # Every stage either ran out of retries (a letter) or, delivered after the space had
+            # failed, says it did not run; reopening the space runs them all again.
+            for stage in failed["stages"]:
+                if "not run: the space had failed" in (stage["error"] or ""):
+                    continue
+                assert "gave up after" in stage["error"], stage
+                assert STAGE_ACTORS[stage["stage"]] in {d["actor"] for d in letters}, stage
 
             s3.start()
             back = time.monotonic()
