@@ -15,7 +15,7 @@ from services.publishing import clip_servable, published_episodes
 
 def soundbites(session: Session, episode: Episode) -> list[Soundbite]:
     """The host's clips marked as highlights, on the episode's timeline."""
-    shift = float((episode.report or {}).get("episode", {}).get("timeline_start_s", 0.0))
+    shift = episode.timeline_start_s
     clips = session.scalars(
         select(Clip)
         .where(Clip.episode_id == episode.id, Clip.soundbite.is_(True), Clip.status == "ready")

@@ -7,13 +7,15 @@ from sqlalchemy.orm import Session
 
 from api import schemas
 from api.urls import feed_url, media_url
-from infra.consent import current_states
 from infra.models import Episode, Participant, Show, Space, StageRun
 from infra.moderation import retention_for
 from infra.settings import get_settings
 from pipeline.consent import ConsentState, Participation, decide_publication
 from pipeline.retention import Retention
+from pipeline.states import SpaceStatus
+from services.ledger import current_states
 from services.publishing import episode_servable
+from services.runs import done_results
 
 STAGE_ORDER = {"activity": 0, "transcribe": 1, "bleed": 2, "mix": 3, "master": 4, "publish": 5}
 
@@ -103,24 +105,20 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
     handles = {p.id: p.handle for p in space.participants}
     runs = list(session.scalars(select(StageRun).where(StageRun.space_id == space.id)))
     states = current_states(session, space.id)
-    speech = {
-        run.subject: run.result["speech_s"]
-        for run in runs
-        if run.stage == "activity" and run.status == "done" and run.result
-    }
+    results = done_results(session, space.id)
+    speech = {pid: a.speech_s for pid, a in results.activity.items()}
     total_speech = sum(speech.values()) or None
     decision = decide_publication(
         [Participation(p.id, p.name, has_track=p.track is not None) for p in space.participants],
         states,
     )
-    bleed_run = next((r for r in runs if r.stage == "bleed" and r.status == "done"), None)
     bleed = [
         {
             **f,
             "speaker_id": handles.get(f["speaker_id"]),
             "heard_on_id": handles.get(f["heard_on_id"]),
         }
-        for f in ((bleed_run.result or {}).get("findings", []) if bleed_run else [])
+        for f in (results.bleed.findings if results.bleed else [])
     ]
     runs.sort(key=lambda r: (STAGE_ORDER.get(r.stage, 9), r.subject))
     stages = [
@@ -136,7 +134,7 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
         )
         for run in runs
     ]
-    if space.status == "published":
+    if space.status == SpaceStatus.PUBLISHED:
         progress = 1.0
     elif stages:
         progress = sum(s.progress for s in stages) / max(len(stages), 1)

@@ -280,6 +280,8 @@ class Episode(Base):
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
     render_id: Mapped[str] = mapped_column(String(64))  # names this rendering's media objects
     duration_s: Mapped[float] = mapped_column(Float)
+    # Room time of the episode's first sample: room times minus this are episode times.
+    timeline_start_s: Mapped[float] = mapped_column(Float, default=0.0)
     # {"mp3": {"key", "size_bytes", "mime_type", "loudness", ...}, "opus": {...}}
     media: Mapped[dict] = mapped_column(JSON)
     # {"json": key, "vtt": key, "srt": key}

@@ -112,3 +112,9 @@ def enqueue(actor_name: str, *args: object, within_s: float = SEND_WITHIN_S) -> 
             )
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def enqueue_message(data: dict) -> None:
+    """Send again a message as the broker held it (a dead letter, its retries reset)."""
+    broker = dramatiq.get_broker() if dramatiq.broker.global_broker else install_broker()
+    broker.enqueue(dramatiq.Message(**data))

@@ -139,7 +139,7 @@ class ServiceStack:
 
     def send(self, actor: str, *args: str) -> None:
         """Enqueue a message from a separate process, as any producer would."""
-        code = f"import sys, workers.actors as a; getattr(a, {actor!r}).send(*sys.argv[1:])"
+        code = f"import sys; from infra.queue import enqueue; enqueue({actor!r}, *sys.argv[1:])"
         subprocess.run([sys.executable, "-c", code, *args], env=self.env, check=True, timeout=60)
 
     def store(self):

@@ -43,6 +43,7 @@ from pipeline.manifest import Manifest, load_manifest
 from pipeline.master import MP3, DeliveryFormat, LoudnessTarget, master_episode
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.probe import TrackLimits, probe_track
+from pipeline.report import ReportInputs, TrackLine, build_report
 from pipeline.transcribe import WhisperSettings, check_language, transcribe_track
 from pipeline.transcript import Segment, merge_transcripts
 
@@ -211,61 +212,56 @@ def process_space(
             segments = merge_transcripts(per_speaker, shift_s=-mixed.timeline_start_s)
             transcript_files = write_transcripts(segments, out_dir)
             feed_path = options.feed_path or out_dir / "feed.xml"
-            report = _publish(
+            published = _publish(
                 manifest, consent, mastered, transcript_files, out_dir, feed_path, options
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    total_speech = sum(a.speech_s for a in activity.values()) or 1.0
-    report["space"] = {
-        "id": manifest.space.id,
-        "title": manifest.space.title,
-        "started_at": manifest.space.started_at.isoformat(),
-        "language": manifest.space.language,
-    }
-    report["tracks"] = [
-        {
-            "participant_id": p.id,
-            "name": p.name,
-            "role": p.role,
-            "track": p.track,
-            "offset_s": p.offset,
-            "published": p.id in consent.audible,
-            "transcribed": p.id in consent.transcribed,
-            "speech_s": round(activity[p.id].speech_s, 2) if p.id in activity else None,
-            "share_of_speech": round(activity[p.id].speech_s / total_speech, 3)
-            if p.id in activity
-            else None,
-            "probe": probes[p.id].as_dict() if p.id in probes else None,
-        }
-        for p in manifest.participants
-    ]
-    report["excluded"] = [
-        {
-            **e.as_dict(),
-            "speech_s": round(activity[e.participant_id].speech_s, 2)
-            if e.participant_id in activity
-            else None,
-        }
-        for e in consent.exclusions
-    ]
-    report["missing"] = missing
-    report["bleed"] = {
-        "findings": [f.as_dict() for f in bleed],
-        "ducked": bool(duck),
-        "ducked_windows": len(duck),
-    }
-    report["episode"].update(
-        timeline_start_s=round(mixed.timeline_start_s, 3),
-        mix_loudness=mixed.loudness.as_dict(),
-        target={
-            "integrated_lufs": options.target.integrated_lufs,
-            "true_peak_dbtp": options.target.true_peak_dbtp,
-            "tolerance_lu": options.target.tolerance_lu,
-        },
-    )
-    report["transcript"] = _transcript_summary(segments)
+    report = build_report(
+        ReportInputs(
+            space={
+                "id": manifest.space.id,
+                "title": manifest.space.title,
+                "started_at": manifest.space.started_at.isoformat(),
+                "language": manifest.space.language,
+            },
+            tracks=[
+                TrackLine(
+                    id=p.id,
+                    name=p.name,
+                    role=p.role,
+                    track=p.track,
+                    offset_s=p.offset,
+                    published=p.id in consent.audible,
+                    transcribed=p.id in consent.transcribed,
+                    speech_s=activity[p.id].speech_s if p.id in activity else None,
+                    probe=probes[p.id].as_dict() if p.id in probes else None,
+                )
+                for p in manifest.participants
+            ],
+            exclusions=consent.exclusions,
+            shown={p.id: p.id for p in manifest.participants},
+            speech_s={pid: a.speech_s for pid, a in activity.items()},
+            missing=missing,
+            bleed_findings=[f.as_dict() for f in bleed],
+            ducked=bool(duck),
+            ducked_windows=len(duck),
+            timeline_start_s=mixed.timeline_start_s,
+            mix_loudness=mixed.loudness.as_dict(),
+            files={name: f.as_dict() for name, f in mastered.files.items()},
+            main=options.formats[0].name,
+            segments=segments,
+            target={
+                "integrated_lufs": options.target.integrated_lufs,
+                "true_peak_dbtp": options.target.true_peak_dbtp,
+                "tolerance_lu": options.target.tolerance_lu,
+            },
+            transcription=transcribe_stats,
+            stages=stages,
+        )
+    ) | {"outputs": published["outputs"]}
+    report["episode"]["guid"] = published["guid"]
     report["model"] = {
         "name": options.whisper.model,
         "compute_type": options.whisper.compute_type,
@@ -315,18 +311,6 @@ def duck_windows(
     """Speech of every excluded speaker whose voice was found on a published track."""
     bleeding = {f.speaker_id for f in findings if f.detected}
     return sorted(window for pid in bleeding for window in activity[pid].segments)
-
-
-def _transcript_summary(segments: list[Segment]) -> dict:
-    speakers: dict[str, dict] = {}
-    for s in segments:
-        entry = speakers.setdefault(
-            s.speaker_id, {"name": s.speaker, "segments": 0, "speech_s": 0.0, "words": 0}
-        )
-        entry["segments"] += 1
-        entry["speech_s"] = round(entry["speech_s"] + (s.end_s - s.start_s), 3)
-        entry["words"] += len(s.text.split())
-    return {"segments": len(segments), "speakers": speakers}
 
 
 def _publish(
@@ -395,12 +379,4 @@ def _publish(
         {f"transcript_{k}": str(p.relative_to(out_dir)) for k, p in transcript_files.items()}
     )
     outputs["feed"] = str(feed_path)
-    return {
-        "episode": {
-            "guid": item.guid,
-            "duration_s": round(main_file.duration_s, 3),
-            "files": {name: f.as_dict() for name, f in mastered.files.items()},
-            "loudness": main_file.loudness.as_dict(),
-        },
-        "outputs": outputs,
-    }
+    return {"guid": item.guid, "outputs": outputs}

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.consent import current_states
-from infra.models import Episode, Space, StageRun
+from infra.models import Episode, Space
 from pipeline.clips import Blocker, audible_in, clip_blockers
 from pipeline.consent import ConsentState
+from services.ledger import current_states
 from services.publishing import overlaps, removed_ranges
+from services.runs import done_results
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class ClipContext:
     mix_key: str | None
     profile_key: str | None  # the mix's momentary loudness, every 100 ms
     removed: list[tuple[float, float]]  # stretches a moderator took down, room timeline
+    # The word-timed transcript of each speaker whose words the episode publishes.
+    transcript_keys: dict[str, str]
 
     def blockers(self, room_start_s: float, room_end_s: float) -> tuple[list[str], list[Blocker]]:
         audible = audible_in(room_start_s, room_end_s, self.activity)
@@ -44,34 +46,25 @@ class ClipContext:
 
 
 def clip_context(session: Session, space: Space, episode: Episode) -> ClipContext:
-    runs = {
-        (run.stage, run.subject): run
-        for run in session.scalars(
-            select(StageRun).where(StageRun.space_id == space.id, StageRun.status == "done")
-        )
-    }
-    activity = {
-        subject: [tuple(window) for window in run.result.get("segments", [])]
-        for (stage, subject), run in runs.items()
-        if stage == "activity" and run.result
-    }
-    bleed = runs.get(("bleed", ""))
-    mix = runs.get(("mix", ""))
-    findings = (bleed.result or {}).get("findings", []) if bleed else []
-    ducked = bool(mix and (mix.result or {}).get("ducked_windows"))
+    results = done_results(session, space.id)
+    mix = results.mix
+    ducked = bool(mix and mix.ducked_windows)
     return ClipContext(
-        activity=activity,
+        activity={pid: a.windows() for pid, a in results.activity.items()},
         names={p.id: p.name for p in space.participants},
         handles={p.id: p.handle for p in space.participants},
         published=list(episode.consent_snapshot.get("audible", [])),
         bleeding_unducked=[]
-        if ducked
-        else sorted({f["speaker_id"] for f in findings if f["detected"]}),
+        if ducked or results.bleed is None
+        else sorted(results.bleed.bleeding()),
         states=current_states(session, space.id),
-        timeline_start_s=float(
-            (episode.report or {}).get("episode", {}).get("timeline_start_s", 0.0)
-        ),
-        mix_key=(mix.result or {}).get("key") if mix else None,
-        profile_key=(mix.result or {}).get("profile_key") if mix else None,
+        timeline_start_s=episode.timeline_start_s,
+        mix_key=mix.key if mix else None,
+        profile_key=mix.profile_key if mix else None,
         removed=removed_ranges(session, space.id),
+        transcript_keys={
+            pid: t.key
+            for pid, t in results.transcription.items()
+            if pid in episode.consent_snapshot.get("transcribed", [])
+        },
     )

@@ -23,7 +23,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.consent import current_states, ledger, record_answers
 from infra.models import Participant, Space, Track, TrackChunk, utcnow
 from infra.moderation import is_held, retention_for
 from infra.queue import enqueue
@@ -37,8 +36,10 @@ from pipeline.consent import (
     entries_from_shorthand,
 )
 from pipeline.retention import withdrawn_track_erased_at
+from pipeline.states import RENDERED
 from services.errors import Conflict
-from services.publishing import RENDERED, delete_objects, withdraw_unconsented
+from services.ledger import current_states, ledger, record_answers
+from services.publishing import delete_objects, withdraw_unconsented
 
 QUESTIONS = {
     "record": "May we keep a recording of your voice for 30 days, for moderators reviewing "

@@ -11,20 +11,23 @@ from the new answers. Taking an episode down deletes everything derived from the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from infra.consent import current_states
 from infra.models import Clip, Episode, RemovedRange, Space, StageRun, TranscriptSegment, utcnow
 from infra.storage import ObjectStore, work_key
 from pipeline.consent import ConsentState, snapshot_allowed
+from pipeline.episode import episode_description, episode_guid
+from pipeline.states import ClipStatus, RunStatus, SpaceStatus
+from pipeline.transcript import Segment
+from services.ledger import current_states
+from services.runs import output_keys
 
 States = Mapping[str, ConsentState]
 
-# Space statuses in which the space's artifacts are being made or served.
-RENDERED = ("processing", "held", "published", "unpublished", "failed")
-TAKEN_DOWN = "taken_down"
+TAKEN_DOWN = SpaceStatus.TAKEN_DOWN
 
 
 def episode_servable(session: Session, episode: Episode, states: States | None = None) -> bool:
@@ -80,15 +83,6 @@ def episode_keys(episode: Episode) -> list[str]:
     return [entry["key"] for entry in episode.media.values()] + list(episode.transcripts.values())
 
 
-def output_keys(run: StageRun) -> set[str]:
-    """The bucket objects a stage run's result names (mix, loudness profile, transcripts,
-    mastered files)."""
-    result = run.result or {}
-    keys = {result[name] for name in ("key", "profile_key") if isinstance(result.get(name), str)}
-    keys |= {f["key"] for f in (result.get("files") or {}).values() if "key" in f}
-    return keys
-
-
 def retire_runs(session: Session, runs: Iterable[StageRun]) -> list[str]:
     """Mark runs stale (made again when next needed) and return the objects they made, to be
     deleted once the transaction commits. A run marked done must never point at a deleted
@@ -96,7 +90,7 @@ def retire_runs(session: Session, runs: Iterable[StageRun]) -> list[str]:
     keys: list[str] = []
     for run in runs:
         keys += sorted(output_keys(run))
-        run.status, run.result, run.progress = "stale", None, 0.0
+        run.status, run.result, run.progress = RunStatus.STALE, None, 0.0
     return keys
 
 
@@ -142,9 +136,9 @@ def withdraw_unconsented(session: Session, space: Space) -> list[str]:
             stale.append(run)
     keys += retire_runs(session, stale)
     for clip in session.scalars(select(Clip).where(Clip.space_id == space.id)):
-        if clip.status == "ready" and not snapshot_allowed(clip.consent_snapshot, states):
+        if clip.status == ClipStatus.READY and not snapshot_allowed(clip.consent_snapshot, states):
             keys += [entry["key"] for entry in clip.media.values() if entry.get("key")]
-            clip.status, clip.media = "withdrawn", {}
+            clip.status, clip.media = ClipStatus.WITHDRAWN, {}
     return sorted(set(keys))
 
 
@@ -171,15 +165,95 @@ def take_down_episode(
             continue
         if by == "moderation" or not clip.pinned:
             keys += [entry["key"] for entry in clip.media.values() if entry.get("key")]
-            clip.status = "removed" if by == "moderation" else "expired"
+            clip.status = ClipStatus.REMOVED if by == "moderation" else ClipStatus.EXPIRED
             clip.media = {}
     return sorted(set(keys))
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What the publish stage made of a space: the delivered audio files (with their keys), the
+    transcripts' keys, the merged transcript, and whose voices and words it holds."""
+
+    render_id: str
+    media: dict  # "mp3"/"opus" -> delivered file with its key
+    transcripts: dict  # "json"/"vtt"/"srt" -> key
+    segments: list[Segment]
+    voices: list  # (participant id, name, role) of every audible speaker, in order
+    snapshot: dict
+    report: dict
+    timeline_start_s: float
+
+
+def publish_rendering(session: Session, space: Space, rendering: Rendering) -> list[str]:
+    """Make ``rendering`` the space's episode: created the first time, then updated under the
+    same guid with the new media URLs (the rendering id names them); search lines replaced.
+    Returns the keys of media the episode no longer uses, to delete after commit. The one path
+    every republication takes (a consent change, a moderator's removal)."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    old: set[str] = set()
+    if episode is None:
+        episode = Episode(
+            space_id=space.id,
+            show_id=space.show_id,
+            guid=episode_guid(space.show_id, space.id),
+        )
+        session.add(episode)
+    else:
+        old = set(episode_keys(episode))
+    main = rendering.media["mp3"]
+    episode.title = space.title
+    episode.description = episode_description(
+        space.description, f"{space.started_at:%Y-%m-%d}", [name for _, name, _ in rendering.voices]
+    )
+    episode.render_id = rendering.render_id
+    episode.duration_s = main["duration_s"]
+    episode.timeline_start_s = rendering.timeline_start_s
+    episode.media = rendering.media
+    episode.transcripts = rendering.transcripts
+    episode.persons = [{"name": name, "role": role} for _, name, role in rendering.voices]
+    episode.consent_snapshot = rendering.snapshot
+    episode.report = rendering.report
+    session.flush()
+    session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
+    session.add_all(
+        TranscriptSegment(
+            episode_id=episode.id,
+            participant_id=s.speaker_id,
+            speaker=s.speaker,
+            start_s=s.start_s,
+            end_s=s.end_s,
+            text=s.text,
+        )
+        for s in rendering.segments
+    )
+    return sorted(old - set(episode_keys(episode)))
+
+
+def withdraw_episode(session: Session, space: Space, snapshot: dict) -> list[str]:
+    """Nobody may be heard any more: the episode keeps its guid but loses its media; returns
+    their keys, to delete after commit."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    if episode is None:
+        return []
+    keys = _clear_episode(session, episode)
+    episode.persons, episode.consent_snapshot = [], snapshot
+    return keys
+
+
+def clips_waiting(session: Session, space_id: str) -> list[str]:
+    """Clips of the space still to be cut (queued while the episode was being made again)."""
+    return list(
+        session.scalars(
+            select(Clip.id).where(Clip.space_id == space_id, Clip.status == ClipStatus.QUEUED)
+        )
+    )
 
 
 def take_down_clip(clip: Clip) -> list[str]:
     """Remove the clip; return its media keys, to delete after commit."""
     keys = [entry["key"] for entry in (clip.media or {}).values() if entry.get("key")]
-    clip.status, clip.media = "deleted", {}
+    clip.status, clip.media = ClipStatus.DELETED, {}
     return keys
 
 

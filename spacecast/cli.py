@@ -104,20 +104,20 @@ def _scheduler(args: argparse.Namespace) -> int:
     ``resume_interval_s`` a nudge to spaces whose next stage's message the broker lost."""
     import time
 
+    from infra.queue import enqueue
     from infra.settings import get_settings
-    from workers.actors import resume_stalled, sweep_vault
 
     settings = get_settings()
     jobs = [
-        (sweep_vault, settings.sweep_interval_s, "sweep requested"),
-        (resume_stalled, settings.resume_interval_s, "stalled spaces resumed"),
+        ("sweep_vault", settings.sweep_interval_s, "sweep requested"),
+        ("resume_stalled", settings.resume_interval_s, "stalled spaces resumed"),
     ]
     due = [0.0] * len(jobs)
     log = logging.getLogger("spacecast.scheduler")
     while True:
         for index, (actor, every_s, done) in enumerate(jobs):
             if time.monotonic() >= due[index]:
-                actor.send()
+                enqueue(actor)
                 due[index] = time.monotonic() + every_s
                 log.info("%s; next in %.0f s", done, every_s)
         if args.once:

@@ -191,7 +191,9 @@ def _run_demo(*, port: int, out: Path, serve: bool, home: Path) -> int:
             _, _, api_key = create_user(session, "Demo host", ["host", "admin"])
         import dramatiq
 
-        import workers.actors  # noqa: F401  (registers the actors on the in-process broker)
+        from workers.app import install
+
+        install()  # the in-process broker, with every actor
 
         worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=2)
         worker.start()

@@ -13,11 +13,13 @@ import dramatiq
 from sqlalchemy import select
 
 from infra.db import session_scope
-from infra.models import Clip, Episode, Space, StageRun, utcnow
+from infra.models import Clip, Episode, Space, utcnow
+from infra.queue import queue_name
 from infra.settings import get_settings
 from infra.storage import ObjectStore
 from pipeline.clips import excerpt_transcript, render_audiogram, render_clip
 from pipeline.errors import SpacecastError
+from pipeline.states import ClipStatus
 from pipeline.transcript import (
     Segment,
     merge_transcripts,
@@ -28,7 +30,6 @@ from pipeline.transcript import (
 )
 from services.clips import clip_context
 from services.publishing import clip_servable
-from workers.broker import queue
 from workers.cache import cached_object
 from workers.runs import object_store, stage_logger
 
@@ -39,19 +40,13 @@ def clip_key(clip: Clip, render_id: str, name: str) -> str:
     return f"clips/{clip.space_id}/{clip.id}/{render_id}/{name}"
 
 
-def _episode_words(session, store: ObjectStore, space_id: str, shift_s: float) -> list[Segment]:
-    """The space's word-timed transcript (from the transcription results), episode timeline."""
-    per_speaker = []
-    for run in session.scalars(
-        select(StageRun).where(
-            StageRun.space_id == space_id, StageRun.stage == "transcribe", StageRun.status == "done"
-        )
-    ):
-        per_speaker.append(segments_from_data(json.loads(store.get_bytes(run.result["key"]))))
+def _episode_words(store: ObjectStore, transcript_keys: list[str], shift_s: float) -> list[Segment]:
+    """The episode's word-timed transcript (each published speaker's transcription result),
+    on the episode timeline."""
+    per_speaker = [segments_from_data(json.loads(store.get_bytes(k))) for k in transcript_keys]
     return merge_transcripts(per_speaker, shift_s=shift_s)
 
 
-@dramatiq.actor(queue_name=queue("clips"), **_OPTIONS)
 def render_clip_audio(clip_id: str) -> None:
     """Cut, master and store one clip; safe to run twice (a finished rendering is kept)."""
     settings = get_settings()
@@ -59,22 +54,26 @@ def render_clip_audio(clip_id: str) -> None:
     started = time.monotonic()
     with session_scope(settings.database_url) as session:
         clip = session.get(Clip, clip_id)
-        if clip is None or clip.status not in ("queued", "failed"):
+        if clip is None or clip.status not in (ClipStatus.QUEUED, ClipStatus.FAILED):
             return
         episode = session.get(Episode, clip.episode_id)
         space = session.get(Space, clip.space_id)
         context = clip_context(session, space, episode)
         log = stage_logger(space.id, "clip", clip.id)
         _, blockers = context.blockers(clip.start_s, clip.end_s)
-        if blockers or context.mix_key is None or context.profile_key is None:
-            clip.status = "withdrawn" if blockers else "failed"
-            clip.error = blockers[0].reason if blockers else "the episode is being made again"
+        if blockers:
+            clip.status, clip.error = ClipStatus.WITHDRAWN, blockers[0].reason
+            return
+        if context.mix_key is None or context.profile_key is None:
+            # The episode is being made again (a consent change): publishing it sends this clip
+            # again, and it is cut from the new mix.
+            clip.error = "waiting for the episode to be made again"
             return
         target = settings.loudness_target()
         render_id = hashlib.sha256(
             json.dumps([clip.start_s, clip.end_s, context.mix_key, target.integrated_lufs]).encode()
         ).hexdigest()[:16]
-        words = _episode_words(session, store, space.id, -context.timeline_start_s)
+        transcript_keys = sorted(context.transcript_keys.values())
         start, end = clip.start_s - context.timeline_start_s, clip.end_s - context.timeline_start_s
         title = clip.title or episode.title
     with tempfile.TemporaryDirectory(prefix="spacecast-clip-", dir=settings.work_dir) as tmp:
@@ -94,9 +93,10 @@ def render_clip_audio(clip_id: str) -> None:
         except SpacecastError as exc:
             with session_scope(settings.database_url) as session:
                 failed = session.get(Clip, clip_id)
-                failed.status, failed.error = "failed", str(exc)
+                failed.status, failed.error = ClipStatus.FAILED, str(exc)
             log.warning("clip failed: %s", exc)
             return
+        words = _episode_words(store, transcript_keys, -context.timeline_start_s)
         excerpt = excerpt_transcript(words, start, end)
         delivered = result.files["mp3"]
         media = {"mp3": {"key": clip_key(clip, render_id, "clip.mp3"), **delivered.as_dict()}}
@@ -124,7 +124,6 @@ def render_clip_audio(clip_id: str) -> None:
     log.info("clip ready in %.2f s", time.monotonic() - started)
 
 
-@dramatiq.actor(queue_name=queue("clips"), **_OPTIONS)
 def render_clip_audiogram(clip_id: str) -> None:
     """The clip as a square MP4 with its waveform and captions, for social networks."""
     settings = get_settings()
@@ -170,7 +169,6 @@ def unusable_clips(session, space_id: str) -> list[tuple[Clip, str]]:
     return found
 
 
-@dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)
 def sweep_clips(space_id: str) -> None:
     """Withdraw clips whose voices no longer consent, expire listener clips of removed episodes,
     and delete their objects."""
@@ -184,3 +182,13 @@ def sweep_clips(space_id: str) -> None:
             stage_logger(space_id, "clips", clip.id).info("clip %s", status)
     for key in keys:
         store.delete(key)
+
+
+def register(broker: dramatiq.Broker) -> None:
+    clips = queue_name("clips")
+    dramatiq.actor(render_clip_audio, queue_name=clips, broker=broker, **_OPTIONS)
+    dramatiq.actor(render_clip_audiogram, queue_name=clips, broker=broker, **_OPTIONS)
+    dramatiq.actor(
+        sweep_clips, queue_name=queue_name("control"), max_retries=20, min_backoff=1000,
+        broker=broker,
+    )  # fmt: skip

@@ -19,29 +19,18 @@ from sqlalchemy import select
 
 from infra.db import session_scope
 from infra.models import Episode, Space, StageRun, utcnow
+from infra.queue import enqueue, queue_name
 from infra.settings import get_settings
 from infra.storage import ObjectStore
+from pipeline.states import ACTIVE, PER_PARTICIPANT, RunStatus, SpaceStatus, Stage
+from services.operations import RESEND_QUEUED_AFTER
 from services.publishing import episode_servable, take_down_episode
-from workers.broker import queue, send_with_retry
 from workers.plan import plan_space
 from workers.runs import stage_logger
+from workers.stage import ACTOR_NAMES, STAGE_OF_ACTOR
 
-ACTIVE_STATUSES = ("processing", "held", "published", "unpublished")
-PER_PARTICIPANT = ("activity", "transcribe")
-
-# A run queued this long ago that never started lost its message (say, a crash between the
-# database commit and the send); it is sent again.
-RESEND_QUEUED_AFTER = timedelta(minutes=10)
+# A run that has said nothing for the retry backoff plus this long lost its message.
 STUCK_MARGIN = timedelta(minutes=10)
-
-STAGE_ACTORS = {
-    "activity": "detect_activity",
-    "bleed": "check_bleed",
-    "mix": "mix_space",
-    "master": "master_space",
-    "transcribe": "transcribe_participant",
-    "publish": "publish_space",
-}
 
 
 def advance(space_id: str) -> list[tuple[str, str]]:
@@ -51,7 +40,7 @@ def advance(space_id: str) -> list[tuple[str, str]]:
     to_send: list[tuple[str, str]] = []
     with session_scope(settings.database_url) as session:
         space = session.get(Space, space_id, with_for_update=True)
-        if space is None or space.status not in ACTIVE_STATUSES:
+        if space is None or space.status not in ACTIVE:
             return []
         if space.vault_deleted_at is not None:
             store = ObjectStore(settings)
@@ -76,14 +65,15 @@ def advance(space_id: str) -> list[tuple[str, str]]:
             """True when done for ``fp``; otherwise enqueue it if ready and not already going."""
             run = runs.get((stage, subject))
             if run is not None and run.fingerprint == fp:
-                if run.status == "done":
+                if run.status == RunStatus.DONE:
                     return True
-                if run.status == "failed":
+                if run.status == RunStatus.FAILED:
                     failed.append(f"{stage}: {run.error}")
                     return False
-                if run.status in ("running", "retrying") and now - run.updated_at < stuck_after:
+                stuck = now - run.updated_at >= stuck_after
+                if run.status in (RunStatus.RUNNING, RunStatus.RETRYING) and not stuck:
                     return False
-                if run.status == "queued" and now - run.queued_at < RESEND_QUEUED_AFTER:
+                if run.status == RunStatus.QUEUED and now - run.queued_at < RESEND_QUEUED_AFTER:
                     return False
             if not ready:
                 return False
@@ -91,40 +81,41 @@ def advance(space_id: str) -> list[tuple[str, str]]:
                 run = StageRun(space_id=space_id, stage=stage, subject=subject, fingerprint=fp)
                 session.add(run)
                 runs[(stage, subject)] = run
-            run.fingerprint, run.status, run.error, run.progress = fp, "queued", None, 0.0
+            run.fingerprint, run.status, run.error, run.progress = fp, RunStatus.QUEUED, None, 0.0
             run.queued_at = now
             to_send.append((stage, subject))
             return False
 
-        activity = {pid: settle("activity", pid, fp, True) for pid, fp in plan.activity_fps.items()}
+        activity = {
+            pid: settle(Stage.ACTIVITY, pid, fp, True) for pid, fp in plan.activity_fps.items()
+        }
         suspects_known = all(activity[p.id] for p in plan.bleed_suspects)
         if plan.audible:
-            checked = settle("bleed", "", plan.bleed_fp, suspects_known)
-            mixed = settle("mix", "", plan.mix_fp, checked or not space.duck_excluded)
-            mastered = settle("master", "", plan.master_fp, mixed)
+            checked = settle(Stage.BLEED, "", plan.bleed_fp, suspects_known)
+            mixed = settle(Stage.MIX, "", plan.mix_fp, checked or not space.duck_excluded)
+            mastered = settle(Stage.MASTER, "", plan.master_fp, mixed)
             # Transcription reads when the speaker speaks from their activity, not a second VAD.
             transcribed = [
-                settle("transcribe", pid, fp, activity.get(pid, False))
+                settle(Stage.TRANSCRIBE, pid, fp, activity.get(pid, False))
                 for pid, fp in plan.transcribe_fps.items()
             ]
             ready = mastered and checked and all(transcribed) and all(activity.values())
         else:
             ready = True  # nobody may be heard: publishing withdraws any earlier episode
-        published = False if plan.held else settle("publish", "", plan.publish_fp, ready)
+        published = False if plan.held else settle(Stage.PUBLISH, "", plan.publish_fp, ready)
         if failed:
-            space.status, space.error = "failed", failed[0]
+            space.status, space.error = SpaceStatus.FAILED, failed[0]
         elif published:
-            space.status = "published" if plan.audible else "unpublished"
+            space.status = SpaceStatus.PUBLISHED if plan.audible else SpaceStatus.UNPUBLISHED
             space.error = None if plan.audible else "nobody consents to publication"
         elif plan.held and ready:
-            space.status, space.error = "held", None
+            space.status, space.error = SpaceStatus.HELD, None
         else:
-            space.status, space.error = "processing", None
-    broker = dramatiq.get_broker()
+            space.status, space.error = SpaceStatus.PROCESSING, None
     for n, (stage, subject) in enumerate(to_send):
         args = (space_id, subject) if stage in PER_PARTICIPANT else (space_id,)
         try:
-            send_with_retry(broker.get_actor(STAGE_ACTORS[stage]), *args)
+            enqueue(ACTOR_NAMES[Stage(stage)], *args)
         except Exception:
             _mark_unsent(space_id, to_send[n:])
             raise  # this advance is retried, and sends them then
@@ -144,34 +135,8 @@ def _mark_unsent(space_id: str, unsent: list[tuple[str, str]]) -> None:
                     StageRun.subject == subject,
                 )
             )
-            if run is not None and run.status == "queued":
+            if run is not None and run.status == RunStatus.QUEUED:
                 run.queued_at = utcnow() - RESEND_QUEUED_AFTER
-
-
-def reopen_failed(session, space: Space) -> None:
-    """A failed space goes back to processing; every stage not done runs again (failed ones,
-    and any still marked queued, running or retrying when the space failed)."""
-    for run in session.scalars(
-        select(StageRun).where(StageRun.space_id == space.id, StageRun.status != "done")
-    ):
-        run.status, run.error = "queued", None
-        run.fingerprint = ""  # forces the stage to run again
-        run.queued_at = utcnow() - RESEND_QUEUED_AFTER  # sent by the next advance at once
-    space.status, space.error = "processing", None
-
-
-def settle_unrun(session, space: Space, stage: str, subject: str) -> None:
-    """A stage's message arrived after its space failed: record its run as failed too (it did
-    not run), so the space's state says what reopening it will run."""
-    run = session.scalar(
-        select(StageRun).where(
-            StageRun.space_id == space.id, StageRun.stage == stage, StageRun.subject == subject
-        )
-    )
-    if run is not None and run.status in ("queued", "running", "retrying"):
-        run.status = "failed"
-        run.error = f"not run: the space had failed ({space.error or 'another stage failed'})"
-        run.finished_at = utcnow()
 
 
 def _settle_without_recordings(session, store: ObjectStore, space: Space) -> list[str]:
@@ -182,7 +147,7 @@ def _settle_without_recordings(session, store: ObjectStore, space: Space) -> lis
     if episode is None or episode.removed_at is not None:
         return []
     if episode_servable(session, episode):
-        space.status = "published"
+        space.status = SpaceStatus.PUBLISHED
         return []
     return take_down_episode(
         session,
@@ -194,30 +159,29 @@ def _settle_without_recordings(session, store: ObjectStore, space: Space) -> lis
     )
 
 
-@dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)
 def advance_space(space_id: str) -> None:
     advance(space_id)
 
 
-@dramatiq.actor(queue_name=queue("control"), max_retries=3, min_backoff=1000)
 def resume_stalled() -> None:
     """Advance every space still processing. A message the broker lost (Redis restarted without
     its append-only file, or the broker went away after the API committed a finish) leaves a
     space waiting for a stage nobody will run; advancing sends what is missing, and stages
     queued for longer than ``RESEND_QUEUED_AFTER`` again. Sent by ``spacecast scheduler``."""
     with session_scope(get_settings().database_url) as session:
-        processing = session.scalars(select(Space.id).where(Space.status == "processing")).all()
+        processing = session.scalars(
+            select(Space.id).where(Space.status == SpaceStatus.PROCESSING)
+        ).all()
     for space_id in processing:
-        send_with_retry(advance_space, space_id)
+        enqueue("advance_space", space_id)
         stage_logger(space_id, "resume").info("advance sent by the scheduler")
 
 
-@dramatiq.actor(queue_name=queue("control"), max_retries=20, min_backoff=1000)
 def stage_gave_up(message: dict, retry_info: dict) -> None:
-    """Retries of a stage ran out: record the stage (and so the space) as failed."""
-    actor = message.get("actor_name", "")
+    """Retries of a stage ran out: record the stage (and so the space) as failed. The one owner
+    of exhausted retries (the dead-letter middleware records the message itself)."""
+    stage = STAGE_OF_ACTOR.get(message.get("actor_name", ""))
     args = message.get("args", [])
-    stage = next((name for name, actor_name in STAGE_ACTORS.items() if actor_name == actor), None)
     if stage is None or not args:
         return
     space_id = args[0]
@@ -229,13 +193,26 @@ def stage_gave_up(message: dict, retry_info: dict) -> None:
                 StageRun.space_id == space_id, StageRun.stage == stage, StageRun.subject == subject
             )
         )
-        if run is None or run.status == "done":
+        if run is None or run.status == RunStatus.DONE:
             return
         retries = retry_info.get("retries")
-        run.status = "failed"
+        run.status = RunStatus.FAILED
         run.error = f"gave up after {retries} retries: {run.error or 'unknown error'}"
         run.finished_at = utcnow()
         space = session.get(Space, space_id)
         if space is not None:
-            space.status, space.error = "failed", f"{stage}: {run.error}"
+            space.status, space.error = SpaceStatus.FAILED, f"{stage}: {run.error}"
     stage_logger(space_id, stage, subject).error("gave up after %s retries", retries)
+
+
+def register(broker: dramatiq.Broker) -> None:
+    control = queue_name("control")
+    dramatiq.actor(
+        advance_space, queue_name=control, max_retries=20, min_backoff=1000, broker=broker
+    )
+    dramatiq.actor(
+        resume_stalled, queue_name=control, max_retries=3, min_backoff=1000, broker=broker
+    )
+    dramatiq.actor(
+        stage_gave_up, queue_name=control, max_retries=20, min_backoff=1000, broker=broker
+    )

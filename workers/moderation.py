@@ -12,24 +12,15 @@ from sqlalchemy import select
 
 from infra.db import session_scope
 from infra.models import Participant, Space, Track
-from infra.settings import get_settings
+from infra.queue import queue_name
+from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore, sha256_file
 from infra.vault import review_transcript_key, sweep
 from pipeline.transcribe import transcribe_track
 from pipeline.transcript import segments_to_data
-from workers.broker import queue
 from workers.runs import stage_logger
 
-_settings = get_settings()
 
-
-@dramatiq.actor(
-    queue_name=queue("transcribe"),
-    max_retries=8,
-    min_backoff=2_000,
-    max_backoff=300_000,
-    time_limit=int((_settings.stage_timeout_s + 600) * 1000),
-)
 def prepare_review(space_id: str) -> None:
     """Transcribe every retained track of a reported space, for its moderators only.
 
@@ -74,7 +65,6 @@ def prepare_review(space_id: str) -> None:
         log.info("review transcript of %s: %d lines", participant_id, len(result.segments))
 
 
-@dramatiq.actor(queue_name=queue("control"), max_retries=5, min_backoff=10_000)
 def sweep_vault(now: str | None = None) -> None:
     """Delete expired, unheld raw recordings. ``now`` (ISO 8601) is for operators replaying a
     sweep as of a given time; scheduled sweeps leave it out."""
@@ -84,3 +74,19 @@ def sweep_vault(now: str | None = None) -> None:
     if report.objects_failed:
         # Recorded as pending; raising makes Dramatiq try again with backoff as well.
         raise RuntimeError(f"{report.objects_failed} vault objects could not be deleted yet")
+
+
+def register(broker: dramatiq.Broker, settings: Settings) -> None:
+    dramatiq.actor(
+        prepare_review,
+        queue_name=queue_name("transcribe"),
+        max_retries=8,
+        min_backoff=2_000,
+        max_backoff=300_000,
+        time_limit=int((settings.stage_timeout_s + 600) * 1000),
+        broker=broker,
+    )
+    dramatiq.actor(
+        sweep_vault, queue_name=queue_name("control"), max_retries=5, min_backoff=10_000,
+        broker=broker,
+    )  # fmt: skip

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from infra.consent import current_states
 from infra.models import Participant, Space
 from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
+from pipeline.states import Stage
 from pipeline.transcribe import model_fingerprint
+from services.ledger import current_states
 
 # Bump when a stage's output for the same inputs changes (a new algorithm or format).
 STAGE_VERSIONS = {
@@ -63,6 +64,20 @@ class SpacePlan:
 
     def participant(self, participant_id: str) -> Participant:
         return next(p for p in self.space.participants if p.id == participant_id)
+
+    def fingerprint(self, stage: Stage, subject: str = "") -> str | None:
+        """The fingerprint of ``stage``'s inputs (for ``subject``, a participant, where the stage
+        is per participant); None when the plan does not have that stage run."""
+        if stage == Stage.ACTIVITY:
+            return self.activity_fps.get(subject)
+        if stage == Stage.TRANSCRIBE:
+            return self.transcribe_fps.get(subject)
+        return {
+            Stage.BLEED: self.bleed_fp,
+            Stage.MIX: self.mix_fp,
+            Stage.MASTER: self.master_fp,
+            Stage.PUBLISH: self.publish_fp,
+        }[stage]
 
 
 def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:

@@ -22,7 +22,7 @@ from infra.models import Space, StageRun, utcnow
 from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore
 from pipeline.errors import SpacecastError
-from services.publishing import output_keys
+from services.runs import output_keys
 
 _PROGRESS_EVERY_S = 2.0
 
@@ -160,11 +160,19 @@ def run_stage(
     if not _finish(settings, space_id, stage, subject, fingerprint, status="done", result=result):
         # Consent changed while this ran (the run was retired): what it made may hold a voice
         # that is no longer allowed, so it is deleted rather than recorded.
-        context.store_delete(output_keys(StageRun(result=result)))
+        context.store_delete(output_keys(StageRun(stage=stage, result=result)))
         log.info("retired while running; its output was deleted")
         return "retired"
     log.info("done")
     return "done"
+
+
+def stage_costs(ffmpeg_cpu_s: float, ffmpeg_max_rss_mb: float) -> dict:
+    """What the stage's ffmpeg runs cost, for the report and the benchmarks."""
+    return {
+        "ffmpeg_cpu_s": round(ffmpeg_cpu_s, 3),
+        "ffmpeg_max_rss_mb": round(ffmpeg_max_rss_mb, 1),
+    }
 
 
 def _cpu_s() -> float:

@@ -16,12 +16,12 @@ from api.limits import rate_limited
 from api.routes.spaces import Ingest, _require_recording, get_participant
 from api.tracks import BINARY_BODY
 from api.views import participant_out
-from infra.consent import current_states
 from infra.db import session_scope
 from infra.models import Participant
 from infra.settings import get_settings
 from pipeline.chunks import BYTES_PER_SAMPLE, RATE_HZ, ChunkRefused, check_chunk
 from pipeline.consent import ConsentState
+from services.ledger import current_states
 
 router = APIRouter(tags=["live ingest"])
 

@@ -26,6 +26,7 @@ from api.urls import (
 )
 from api.web import render
 from infra.models import Clip, Episode, Show, Space, TranscriptSegment
+from infra.queue import enqueue
 from pipeline.suggest import suggest_clips
 from pipeline.transcript import Segment, segments_from_data
 from services.clips import clip_context
@@ -50,7 +51,7 @@ Manager = Annotated[Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="own
 
 
 def _timeline_start(episode: Episode) -> float:
-    return float((episode.report or {}).get("episode", {}).get("timeline_start_s", 0.0))
+    return episode.timeline_start_s
 
 
 def clip_out(session, clip: Clip, episode: Episode) -> schemas.ClipOut:
@@ -208,8 +209,6 @@ def create_clip(
 ) -> schemas.ClipOut:
     """Cut a range. Refused (409) when anyone audible in it has not consented to clips, and the
     refusal names them."""
-    from workers.actors import render_clip_audio
-
     cut = _assess_cut(session, settings, principal, episode_id, body)
     if cut.range_error:
         raise HTTPException(422, cut.range_error)
@@ -231,7 +230,7 @@ def create_clip(
     )
     session.add(clip)
     session.commit()
-    render_clip_audio.send(clip.id)
+    enqueue("render_clip_audio", clip.id)
     return clip_out(session, clip, episode)
 
 
@@ -310,14 +309,12 @@ def delete_clip(clip_id: str, session: SessionDep, store: StoreDep, principal: C
 def request_audiogram(clip_id: str, session: SessionDep, principal: Cutter) -> schemas.ClipOut:
     """Render the clip as a square MP4 with its waveform and burned-in captions; poll the clip
     for its URL."""
-    from workers.actors import render_clip_audiogram
-
     clip, episode = _clip(session, clip_id)
     if not _may_change(session, principal, clip, episode):
         raise HTTPException(404, f"clip {clip_id} not found")
     if not clip_servable(session, clip, episode):
         raise HTTPException(409, f"clip {clip_id} is {clip.status}, not ready")
-    render_clip_audiogram.send(clip.id)
+    enqueue("render_clip_audiogram", clip.id)
     return clip_out(session, clip, episode)
 
 

@@ -15,6 +15,7 @@ from api.auth import Principal, Role, allow
 from api.deps import SessionDep
 from api.limits import rate_limited
 from infra.models import Clip, Complaint, Episode, Participant, Space
+from infra.queue import enqueue
 from services.publishing import clip_servable
 
 router = APIRouter(tags=["complaints"])
@@ -52,7 +53,7 @@ def _timeline_shift(episode: Episode | None) -> float:
     """Room time of the episode's first sample (episode times + this = room times)."""
     if episode is None:
         return 0.0
-    return float((episode.report or {}).get("episode", {}).get("timeline_start_s", 0.0))
+    return episode.timeline_start_s
 
 
 def complaint_out(session: Session, complaint: Complaint) -> schemas.ComplaintOut:
@@ -125,8 +126,6 @@ def file_complaint(
 ) -> schemas.ComplaintOut:
     """Report a space, one speaker, a moment, an episode or a clip. The space's recordings are
     kept while the complaint is reviewed, and for the appeal window after it is decided."""
-    from workers.actors import prepare_review
-
     space, episode, clip = _resolve(session, principal, body)
     if body.target == "clip" and clip is None:
         raise HTTPException(422, "a complaint about a clip needs clip_id")
@@ -162,7 +161,7 @@ def file_complaint(
     )
     session.add(complaint)
     session.commit()
-    prepare_review.send(space.id)
+    enqueue("prepare_review", space.id)
     return complaint_out(session, complaint)
 
 

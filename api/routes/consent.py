@@ -18,12 +18,12 @@ from api.limits import rate_limited
 from api.routes.spaces import get_participant
 from api.urls import base_url
 from api.views import consent_out
-from infra.consent import current_states
 from infra.models import ConsentEntry, Participant, Space
 from infra.settings import get_settings
 from pipeline.consent import ConsentState
 from services import participants
 from services.consent import answer, prompt
+from services.ledger import current_states
 
 router = APIRouter(tags=["consent"])
 

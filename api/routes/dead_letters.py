@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from api import schemas
 from api.auth import Principal, Role, allow
 from api.deps import SessionDep
 from infra.models import DeadLetter
+from services import operations
 
 router = APIRouter(tags=["operations"])
 
@@ -58,11 +59,6 @@ def retry_dead_letter(
     dead_letter_id: str, session: SessionDep, principal: Operator
 ) -> schemas.DeadLetterOut:
     """Send the message again with its retries reset (a failed space is reopened)."""
-    from workers.dead_letters import resend
-
-    row = session.get(DeadLetter, dead_letter_id)
-    if row is None:
-        raise HTTPException(404, f"no dead letter {dead_letter_id!r}")
-    resend(row)
-    session.commit()
+    row = operations.dead_letter(session, dead_letter_id)
+    operations.retry_dead_letter(session, row)
     return _out(row)

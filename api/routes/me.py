@@ -18,13 +18,13 @@ from api.routes.consent import ledger_out
 from api.streaming import stream_object
 from api.urls import media_url
 from api.views import consent_out
-from infra.consent import current_states
 from infra.models import Episode, Participant, TranscriptSegment
 from infra.settings import get_settings
 from pipeline.consent import ConsentState
 from services import participants
 from services.consent import Answerer, answer, prompt, withdrawn_hold_ends
 from services.errors import NotFound
+from services.ledger import current_states
 from services.publishing import episode_servable
 
 router = APIRouter(prefix="/me", tags=["participants"])

@@ -48,9 +48,9 @@ from infra.storage import ObjectStore, sha256_file
 from infra.vault import review_transcript_key
 from pipeline.retention import OPEN_STATUSES
 from pipeline.review import ReviewTrack, Window, lines_in, render_excerpt, search_lines
+from pipeline.states import RENDERED
 from pipeline.transcript import Segment, segments_from_data
 from services.publishing import (
-    RENDERED,
     delete_objects,
     take_down_clip,
     take_down_episode,

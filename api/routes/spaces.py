@@ -18,16 +18,18 @@ from api.deps import SessionDep, StoreDep
 from api.limits import rate_limited
 from api.tracks import BINARY_BODY, UploadTooLarge, receive_to_file, store_track
 from api.views import episode_out, participant_out, space_out
-from infra.consent import current_states
 from infra.db import session_scope
 from infra.models import Episode, Participant, Space, TrackChunk
 from infra.queue import enqueue
 from infra.settings import get_settings
 from pipeline.consent import ConsentState, Participation, decide_publication
 from pipeline.errors import NothingToPublish
+from pipeline.states import RENDERED
 from services.consent import record_reported
 from services.errors import Conflict
-from services.publishing import RENDERED, episode_servable
+from services.ledger import current_states
+from services.operations import reopen_failed
+from services.publishing import episode_servable
 
 router = APIRouter(tags=["spaces"])
 
@@ -234,8 +236,6 @@ def finish_space(
     ``hold`` publication until they do (the default), or ``exclude`` them and publish now. A
     failed space can be finished again; its failed stages are retried.
     """
-    from workers.flow import reopen_failed
-
     body = body or schemas.FinishIn()
     space = space_for(session, principal, space_id, ingest=True)
     if space.status not in ("recording", "failed"):

@@ -227,9 +227,9 @@ def _ready_clip(session, store, episode, creator_id: str) -> tuple[str, str]:
 
 def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
     """A space with a published episode whose media objects exist in the bucket."""
-    from infra.consent import record_answers
     from infra.models import Episode, Participant, Space
     from infra.storage import media_key
+    from services.ledger import record_answers
 
     space = Space(show_id=show.id, title=title, status="published")
     session.add(space)
@@ -285,11 +285,11 @@ def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
 def world(api_env) -> Iterator[World]:
     from api.app import create_app
     from infra.accounts import create_user, issue_key
-    from infra.consent import record_answers
     from infra.db import session_scope
     from infra.models import Participant, Show, Space, User
     from infra.settings import get_settings
     from infra.storage import ObjectStore
+    from services.ledger import record_answers
 
     store = ObjectStore(get_settings())
     store.ensure_bucket()

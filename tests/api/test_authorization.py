@@ -312,8 +312,8 @@ def _dead_letter(world: World) -> str:
     """A recorded dead letter of an advance of space A, for the retry route."""
     from infra.db import session_scope
     from infra.models import DeadLetter
+    from infra.queue import queue_name as queue
     from infra.settings import get_settings
-    from workers.broker import queue
 
     message = {
         "queue_name": queue("control"),

@@ -36,7 +36,6 @@ def published_room(world: World, show: str = "A", *, recording: bool = False) ->
     """A space of show ``show`` with Alice and Bruno recorded and published: raw tracks, the mix,
     each speaker's transcript and the mastered files under work/ as the stages leave them, the
     published media, and a ready listener clip, every object real in the bucket."""
-    from infra.consent import record_answers
     from infra.db import session_scope
     from infra.models import (
         Clip,
@@ -50,6 +49,7 @@ def published_room(world: World, show: str = "A", *, recording: bool = False) ->
     )
     from infra.settings import get_settings
     from infra.storage import ObjectStore, media_key, raw_track_key, work_key
+    from services.ledger import record_answers
 
     store = ObjectStore(get_settings())
     with session_scope(get_settings().database_url) as session:

@@ -42,7 +42,7 @@ from tests.service.faults import (
     wait_until,
 )
 from tests.service.stack import ServiceStack
-from workers.flow import STAGE_ACTORS
+from workers.stage import ACTOR_NAMES as STAGE_ACTORS
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""The consent ledger in the database: appending answers and reading the current state."""
+"""The consent ledger in the database: appending answers, and reading each participant's current
+state with moderators' removals applied (``pipeline.consent`` decides what the entries mean)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,166 @@
+"""Stage runs and what they made: one typed result per stage, as stored in ``StageRun.result``,
+the bucket objects each names, and the results of a space's runs read in one place."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infra.models import StageRun
+from pipeline.activity import SpeechActivity
+from pipeline.states import RunStatus, Stage
+
+R = TypeVar("R", bound="StageResult")
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a stage made. ``cost`` is what running it took (CPU, the worker's memory), added by
+    the stage runner; fields are the stage's own."""
+
+    stage: ClassVar[Stage]
+    cost: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        cost = data.pop("cost")
+        return {**data, **cost}
+
+    @classmethod
+    def from_dict(cls: type[R], data: dict) -> R:
+        names = {f.name for f in fields(cls)} - {"cost"}
+        own = {k: v for k, v in data.items() if k in names}
+        return cls(**own, cost={k: v for k, v in data.items() if k not in names})
+
+    def output_keys(self) -> set[str]:
+        """The bucket objects this result names."""
+        return set()
+
+
+@dataclass(frozen=True)
+class ActivityResult(StageResult):
+    stage: ClassVar[Stage] = Stage.ACTIVITY
+    segments: list = field(default_factory=list)  # [start_s, end_s] of speech, room timeline
+    audio_s: float = 0.0
+    speech_s: float = 0.0
+
+    @classmethod
+    def of(cls, activity: SpeechActivity) -> ActivityResult:
+        return cls(**activity.as_dict())
+
+    def activity(self) -> SpeechActivity:
+        return SpeechActivity.from_dict({"segments": self.segments, "audio_s": self.audio_s})
+
+    def windows(self) -> list[tuple[float, float]]:
+        return [(float(a), float(b)) for a, b in self.segments]
+
+
+@dataclass(frozen=True)
+class BleedResult(StageResult):
+    stage: ClassVar[Stage] = Stage.BLEED
+    findings: list = field(default_factory=list)  # BleedFinding.as_dict() each
+
+    def bleeding(self) -> set[str]:
+        """Excluded speakers found on a published microphone."""
+        return {f["speaker_id"] for f in self.findings if f["detected"]}
+
+
+@dataclass(frozen=True)
+class MixResult(StageResult):
+    stage: ClassVar[Stage] = Stage.MIX
+    key: str = ""
+    profile_key: str = ""  # the mix's 100 ms momentary loudness (clips read it)
+    timeline_start_s: float = 0.0  # room time of the mix's first sample
+    duration_s: float = 0.0
+    voices: list = field(default_factory=list)  # participant ids whose voice the mix holds
+    loudness: dict = field(default_factory=dict)
+    ducked_windows: int = 0
+
+    def output_keys(self) -> set[str]:
+        return {k for k in (self.key, self.profile_key) if k}
+
+
+@dataclass(frozen=True)
+class MasterResult(StageResult):
+    stage: ClassVar[Stage] = Stage.MASTER
+    files: dict = field(default_factory=dict)  # "mp3"/"opus" -> delivered file, with its key
+    voices: list = field(default_factory=list)
+
+    def output_keys(self) -> set[str]:
+        return {f["key"] for f in self.files.values() if "key" in f}
+
+
+@dataclass(frozen=True)
+class TranscriptionResult(StageResult):
+    stage: ClassVar[Stage] = Stage.TRANSCRIBE
+    key: str = ""  # the speaker's word-timed segments, room timeline
+    segments: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    real_time_factor: float = 0.0
+
+    def output_keys(self) -> set[str]:
+        return {self.key} if self.key else set()
+
+
+@dataclass(frozen=True)
+class PublishResult(StageResult):
+    stage: ClassVar[Stage] = Stage.PUBLISH
+    render_id: str | None = None
+    segments: int = 0
+    deleted_objects: int = 0
+
+
+RESULTS: dict[Stage, type[StageResult]] = {
+    cls.stage: cls
+    for cls in (
+        ActivityResult,
+        BleedResult,
+        MixResult,
+        MasterResult,
+        TranscriptionResult,
+        PublishResult,
+    )
+}
+
+
+def result_of(run: StageRun) -> StageResult | None:
+    """The run's typed result (None until it has one)."""
+    return RESULTS[Stage(run.stage)].from_dict(run.result) if run.result else None
+
+
+def output_keys(run: StageRun) -> set[str]:
+    result = result_of(run)
+    return result.output_keys() if result else set()
+
+
+@dataclass(frozen=True)
+class SpaceResults:
+    """The results of a space's finished runs."""
+
+    activity: dict[str, ActivityResult]
+    transcription: dict[str, TranscriptionResult]
+    bleed: BleedResult | None
+    mix: MixResult | None
+    master: MasterResult | None
+
+
+def done_results(session: Session, space_id: str) -> SpaceResults:
+    runs = session.scalars(
+        select(StageRun).where(StageRun.space_id == space_id, StageRun.status == RunStatus.DONE)
+    )
+    by_stage: dict[Stage, dict[str, Any]] = {stage: {} for stage in Stage}
+    for run in runs:
+        result = result_of(run)
+        if result is not None:
+            by_stage[Stage(run.stage)][run.subject] = result
+    return SpaceResults(
+        activity=by_stage[Stage.ACTIVITY],
+        transcription=by_stage[Stage.TRANSCRIBE],
+        bleed=by_stage[Stage.BLEED].get(""),
+        mix=by_stage[Stage.MIX].get(""),
+        master=by_stage[Stage.MASTER].get(""),
+    )
