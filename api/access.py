@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from api.auth import Principal, Role
 from infra.models import Episode, Show, Space
+from services.errors import Gone, NotFound
 from services.publishing import episode_servable
 
 
 def _not_found(kind: str, object_id: str) -> HTTPException:
-    return HTTPException(404, f"{kind} {object_id} not found")
+    return NotFound(f"{kind} {object_id} not found")
 
 
 def may_manage_show(principal: Principal, show: Show, *, ingest: bool = False) -> bool:
@@ -64,10 +65,9 @@ def published_episode(session: Session, episode_id: str) -> Episode:
     if episode is None:
         raise _not_found("episode", episode_id)
     if episode.removed_at is not None:
-        raise HTTPException(410, f"episode {episode_id} was taken down")
+        raise Gone(f"episode {episode_id} was taken down")
     if not episode_servable(session, episode):
-        raise HTTPException(
-            410,
+        raise Gone(
             f"episode {episode_id} was withdrawn: a speaker withdrew consent; it is being "
             "made again without them",
         )

@@ -22,7 +22,7 @@ from pipeline.errors import (
     SpacecastError,
     TimeLimitExceeded,
 )
-from services.errors import Conflict, Forbidden, Gone, NotFound
+from services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 
 log = logging.getLogger("spacecast.api")
 
@@ -39,6 +39,7 @@ STATUS: list[tuple[type[SpacecastError], int]] = [
     (Forbidden, 403),
     (Conflict, 409),
     (Gone, 410),
+    (Invalid, 422),
 ]
 
 
@@ -151,8 +152,11 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"detail": validation_message(exc)}, status_code=422)
 
     @app.exception_handler(SpacecastError)
-    async def _spacecast_error(request: Request, exc: SpacecastError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+    async def _spacecast_error(request: Request, exc: SpacecastError) -> Response:
+        status = status_for(exc)
+        if _wants_page(request):
+            return _page_error(request, StarletteHTTPException(status, str(exc)))
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -8,13 +8,13 @@ from sqlalchemy.orm import Session
 from api import schemas
 from api.urls import feed_url, media_url
 from infra.models import Episode, Participant, Show, Space, StageRun
-from infra.moderation import retention_for
 from infra.settings import get_settings
 from pipeline.consent import ConsentState, Participation, decide_publication
 from pipeline.retention import Retention
 from pipeline.states import SpaceStatus
 from services.ledger import current_states
 from services.publishing import episode_servable
+from services.retention import retention_for
 from services.runs import done_results
 
 STAGE_ORDER = {"activity": 0, "transcribe": 1, "bleed": 2, "mix": 3, "master": 4, "publish": 5}

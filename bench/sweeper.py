@@ -23,7 +23,7 @@ from infra.models import Participant, Show, Space, Track, utcnow
 from infra.s3server import LocalS3Server
 from infra.settings import Settings
 from infra.storage import ObjectStore
-from infra.vault import sweep
+from services.retention import sweep
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

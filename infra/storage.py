@@ -4,8 +4,10 @@ Key layout (every part is a server-generated id, never user text):
 
     raw/{space_id}/{participant_id}/{track_id}     raw participant tracks (the retention vault)
     raw/{space_id}/{participant_id}/chunks/{seq}   live chunks, until assembled into the track
+    raw/{space_id}/review/transcript-*.json        review transcripts, made for moderators
     work/{space_id}/{stage}-{fingerprint}.{ext}    intermediate stage results (mix, transcripts)
     media/{space_id}/{render_id}/{file}            published episode audio and transcripts
+    clips/{space_id}/{clip_id}/{render_id}/{file}  clip audio, transcript excerpt, audiogram
     shows/{show_id}/{file}                         show artwork
 """
 
@@ -37,6 +39,19 @@ def chunks_prefix(space_id: str, participant_id: str) -> str:
 
 def chunk_key(space_id: str, participant_id: str, seq: int) -> str:
     return f"{chunks_prefix(space_id, participant_id)}{seq:08d}"
+
+
+def vault_prefix(space_id: str) -> str:
+    """Everything kept for moderators of one space: raw tracks, chunks, review transcripts."""
+    return f"raw/{space_id}/"
+
+
+def review_transcript_key(space_id: str, participant_id: str, track_sha256: str) -> str:
+    return f"raw/{space_id}/review/transcript-{participant_id}-{track_sha256[:16]}.json"
+
+
+def clip_key(space_id: str, clip_id: str, render_id: str, name: str) -> str:
+    return f"clips/{space_id}/{clip_id}/{render_id}/{name}"
 
 
 def work_key(space_id: str, name: str) -> str:
@@ -171,6 +186,20 @@ class ObjectStore:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys
+
+    def delete_many(self, keys: list[str]) -> dict[str, str]:
+        """Delete ``keys`` in batches (DeleteObjects takes at most 1,000); return the errors the
+        endpoint reported, per key."""
+        errors: dict[str, str] = {}
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+            for error in response.get("Errors", []):
+                errors[error["Key"]] = f"{error.get('Code')}: {error.get('Message')}"
+        return errors
 
     def delete_prefix(self, prefix: str) -> int:
         keys = self.list_keys(prefix)

@@ -24,8 +24,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infra.models import Participant, Space, Track, TrackChunk, utcnow
-from infra.moderation import is_held, retention_for
-from infra.queue import enqueue
 from infra.settings import get_settings
 from infra.storage import ObjectStore
 from pipeline.consent import (
@@ -36,10 +34,10 @@ from pipeline.consent import (
     entries_from_shorthand,
 )
 from pipeline.retention import withdrawn_track_erased_at
-from pipeline.states import RENDERED
 from services.errors import Conflict
 from services.ledger import current_states, ledger, record_answers
-from services.publishing import delete_objects, withdraw_unconsented
+from services.publishing import render_again, withdraw_unconsented
+from services.retention import is_held, retention_for
 
 QUESTIONS = {
     "record": "May we keep a recording of your voice for 30 days, for moderators reviewing "
@@ -77,6 +75,12 @@ class Answerer:
     def room(cls, subject: str) -> Answerer:
         """The room service (or the show's recorder), relaying an answer given in its prompt."""
         return cls(subject, "reported_by_room")
+
+
+def may_keep_track(states: Mapping[str, ConsentState], participant: Participant) -> bool:
+    """Whether the participant's answers let Spacecast keep their track at all."""
+    state = states.get(participant.id, ConsentState())
+    return state.allows("record") or state.allows("publish")
 
 
 def prompt(state: ConsentState) -> list[dict]:
@@ -132,11 +136,7 @@ def answer(
         shorthand=shorthand,
     )
     space = participant.space
-    to_delete, rerender = _apply(session, space, participant)
-    session.commit()
-    delete_objects(store, to_delete)
-    if rerender:
-        enqueue("advance_space", space.id)
+    render_again(session, space, store=store, delete_keys=_apply(session, space, participant))
 
 
 def record_reported(
@@ -155,18 +155,14 @@ def record_reported(
     )
 
 
-def _apply(session: Session, space: Space, participant: Participant) -> tuple[list[str], bool]:
-    """What the space's new consent state means now: (object keys to delete after commit,
-    whether the space must be rendered again)."""
+def _apply(session: Session, space: Space, participant: Participant) -> list[str]:
+    """What the space's new consent state means now: the object keys to delete once the answer
+    commits (a refused recording, and whatever no longer allowed voices or words are in)."""
     state = current_states(session, space.id).get(participant.id, ConsentState())
     keys: list[str] = []
     if not state.allows("record"):
         keys += erase_recording(session, participant)
-    keys += withdraw_unconsented(session, space)
-    rerender = space.status in RENDERED
-    if rerender:
-        space.status, space.error = "processing", None
-    return keys, rerender
+    return keys + withdraw_unconsented(session, space)
 
 
 def withdrawn_hold_ends(session: Session, track: Track) -> datetime | None:

@@ -20,3 +20,8 @@ class Conflict(SpacecastError):
 
 class Gone(SpacecastError):
     """It existed, and is no longer available (withdrawn, taken down, used up)."""
+
+
+class Invalid(SpacecastError):
+    """The request is well formed but its values are not acceptable (a range outside the
+    episode, ids not unique, ...); the message names the field."""

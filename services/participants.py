@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from infra.accounts import issue_key
 from infra.models import ApiKey, Participant, ParticipantGrant, Space, Track, utcnow
-from infra.moderation import audit
 from infra.settings import get_settings
 from services.errors import Conflict, Gone, NotFound
+from services.moderation import audit
 
 _CHALLENGE = re.compile(r"^[0-9a-f]{64}$")
 INVITE_PREFIX = "sci_"

@@ -17,10 +17,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from infra.models import Clip, Episode, RemovedRange, Space, StageRun, TranscriptSegment, utcnow
+from infra.queue import enqueue
 from infra.storage import ObjectStore, work_key
 from pipeline.consent import ConsentState, snapshot_allowed
 from pipeline.episode import episode_description, episode_guid
-from pipeline.states import ClipStatus, RunStatus, SpaceStatus
+from pipeline.states import RENDERED, ClipStatus, RunStatus, SpaceStatus
 from pipeline.transcript import Segment
 from services.ledger import current_states
 from services.runs import output_keys
@@ -255,6 +256,29 @@ def take_down_clip(clip: Clip) -> list[str]:
     keys = [entry["key"] for entry in (clip.media or {}).values() if entry.get("key")]
     clip.status, clip.media = ClipStatus.DELETED, {}
     return keys
+
+
+def render_again(
+    session: Session,
+    space: Space,
+    *,
+    store: ObjectStore | None = None,
+    delete_keys: Iterable[str] = (),
+) -> bool:
+    """The one way a changed decision (a consent answer, the host's choice, a moderator's
+    removal) reaches the stages: a space already rendered goes back to processing, the change
+    commits, the objects it no longer allows are deleted, and the flow is asked to advance; the
+    fingerprints decide what is made again. False for a space not rendered (still recording,
+    or taken down), whose change is committed all the same."""
+    rendered = space.status in RENDERED
+    if rendered:
+        space.status, space.error = SpaceStatus.PROCESSING, None
+    session.commit()
+    if store is not None:
+        delete_objects(store, delete_keys)
+    if rendered:
+        enqueue("advance_space", space.id)
+    return rendered
 
 
 def delete_objects(store: ObjectStore, keys: Iterable[str]) -> None:

@@ -129,7 +129,7 @@ def _sweep(args: argparse.Namespace) -> int:
     """One sweep in this process, printing what it did."""
     from infra.settings import get_settings
     from infra.storage import ObjectStore
-    from infra.vault import sweep
+    from services.retention import sweep
 
     settings = get_settings()
     report = sweep(ObjectStore(settings), settings.database_url, settings.retention_policy())

@@ -16,7 +16,7 @@ from infra.db import session_scope
 from infra.models import Clip, Episode, Space, utcnow
 from infra.queue import queue_name
 from infra.settings import get_settings
-from infra.storage import ObjectStore
+from infra.storage import ObjectStore, clip_key
 from pipeline.clips import excerpt_transcript, render_audiogram, render_clip
 from pipeline.errors import SpacecastError
 from pipeline.states import ClipStatus
@@ -34,10 +34,6 @@ from workers.cache import cached_object
 from workers.runs import object_store, stage_logger
 
 _OPTIONS = {"max_retries": 5, "min_backoff": 1_000, "max_backoff": 60_000, "time_limit": 600_000}
-
-
-def clip_key(clip: Clip, render_id: str, name: str) -> str:
-    return f"clips/{clip.space_id}/{clip.id}/{render_id}/{name}"
 
 
 def _episode_words(store: ObjectStore, transcript_keys: list[str], shift_s: float) -> list[Segment]:
@@ -99,13 +95,18 @@ def render_clip_audio(clip_id: str) -> None:
         words = _episode_words(store, transcript_keys, -context.timeline_start_s)
         excerpt = excerpt_transcript(words, start, end)
         delivered = result.files["mp3"]
-        media = {"mp3": {"key": clip_key(clip, render_id, "clip.mp3"), **delivered.as_dict()}}
+        media = {
+            "mp3": {
+                "key": clip_key(clip.space_id, clip.id, render_id, "clip.mp3"),
+                **delivered.as_dict(),
+            }
+        }
         store.put_file(media["mp3"]["key"], delivered.path, content_type=delivered.fmt.mime_type)
-        vtt_key = clip_key(clip, render_id, "clip.vtt")
+        vtt_key = clip_key(clip.space_id, clip.id, render_id, "clip.vtt")
         store.put_bytes(
             vtt_key, to_webvtt(excerpt).encode(), content_type="text/vtt; charset=utf-8"
         )
-        json_key = clip_key(clip, render_id, "clip.json")
+        json_key = clip_key(clip.space_id, clip.id, render_id, "clip.json")
         store.put_bytes(
             json_key, json.dumps(to_podcast_json(excerpt)).encode(), content_type="application/json"
         )
@@ -134,7 +135,7 @@ def render_clip_audiogram(clip_id: str) -> None:
             return
         audio_key, render_id, title = clip.media["mp3"]["key"], clip.render_id, clip.title
         captions = segments_from_data(clip.transcript)
-        mp4_key = clip_key(clip, render_id, "clip.mp4")
+        mp4_key = clip_key(clip.space_id, clip.id, render_id, "clip.mp4")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="spacecast-audiogram-", dir=settings.work_dir) as tmp:
         audio = store.get_file(audio_key, Path(tmp) / "clip.mp3")

@@ -22,7 +22,7 @@ from infra.models import Episode, Space, StageRun, utcnow
 from infra.queue import enqueue, queue_name
 from infra.settings import get_settings
 from infra.storage import ObjectStore
-from pipeline.states import ACTIVE, PER_PARTICIPANT, RunStatus, SpaceStatus, Stage
+from pipeline.states import ACTIVE, IN_FLIGHT, PER_PARTICIPANT, RunStatus, SpaceStatus, Stage
 from services.operations import RESEND_QUEUED_AFTER
 from services.publishing import episode_servable, take_down_episode
 from workers.plan import plan_space
@@ -103,6 +103,11 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         else:
             ready = True  # nobody may be heard: publishing withdraws any earlier episode
         published = False if plan.held else settle(Stage.PUBLISH, "", plan.publish_fp, ready)
+        # Runs the plan no longer has (their participant's answers changed): nothing will run
+        # them, so they must not look as if something would.
+        for (stage, subject), run in runs.items():
+            if run.status in IN_FLIGHT and plan.fingerprint(Stage(stage), subject) is None:
+                run.status, run.error = RunStatus.STALE, "not needed any more: the answers changed"
         if failed:
             space.status, space.error = SpaceStatus.FAILED, failed[0]
         elif published:

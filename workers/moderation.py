@@ -14,10 +14,10 @@ from infra.db import session_scope
 from infra.models import Participant, Space, Track
 from infra.queue import queue_name
 from infra.settings import Settings, get_settings
-from infra.storage import ObjectStore, sha256_file
-from infra.vault import review_transcript_key, sweep
+from infra.storage import ObjectStore, review_transcript_key, sha256_file
 from pipeline.transcribe import transcribe_track
 from pipeline.transcript import segments_to_data
+from services.retention import sweep
 from workers.runs import stage_logger
 
 

@@ -72,6 +72,8 @@ class SpacePlan:
             return self.activity_fps.get(subject)
         if stage == Stage.TRANSCRIBE:
             return self.transcribe_fps.get(subject)
+        if not self.audible and stage != Stage.PUBLISH:
+            return None  # nobody may be heard: nothing is mixed; publishing withdraws
         return {
             Stage.BLEED: self.bleed_fp,
             Stage.MIX: self.mix_fp,

@@ -83,6 +83,8 @@ def run(name: Stage, space_id: str, subject: str = "") -> str:
     plan = load_plan(space_id, name, subject)
     fingerprint = plan.fingerprint(name, subject) if plan is not None else None
     if plan is None or fingerprint is None:
+        if plan is not None:  # the answers changed since it was queued: advance settles it
+            enqueue("advance_space", space_id)
         return "nothing to do"
     work = STAGES[name].work
     outcome = run_stage(

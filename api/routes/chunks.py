@@ -5,23 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import schemas
 from api.access import space_for
-from api.chunks import acknowledged, finish_chunks, span_of, store_chunk
 from api.deps import StoreDep
 from api.limits import rate_limited
-from api.routes.spaces import Ingest, _require_recording, get_participant
+from api.roles import Ingest
 from api.tracks import BINARY_BODY
 from api.views import participant_out
 from infra.db import session_scope
 from infra.models import Participant
 from infra.settings import get_settings
 from pipeline.chunks import BYTES_PER_SAMPLE, RATE_HZ, ChunkRefused, check_chunk
-from pipeline.consent import ConsentState
-from services.ledger import current_states
+from services import ingest, spaces
 
 router = APIRouter(tags=["live ingest"])
 
@@ -30,17 +28,9 @@ MAX_SEQ = 2**31 - 1  # chunk numbers are stored as 32-bit integers
 
 
 def _recording_participant(session, principal, space_id: str, handle: str) -> Participant:
-    space = space_for(session, principal, space_id, ingest=True)
-    _require_recording(space)
-    participant = get_participant(session, space, handle)
-    state = current_states(session, space.id).get(participant.id, ConsentState())
-    if not state.allows("record"):
-        raise HTTPException(
-            409,
-            f"participant {handle!r} has not consented to being recorded; "
-            "the chunk is refused and nothing was stored",
-        )
-    return participant
+    return ingest.recording_participant(
+        session, space_for(session, principal, space_id, ingest=True), handle
+    )
 
 
 def _chunk_out(span, stored: bool) -> schemas.ChunkOut:
@@ -117,7 +107,7 @@ async def put_chunk(
     def _store() -> bool:
         with session_scope(settings.database_url) as session:
             participant = _recording_participant(session, principal, space_id, handle)
-            return store_chunk(session, store, participant, span, bytes(body))
+            return ingest.store_chunk(session, store, participant, span, bytes(body))
 
     stored = await run_in_threadpool(_store)
     if not stored:
@@ -131,8 +121,8 @@ def list_chunks(space_id: str, handle: str, principal: Ingest) -> schemas.ChunkL
     settings = get_settings()
     with session_scope(settings.database_url) as session:
         space = space_for(session, principal, space_id, ingest=True)
-        participant = get_participant(session, space, handle)
-        spans = [span_of(r) for r in acknowledged(session, participant)]
+        participant = spaces.participant(session, space, handle)
+        spans = [ingest.span_of(r) for r in ingest.acknowledged(session, participant)]
         track = participant.track
         assembled = track is not None and track.chunks_sha256 is not None
         return schemas.ChunkListOut(
@@ -172,11 +162,13 @@ async def finish_track(
     def _finish() -> tuple[schemas.TrackOut, bool]:
         with session_scope(settings.database_url) as session:
             space = space_for(session, principal, space_id, ingest=True)
-            participant = get_participant(session, space, handle)
+            participant = spaces.participant(session, space, handle)
             track = participant.track
             if track is None or track.chunks_sha256 is None:
-                participant = _recording_participant(session, principal, space_id, handle)
-            made = finish_chunks(session, store, settings, participant, body.chunks, body.sha256)
+                participant = ingest.recording_participant(session, space, handle)
+            made = ingest.finish_chunks(
+                session, store, settings, participant, body.chunks, body.sha256
+            )
             return participant_out(participant).track, made
 
     out, made = await run_in_threadpool(_finish)

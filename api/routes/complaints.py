@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
-from sqlalchemy import or_, select
+from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from api import schemas
@@ -15,7 +14,8 @@ from api.auth import Principal, Role, allow
 from api.deps import SessionDep
 from api.limits import rate_limited
 from infra.models import Clip, Complaint, Episode, Participant, Space
-from infra.queue import enqueue
+from services import moderation
+from services.errors import Invalid, NotFound
 from services.publishing import clip_servable
 
 router = APIRouter(tags=["complaints"])
@@ -34,26 +34,6 @@ Reporter = Annotated[
         )
     ),
 ]
-
-
-def _speaker(session: Session, space: Space, name: str) -> Participant | None:
-    """The participant a reporter named (handle or display name), for the moderators. The
-    reporter is answered the same whether or not the name matches anyone: a complaint must not
-    reveal who took part in a room without being published."""
-    found = session.scalars(
-        select(Participant).where(
-            Participant.space_id == space.id,
-            or_(Participant.handle == name, Participant.name == name),
-        )
-    ).all()
-    return found[0] if len(found) == 1 else None
-
-
-def _timeline_shift(episode: Episode | None) -> float:
-    """Room time of the episode's first sample (episode times + this = room times)."""
-    if episode is None:
-        return 0.0
-    return episode.timeline_start_s
 
 
 def complaint_out(session: Session, complaint: Complaint) -> schemas.ComplaintOut:
@@ -85,13 +65,13 @@ def _resolve(session: Session, principal: Principal, body: schemas.ComplaintIn):
         clip = session.get(Clip, body.clip_id)
         episode = session.get(Episode, clip.episode_id) if clip else None
         if clip is None or episode is None or not clip_servable(session, clip, episode):
-            raise HTTPException(404, f"clip {body.clip_id} not found")
+            raise NotFound(f"clip {body.clip_id} not found")
     elif body.episode_id:
         episode = published_episode(session, body.episode_id)
     if episode is not None:
         space = session.get(Space, episode.space_id)
         if principal.has(Role.PARTICIPANT) and not _own_space(session, principal, space):
-            raise HTTPException(404, f"episode {episode.id} not found")
+            raise NotFound(f"episode {episode.id} not found")
     elif principal.has(Role.PARTICIPANT):
         participant = session.get(Participant, principal.participant_id)
         space = participant.space if participant else None
@@ -102,11 +82,11 @@ def _resolve(session: Session, principal: Principal, body: schemas.ComplaintIn):
         if space is not None and not may_manage_show(principal, space.show):
             space = None
     else:
-        raise HTTPException(
-            422, "say what is reported: episode_id or clip_id (or space_id for your own space)"
+        raise Invalid(
+            "say what is reported: episode_id or clip_id (or space_id for your own space)"
         )
     if space is None:
-        raise HTTPException(404, f"space {body.space_id or ''} not found".replace("  ", " "))
+        raise NotFound(f"space {body.space_id or ''} not found".replace("  ", " "))
     return space, episode, clip
 
 
@@ -127,51 +107,31 @@ def file_complaint(
     """Report a space, one speaker, a moment, an episode or a clip. The space's recordings are
     kept while the complaint is reviewed, and for the appeal window after it is decided."""
     space, episode, clip = _resolve(session, principal, body)
-    if body.target == "clip" and clip is None:
-        raise HTTPException(422, "a complaint about a clip needs clip_id")
-    if body.target == "episode" and episode is None:
-        raise HTTPException(422, "a complaint about an episode needs episode_id")
-    if body.target == "speaker" and not body.speaker:
-        raise HTTPException(422, "a complaint about a speaker needs speaker (handle or name)")
-    speaker = _speaker(session, space, body.speaker) if body.speaker else None
-    start, end = body.start_s, body.end_s
-    if clip is not None and start is None:
-        start, end = clip.start_s, clip.end_s
-    elif start is not None or end is not None:
-        if start is None or end is None or end <= start:
-            raise HTTPException(422, "start_s and end_s go together, with start_s before end_s")
-        shift = _timeline_shift(episode)
-        start, end = start + shift, end + shift
-    if body.target == "range" and start is None:
-        raise HTTPException(422, "a complaint about a moment needs start_s and end_s")
-    complaint = Complaint(
-        space_id=space.id,
+    complaint = moderation.file_complaint(
+        session,
+        reporter=reporter_of_complaints(principal),
+        space=space,
+        episode=episode,
+        clip=clip,
         target=body.target,
-        participant_id=speaker.id if speaker else None,
-        speaker_text=body.speaker,
-        episode_id=episode.id if episode else None,
-        clip_id=clip.id if clip else None,
-        start_s=start,
-        end_s=end,
+        speaker=body.speaker,
+        start_s=body.start_s,
+        end_s=body.end_s,
         category=body.category,
         text=body.text,
-        reporter=principal.subject
-        if not principal.participant_id
-        else f"participant:{principal.participant_id}",
     )
-    session.add(complaint)
-    session.commit()
-    enqueue("prepare_review", space.id)
     return complaint_out(session, complaint)
 
 
 @router.get("/complaints", response_model=list[schemas.ComplaintOut])
 def my_complaints(session: SessionDep, principal: Reporter) -> list[schemas.ComplaintOut]:
     """The complaints you filed, with their status."""
-    reporter = (
-        f"participant:{principal.participant_id}" if principal.participant_id else principal.subject
-    )
-    rows = session.scalars(
-        select(Complaint).where(Complaint.reporter == reporter).order_by(Complaint.created_at)
-    )
+    rows = moderation.complaints_of(session, reporter_of_complaints(principal))
     return [complaint_out(session, c) for c in rows]
+
+
+def reporter_of_complaints(principal: Principal) -> str:
+    """Who filed a complaint, for the record and for listing their own."""
+    if principal.participant_id:
+        return f"participant:{principal.participant_id}"
+    return principal.subject

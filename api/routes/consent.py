@@ -6,51 +6,24 @@ participant's own answer); anyone managing the space reads the ledger."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request, Response
 
 from api import schemas
 from api.access import space_for
-from api.auth import SESSION_COOKIE, Principal, Role, allow, reporter_of, secure_cookies
+from api.auth import SESSION_COOKIE, reporter_of, secure_cookies
 from api.deps import SessionDep, StoreDep
 from api.limits import rate_limited
-from api.routes.spaces import get_participant
+from api.roles import Anyone, Ingest, Vouching
 from api.urls import base_url
 from api.views import consent_out
 from infra.models import ConsentEntry, Participant, Space
 from infra.settings import get_settings
 from pipeline.consent import ConsentState
-from services import participants
+from services import participants, spaces
 from services.consent import answer, prompt
 from services.ledger import current_states
 
 router = APIRouter(tags=["consent"])
-
-Ingest = Annotated[
-    Principal,
-    Depends(
-        allow(
-            Role.HOST,
-            Role.ADMIN,
-            Role.RECORDER,
-            Role.ROOM,
-            objects="own shows' spaces; a recorder key: its show's spaces; the room service: all",
-        )
-    ),
-]
-Vouching = Annotated[
-    Principal,
-    Depends(
-        allow(
-            Role.ROOM,
-            Role.ADMIN,
-            objects="every show's spaces: only the room service and operators vouch for "
-            "participants",
-        )
-    ),
-]
-Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="whoever holds the secret"))]
 
 
 def ledger_out(session, space: Space, participant: Participant) -> schemas.LedgerOut:
@@ -94,7 +67,7 @@ def join(
     (``device_challenge``), and the device claims its own key with the secret
     (``POST /participants/claim``). Nothing in this response can act as the participant."""
     space = space_for(session, principal, space_id, ingest=True)
-    participant = get_participant(session, space, handle)
+    participant = spaces.participant(session, space, handle)
     grant = participants.report_join(
         session, participant, device_challenge=body.device_challenge, issued_by=principal.subject
     )
@@ -118,7 +91,7 @@ def invite(
     """A link the room service delivers to a participant (through its own channel, never
     through the host) to answer the consent questions after the room. Shown once."""
     space = space_for(session, principal, space_id, ingest=True)
-    participant = get_participant(session, space, handle)
+    participant = spaces.participant(session, space, handle)
     grant, secret = participants.issue_invite(session, participant, issued_by=principal.subject)
     return schemas.InviteOut(url=f"{base_url()}/consent#{secret}", expires_at=grant.expires_at)
 
@@ -169,7 +142,7 @@ def read_ledger(
     space_id: str, handle: str, session: SessionDep, principal: Ingest
 ) -> schemas.LedgerOut:
     space = space_for(session, principal, space_id, ingest=True)
-    return ledger_out(session, space, get_participant(session, space, handle))
+    return ledger_out(session, space, spaces.participant(session, space, handle))
 
 
 @router.post(
@@ -189,7 +162,7 @@ def report(
     ``reported_by_host`` or ``reported_by_room`` with who reported it. Refused (409) for a
     purpose the participant answered themselves: only they change their own answers."""
     space = space_for(session, principal, space_id, ingest=True)
-    participant = get_participant(session, space, handle)
+    participant = spaces.participant(session, space, handle)
     answer(
         session,
         store,

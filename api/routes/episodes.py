@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api import schemas
@@ -16,6 +16,7 @@ from api.streaming import WITHDRAWABLE, stream_object
 from api.urls import MEDIA_FILES
 from api.views import episode_out
 from infra.models import Episode
+from services.errors import NotFound
 from services.publishing import delete_objects, take_down_episode
 
 router = APIRouter(tags=["episodes"])
@@ -81,9 +82,7 @@ def read_media(
     key = media_object_key(episode, filename) if filename in MEDIA_FILES else None
     if key is None or render_id != episode.render_id:
         # Media of an earlier rendering is withdrawn, not served.
-        raise HTTPException(
-            404, f"{filename} of episode {episode_id} (rendering {render_id}) not found"
-        )
+        raise NotFound(f"{filename} of episode {episode_id} (rendering {render_id}) not found")
     if settings.media_delivery == "redirect":
         # Short-lived, and the object is deleted when consent is withdrawn, so a URL handed
         # out before a withdrawal stops working with it.

@@ -32,6 +32,7 @@ from api.urls import cover_url, feed_url
 from api.views import episode_out, space_out
 from api.web import publish_action, render, safe_next
 from infra.models import Show, Space, TranscriptSegment
+from services.errors import Forbidden
 from services.publishing import published_episodes
 
 # What a listener may report, in the words the report form shows.
@@ -104,7 +105,7 @@ async def login(request: Request, session: SessionDep, principal: Anyone):
     pages act as its principal. Wrong keys are limited per address and per key prefix; a
     valid key always signs in."""
     if not same_origin(request):
-        raise HTTPException(403, "sign in from this site's login page")
+        raise Forbidden("sign in from this site's login page")
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     token = (form.get("key") or [""])[0].strip()
     target = safe_next((form.get("next") or [""])[0])
@@ -136,7 +137,7 @@ async def login(request: Request, session: SessionDep, principal: Anyone):
 @router.post("/logout", response_class=HTMLResponse)
 def logout(request: Request, _: Anyone) -> RedirectResponse:
     if not same_origin(request):
-        raise HTTPException(403, "sign out from this site's pages")
+        raise Forbidden("sign out from this site's pages")
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from api import schemas
@@ -18,6 +18,7 @@ from api.limits import rate_limited
 from infra.accounts import create_user, issue_key
 from infra.models import ApiKey, User, utcnow
 from infra.settings import get_settings
+from services.errors import Conflict, NotFound
 
 router = APIRouter(tags=["accounts"])
 
@@ -67,7 +68,7 @@ def list_accounts(session: SessionDep, _: Admin) -> list[schemas.UserOut]:
 def _account(session, user_id: str) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise HTTPException(404, f"account {user_id} not found")
+        raise NotFound(f"account {user_id} not found")
     return user
 
 
@@ -75,7 +76,7 @@ def _account(session, user_id: str) -> User:
 def disable_account(user_id: str, session: SessionDep, principal: Admin) -> schemas.UserOut:
     """Every key of the account stops working at once (recorder keys it owns included)."""
     if user_id == principal.user_id:
-        raise HTTPException(409, "an administrator cannot disable their own account")
+        raise Conflict("an administrator cannot disable their own account")
     user = _account(session, user_id)
     user.disabled_at = user.disabled_at or utcnow()
     return _user_out(user)
@@ -93,7 +94,7 @@ def revoke_any_key(key_id: str, session: SessionDep, _: Admin) -> None:
     """Revoke any key (an account's, a recorder's, a participant's): it stops working at once."""
     key = session.get(ApiKey, key_id)
     if key is None:
-        raise HTTPException(404, f"key {key_id} not found")
+        raise NotFound(f"key {key_id} not found")
     key.revoked_at = key.revoked_at or utcnow()
 
 
@@ -154,7 +155,7 @@ def revoke_own_key(
         select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == principal.user_id)
     )
     if key is None:
-        raise HTTPException(404, f"key {key_id} not found")
+        raise NotFound(f"key {key_id} not found")
     key.revoked_at = key.revoked_at or utcnow()
 
 
@@ -205,5 +206,5 @@ def revoke_recorder_key(
     show = show_for(session, principal, show_id)
     key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.show_id == show.id))
     if key is None:
-        raise HTTPException(404, f"recorder key {key_id} not found")
+        raise NotFound(f"recorder key {key_id} not found")
     key.revoked_at = key.revoked_at or utcnow()

@@ -388,7 +388,7 @@ def test_a_complaint_holds_a_withdrawn_track_for_moderators_only_and_not_for_eve
     from infra.models import Complaint, Track, utcnow
     from infra.settings import get_settings
     from infra.storage import ObjectStore
-    from infra.vault import sweep
+    from services.retention import sweep
 
     room = published_room(world)
     with session_scope(get_settings().database_url) as session:

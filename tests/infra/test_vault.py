@@ -17,8 +17,8 @@ from infra.db import migrate, session_scope
 from infra.models import Complaint, Deletion, Participant, Show, Space, Track, utcnow
 from infra.s3server import LocalS3Server
 from infra.settings import Settings
-from infra.storage import ObjectStore, media_key, raw_track_key
-from infra.vault import review_transcript_key, sweep
+from infra.storage import ObjectStore, media_key, raw_track_key, review_transcript_key
+from services.retention import sweep
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DAY = timedelta(days=1)

@@ -1,4 +1,5 @@
-"""The moderation vault in the bucket, and the sweep that deletes it.
+"""Retention of the moderation vault: when each space's raw recordings expire, which complaints
+hold them, and the sweep that deletes them.
 
 Everything retained for moderators lives under ``raw/{space_id}/``: each participant's raw track
 (``raw/{space}/{participant}/{track}``) and the review transcripts made when a complaint arrives
@@ -20,24 +21,56 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from infra.db import session_scope
-from infra.models import Deletion, Participant, Space, Track, utcnow
-from infra.moderation import retention_for
-from infra.storage import ObjectStore
-from pipeline.retention import RetentionPolicy, withdrawn_track_erased_at
+from infra.models import Complaint, Deletion, Participant, Space, Track, utcnow
+from infra.storage import ObjectStore, vault_prefix
+from pipeline.retention import (
+    Hold,
+    Retention,
+    RetentionPolicy,
+    retention_of,
+    withdrawn_track_erased_at,
+)
 
 log = logging.getLogger("spacecast.vault")
 
-_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
+
+def ended_at(session: Session, space: Space) -> datetime:
+    """When the space ended: finished, or for one never finished, its last upload (or creation)."""
+    if space.finished_at is not None:
+        return space.finished_at
+    last_upload = session.scalar(
+        select(func.max(Track.uploaded_at))
+        .join(Participant, Track.participant_id == Participant.id)
+        .where(Participant.space_id == space.id)
+    )
+    return max(filter(None, (last_upload, space.created_at)))
 
 
-def vault_prefix(space_id: str) -> str:
-    return f"raw/{space_id}/"
+def holds_of(session: Session, space_id: str) -> list[Hold]:
+    rows = session.execute(
+        select(Complaint.id, Complaint.status, Complaint.decided_at).where(
+            Complaint.space_id == space_id
+        )
+    )
+    return [Hold(complaint_id, status, decided_at) for complaint_id, status, decided_at in rows]
 
 
-def review_transcript_key(space_id: str, participant_id: str, track_sha256: str) -> str:
-    return f"raw/{space_id}/review/transcript-{participant_id}-{track_sha256[:16]}.json"
+def retention_for(
+    session: Session, space: Space, policy: RetentionPolicy, now: datetime | None = None
+) -> Retention:
+    return retention_of(
+        ended_at(session, space), holds_of(session, space.id), now or utcnow(), policy
+    )
+
+
+def is_held(
+    session: Session, space_id: str, policy: RetentionPolicy, now: datetime | None = None
+) -> bool:
+    now = now or utcnow()
+    return any(hold.in_force(now, policy) for hold in holds_of(session, space_id))
 
 
 @dataclass
@@ -56,20 +89,6 @@ class SweepReport:
 
     def as_dict(self) -> dict:
         return asdict(self) | {"objects_per_s": round(self.objects_per_s, 1)}
-
-
-def _delete_keys(store: ObjectStore, keys: list[str]) -> dict[str, str]:
-    """Delete ``keys``; return the errors the endpoint reported, per key."""
-    errors: dict[str, str] = {}
-    for start in range(0, len(keys), _BATCH):
-        batch = keys[start : start + _BATCH]
-        response = store.client.delete_objects(
-            Bucket=store.bucket,
-            Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
-        )
-        for error in response.get("Errors", []):
-            errors[error["Key"]] = f"{error.get('Code')}: {error.get('Message')}"
-    return errors
 
 
 def _record(session, space_id: str, keys: Iterable[str], reason: str) -> None:
@@ -115,7 +134,7 @@ def _delete_and_verify(
     """Delete ``keys`` and check the bucket; record the outcome. Returns (deleted, failed)."""
     error: str | None = None
     try:
-        errors = _delete_keys(store, keys)
+        errors = store.delete_many(keys)
         listed = set(store.list_keys(prefix)) if prefix else {k for k in keys if store.exists(k)}
         still_there = listed & set(keys)
         if errors:

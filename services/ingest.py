@@ -1,7 +1,9 @@
-"""Live ingest: a participant's audio arrives in numbered chunks while the room is live. Each
-chunk is checked against its declared SHA-256 and stored in the vault before it is acknowledged;
-the same chunk sent again is acknowledged again without a second copy; finishing assembles the
-chunks into the participant's track, checks the checksum of the whole, and removes the chunks."""
+"""Ingest: a participant's track arrives whole (an upload, probed, stored, then recorded; a
+rejected upload stores nothing and leaves any earlier track untouched) or in numbered chunks
+while the room is live (each checked against its declared SHA-256 and stored in the vault before
+it is acknowledged; the same chunk again is acknowledged without a second copy; assembling puts
+the chunks into the participant's track, checks the checksum of the whole and removes them).
+Nothing of a participant is taken in unless their answers allow keeping their track."""
 
 from __future__ import annotations
 
@@ -13,10 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.tracks import store_track
-from infra.models import Participant, TrackChunk
+from infra.models import Participant, Space, Track, TrackChunk, new_id
 from infra.settings import Settings
-from infra.storage import ObjectStore, chunk_key, chunks_prefix, sha256_file
+from infra.storage import ObjectStore, chunk_key, chunks_prefix, raw_track_key, sha256_file
 from pipeline.chunks import (
     RATE_HZ,
     ChunkConflict,
@@ -26,8 +27,35 @@ from pipeline.chunks import (
     check_placement,
     missing_chunks,
 )
+from pipeline.probe import probe_track
+from services.consent import may_keep_track
+from services.errors import Conflict
+from services.ledger import current_states
+from services.spaces import participant, require_recording
 
-log = logging.getLogger("spacecast.api")
+log = logging.getLogger("spacecast.ingest")
+
+MIME_BY_FORMAT = {
+    "ogg": "audio/ogg",
+    "matroska,webm": "audio/webm",
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "mov,mp4,m4a,3gp,3g2,mj2": "audio/mp4",
+}
+
+
+def recording_participant(session: Session, space: Space, handle: str) -> Participant:
+    """A participant whose audio may arrive now: the room is live and their answers let
+    Spacecast keep their track."""
+    require_recording(space)
+    found = participant(session, space, handle)
+    if not may_keep_track(current_states(session, space.id), found):
+        raise Conflict(
+            f"participant {handle!r} has not consented to being recorded; "
+            "the audio is refused and nothing was stored"
+        )
+    return found
 
 
 def span_of(row: TrackChunk) -> ChunkSpan:
@@ -209,3 +237,69 @@ def _ranges(runs: list[tuple[int, int]]) -> str:
     if len(runs) > _RANGES_SHOWN:
         parts.append(f"and {len(runs) - _RANGES_SHOWN} more ranges")
     return ", ".join(parts)
+
+
+def store_track(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    participant: Participant,
+    upload: Path,
+    sha256: str,
+) -> tuple[Track, str | None]:
+    """Probe, store and record an upload; return the new track and any replaced object's key.
+
+    The replaced object is deleted by the caller once the new record is committed.
+    """
+    probe = probe_track(
+        upload, label=f"track of {participant.handle}", limits=settings.track_limits()
+    )
+    track_id = new_id()
+    key = raw_track_key(participant.space_id, participant.id, track_id)
+    store.put_file(
+        key,
+        upload,
+        content_type=MIME_BY_FORMAT.get(probe.format_name, "application/octet-stream"),
+        sha256=sha256,
+    )
+    replaced = participant.track
+    old_key = replaced.object_key if replaced is not None else None
+    if replaced is not None:
+        session.delete(replaced)
+        session.flush()
+    track = Track(
+        id=track_id,
+        participant_id=participant.id,
+        object_key=key,
+        sha256=sha256,
+        size_bytes=probe.size_bytes,
+        format_name=probe.format_name,
+        codec=probe.codec,
+        sample_rate_hz=probe.sample_rate_hz,
+        channels=probe.channels,
+        duration_s=probe.duration_s,
+    )
+    participant.track = track
+    session.flush()
+    return track, old_key
+
+
+def accept_upload(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    space: Space,
+    handle: str,
+    upload: Path,
+    sha256: str,
+) -> tuple[Track, str | None]:
+    """Probe, store and record an uploaded track of ``handle``; commits. Returns the track and
+    the key of the object it replaced (delete it now: the new one is recorded)."""
+    found = recording_participant(session, space, handle)
+    track, old_key = store_track(session, store, settings, found, upload, sha256)
+    try:
+        session.commit()
+    except Exception:
+        store.delete(track.object_key)
+        raise
+    return track, old_key

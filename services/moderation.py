@@ -1,0 +1,381 @@
+"""Moderation: complaints and the review queue, the evidence a moderator hears and reads, their
+decisions, and the append-only audit log of every access and decision."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from infra.models import (
+    AuditEntry,
+    Clip,
+    Complaint,
+    Episode,
+    Participant,
+    RemovedRange,
+    Space,
+    Track,
+    utcnow,
+)
+from infra.queue import enqueue
+from infra.settings import get_settings
+from infra.storage import ObjectStore, review_transcript_key, sha256_file
+from pipeline.retention import OPEN_STATUSES
+from pipeline.review import ReviewTrack, Window, render_excerpt
+from pipeline.states import ClipStatus, ComplaintStatus
+from pipeline.transcript import Segment, segments_from_data
+from services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from services.publishing import (
+    render_again,
+    take_down_clip,
+    take_down_episode,
+    withdraw_unconsented,
+)
+
+
+def review_queue(session: Session, *, limit: int = 100) -> list[tuple[Complaint, int]]:
+    """Undecided complaints, most-reported space first, then oldest first; with each the number
+    of undecided complaints about the same space."""
+    reports = (
+        select(Complaint.space_id, func.count().label("reports"))
+        .where(Complaint.status.in_(OPEN_STATUSES))
+        .group_by(Complaint.space_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Complaint, reports.c.reports)
+        .join(reports, reports.c.space_id == Complaint.space_id)
+        .where(Complaint.status.in_(OPEN_STATUSES))
+        .order_by(reports.c.reports.desc(), Complaint.created_at, Complaint.id)
+        .limit(limit)
+    )
+    return [(complaint, count) for complaint, count in rows]
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    reason: str,
+    space_id: str | None = None,
+    complaint_id: str | None = None,
+    **detail: object,
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        reason=reason,
+        space_id=space_id,
+        complaint_id=complaint_id,
+        detail=detail,
+        at=utcnow(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def complaint(session: Session, complaint_id: str) -> Complaint:
+    found = session.get(Complaint, complaint_id)
+    if found is None:
+        raise NotFound(f"complaint {complaint_id} not found")
+    return found
+
+
+def undecided_reports(session: Session, space_id: str) -> int:
+    return len(
+        session.scalars(
+            select(Complaint.id).where(
+                Complaint.space_id == space_id, Complaint.status.in_(OPEN_STATUSES)
+            )
+        ).all()
+    )
+
+
+def retained_tracks(session: Session, space_id: str) -> list[tuple[Participant, Track]]:
+    """The space's raw tracks a moderator may hear (the vault), in the order people joined."""
+    rows = session.execute(
+        select(Participant, Track)
+        .join(Track, Track.participant_id == Participant.id)
+        .where(Participant.space_id == space_id)
+        .order_by(Participant.created_at)
+    )
+    return [(participant, track) for participant, track in rows]
+
+
+def window_of(complaint: Complaint, tracks: list[tuple[Participant, Track]]) -> Window:
+    """The reported moment padded by ``review_padding_s`` (the start of the room when the
+    complaint names no moment)."""
+    length = max((p.offset_s + t.duration_s for p, t in tracks), default=0.0)
+    pad = get_settings().review_padding_s
+    if complaint.start_s is None or complaint.end_s is None:
+        return Window(0.0, min(length, 2 * pad)) if length else Window(0.0, 0.0)
+    return Window.around(complaint.start_s, complaint.end_s, pad, length)
+
+
+def review_segments(
+    store: ObjectStore, space_id: str, tracks: list[tuple[Participant, Track]]
+) -> tuple[list[Segment], bool]:
+    """Every retained track's review transcript; ``False`` when some are still being made."""
+    segments: list[Segment] = []
+    complete = True
+    for participant, track in tracks:
+        key = review_transcript_key(space_id, participant.id, track.sha256)
+        if not store.exists(key):
+            complete = False
+            continue
+        segments.extend(segments_from_data(json.loads(store.get_bytes(key))))
+    return segments, complete
+
+
+def published_words(session: Session, space: Space) -> set[str]:
+    """Whose words the space's episode publishes (moderators see which lines are public)."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    return set((episode.consent_snapshot if episode else {}).get("transcribed", []))
+
+
+def evidence_audio(
+    session: Session,
+    store: ObjectStore,
+    found: Complaint,
+    *,
+    moderator: str,
+    source: str,
+    participant: str | None,
+    start_s: float | None,
+    end_s: float | None,
+) -> tuple[Path, Path]:
+    """The reported window (or the one asked for, at most 600 s) as MP3: on one speaker's own
+    track (``participant``, by default the reported speaker) or on the mix of every retained
+    track. Audited; each track's checksum from ingest is verified first and a track that fails
+    it is refused, never played. Returns (the MP3, its scratch folder to remove after)."""
+    settings = get_settings()
+    tracks = retained_tracks(session, found.space_id)
+    if not tracks:
+        raise Gone(f"the recordings of space {found.space_id} are no longer retained")
+    window = window_of(found, tracks)
+    if start_s is not None and end_s is not None:
+        if end_s <= start_s or end_s - start_s > 600:
+            raise Invalid("end_s must follow start_s, at most 600 s later")
+        window = Window(start_s, end_s)
+    if source == "speaker":
+        wanted = participant or next(
+            (p.handle for p, _ in tracks if p.id == found.participant_id), None
+        )
+        if wanted is None:
+            raise Invalid("this complaint names no speaker: say which participant to hear")
+        tracks = [(p, t) for p, t in tracks if p.handle == wanted]
+        if not tracks:
+            raise NotFound(f"no retained track of participant {wanted!r}")
+    chosen = [(p.id, p.handle, p.offset_s, t.object_key, t.sha256) for p, t in tracks]
+    audit(
+        session,
+        actor=moderator,
+        action="play_mix" if source == "mix" else "play_track",
+        reason=f"review of complaint {found.id}",
+        space_id=found.space_id,
+        complaint_id=found.id,
+        participants=[handle for _, handle, *_ in chosen],
+        start_s=round(window.start_s, 3),
+        end_s=round(window.end_s, 3),
+    )
+    session.commit()
+    scratch = Path(tempfile.mkdtemp(prefix="spacecast-review-", dir=settings.work_dir))
+    try:
+        inputs = []
+        for participant_id, handle, offset_s, key, sha256 in chosen:
+            path = store.get_file(key, scratch / f"track-{participant_id}")
+            if sha256_file(path) != sha256:
+                raise Conflict(
+                    f"the retained track of {handle} fails its ingest checksum and is not "
+                    "played; report it to an administrator"
+                )
+            inputs.append(ReviewTrack(path, offset_s))
+        out = scratch / "review.mp3"
+        render_excerpt(inputs, window, out, timeout_s=120)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return out, scratch
+
+
+def decide(
+    session: Session,
+    store: ObjectStore,
+    found: Complaint,
+    *,
+    decision: str,
+    reason: str,
+    speaker: str | None,
+    moderator: str,
+    is_admin: bool,
+) -> Complaint:
+    """Dismiss; remove the episode, the clip (and its stretch of the room, for every clip) or a
+    speaker's part (rendered again without them, as when consent is withdrawn); or escalate to
+    an administrator, who then decides. Audited; commits."""
+    if found.status not in OPEN_STATUSES:
+        raise Conflict(f"complaint {found.id} was already decided ({found.status})")
+    if found.status == ComplaintStatus.ESCALATED and not is_admin:
+        raise Forbidden(f"complaint {found.id} is escalated: an administrator decides")
+    space = session.get(Space, found.space_id)
+    assert space is not None
+    to_delete: list[str] = []
+    render = False
+    detail: dict = {}
+    if decision == "remove_episode":
+        episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+        if episode is None or episode.removed_at is not None:
+            raise Conflict(f"space {space.id} has no episode up to remove")
+        to_delete += take_down_episode(
+            session, store, episode, by="moderation", reason=f"removed by moderation: {reason}"
+        )
+        detail = {"episode_id": episode.id}
+    elif decision == "remove_clip":
+        clip = session.get(Clip, found.clip_id) if found.clip_id else None
+        if clip is None or clip.status == ClipStatus.DELETED:
+            raise Conflict("this complaint names no clip that is still up")
+        to_delete += take_down_clip(clip)
+        # The stretch itself is removed: no other clip may hold it, now or later.
+        session.add(
+            RemovedRange(
+                space_id=space.id,
+                start_s=clip.start_s,
+                end_s=clip.end_s,
+                complaint_id=found.id,
+                reason=reason,
+            )
+        )
+        for other in session.scalars(
+            select(Clip).where(
+                Clip.space_id == space.id,
+                Clip.status.in_((ClipStatus.READY, ClipStatus.QUEUED)),
+            )
+        ):
+            if other.start_s < clip.end_s and clip.start_s < other.end_s:
+                to_delete += take_down_clip(other)
+        detail = {"clip_id": clip.id, "start_s": clip.start_s, "end_s": clip.end_s}
+    elif decision == "remove_speaker":
+        removed = (
+            session.scalar(
+                select(Participant).where(
+                    Participant.space_id == space.id, Participant.handle == speaker
+                )
+            )
+            if speaker
+            else session.get(Participant, found.participant_id)
+            if found.participant_id
+            else None
+        )
+        if removed is None:
+            raise Invalid("say which speaker to remove (speaker: their handle)")
+        removed.removed_at = removed.removed_at or utcnow()
+        removed.removed_by_complaint = found.id
+        session.flush()
+        to_delete += withdraw_unconsented(session, space)  # their voice goes at once
+        render = True
+        detail = {"participant": removed.handle}
+    found.decision = decision
+    found.decision_reason = reason
+    if decision == "escalate":
+        found.status = ComplaintStatus.ESCALATED
+    else:
+        dismissed = decision == "dismiss"
+        found.status = ComplaintStatus.DISMISSED if dismissed else ComplaintStatus.ACTIONED
+        found.decided_by = moderator
+        found.decided_at = utcnow()
+    audit(
+        session,
+        actor=moderator,
+        action=f"decide_{decision}",
+        reason=reason,
+        space_id=space.id,
+        complaint_id=found.id,
+        **detail,
+    )
+    if render:
+        render_again(session, space, store=store, delete_keys=to_delete)
+    else:
+        session.commit()
+        for key in to_delete:
+            store.delete(key)
+    return found
+
+
+def _named_speaker(session: Session, space: Space, name: str) -> Participant | None:
+    """The participant a reporter named (handle or display name), for the moderators. The
+    reporter is answered the same whether or not the name matches anyone: a complaint must not
+    reveal who took part in a room without being published."""
+    found = session.scalars(
+        select(Participant).where(
+            Participant.space_id == space.id,
+            (Participant.handle == name) | (Participant.name == name),
+        )
+    ).all()
+    return found[0] if len(found) == 1 else None
+
+
+def file_complaint(
+    session: Session,
+    *,
+    reporter: str,
+    space: Space,
+    episode: Episode | None,
+    clip: Clip | None,
+    target: str,
+    speaker: str | None,
+    start_s: float | None,
+    end_s: float | None,
+    category: str,
+    text: str,
+) -> Complaint:
+    """Record a complaint (times on the episode timeline when an episode is named, else the
+    room's; stored on the room's) and ask for the review transcripts; the space's recordings are
+    held from now on. Commits."""
+    if target == "clip" and clip is None:
+        raise Invalid("a complaint about a clip needs clip_id")
+    if target == "episode" and episode is None:
+        raise Invalid("a complaint about an episode needs episode_id")
+    if target == "speaker" and not speaker:
+        raise Invalid("a complaint about a speaker needs speaker (handle or name)")
+    named = _named_speaker(session, space, speaker) if speaker else None
+    start, end = start_s, end_s
+    if clip is not None and start is None:
+        start, end = clip.start_s, clip.end_s
+    elif start is not None or end is not None:
+        if start is None or end is None or end <= start:
+            raise Invalid("start_s and end_s go together, with start_s before end_s")
+        shift = episode.timeline_start_s if episode is not None else 0.0
+        start, end = start + shift, end + shift
+    if target == "range" and start is None:
+        raise Invalid("a complaint about a moment needs start_s and end_s")
+    filed = Complaint(
+        space_id=space.id,
+        target=target,
+        participant_id=named.id if named else None,
+        speaker_text=speaker,
+        episode_id=episode.id if episode else None,
+        clip_id=clip.id if clip else None,
+        start_s=start,
+        end_s=end,
+        category=category,
+        text=text,
+        reporter=reporter,
+    )
+    session.add(filed)
+    session.commit()
+    enqueue("prepare_review", space.id)
+    return filed
+
+
+def complaints_of(session: Session, reporter: str) -> list[Complaint]:
+    return list(
+        session.scalars(
+            select(Complaint).where(Complaint.reporter == reporter).order_by(Complaint.created_at)
+        )
+    )
