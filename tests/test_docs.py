@@ -134,6 +134,8 @@ _METHOD_PATH = re.compile(
     rf"\b({'|'.join(METHODS)})(?:`?/`?(?:{'|'.join(METHODS)}))*`? +`?((?:\.\.\.)?/[^\s`'\")\]]*)"
 )
 _ASSIGN = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)=\"?\$API(/[^\s\"']*)")
+# The demo's or a local deployment's address written out (not the shown outputs' patterns).
+_LOCAL_URL = re.compile(r"https?://(?:127\.0\.0\.1|localhost):\d+(/[^\s\"'`)<>]*)")
 
 
 def _api_paths(command: str, variables: dict[str, str]) -> list[str]:
@@ -175,11 +177,12 @@ def documented_routes() -> list[tuple[str, str, str]]:
                 for match in _ASSIGN.finditer(code):
                     variables[match.group(1)] = match.group(2)
                 asks = _ASSIGN.sub("", code)
-                if "$API" in asks or any(f"${name}/" in asks for name in variables):
-                    method = _curl_method(asks)
-                    found += [(page.name, method, path) for path in _api_paths(asks, variables)]
+                method = _curl_method(asks)
+                found += [(page.name, method, path) for path in _api_paths(asks, variables)]
+                found += [(page.name, method, path) for path in _LOCAL_URL.findall(asks)]
                 found += [(page.name, m, p) for m, p in _METHOD_PATH.findall(command)]
         prose = _FENCED.sub("", text)
+        found += [(page.name, "*", path.rstrip(".,;")) for path in _LOCAL_URL.findall(prose)]
         for span in _INLINE.findall(prose):
             for method, path in _METHOD_PATH.findall(span):
                 found.append((page.name, method, path))
