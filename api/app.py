@@ -69,7 +69,7 @@ def create_app() -> FastAPI:
         summary="Per-speaker recordings of live audio rooms in, consented podcast episodes out.",
         description=(
             "Authenticate with `Authorization: Bearer <API key>`. Each operation's access is "
-            "listed in the README; objects a caller may not reach answer 404."
+            "listed in docs/security.md; objects a caller may not reach answer 404."
         ),
         lifespan=_lifespan,
     )

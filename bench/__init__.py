@@ -1,1 +1,1 @@
-"""Benchmarks: long measurements kept out of the test suite (see README, Measured)."""
+"""Benchmarks: long measurements kept out of the test suite (see docs/benchmarks.md)."""

@@ -1,4 +1,5 @@
-"""All configuration, read once from ``SPACECAST_*`` environment variables (see README)."""
+"""All configuration, read once from ``SPACECAST_*`` environment variables; every setting is in
+docs/configuration.md."""
 
 from __future__ import annotations
 

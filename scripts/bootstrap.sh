@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs what Spacecast needs on a fresh Debian/Ubuntu machine: system tools (ffmpeg, espeak-ng),
-# a virtualenv in .venv and the project with its dev extras. Safe to run again: it only does
-# what is missing or out of date.
+# Installs what Spacecast needs on a fresh Debian/Ubuntu machine: system tools (ffmpeg, espeak-ng,
+# curl, jq), a virtualenv in .venv and the project with its dev extras. Safe to run again: it only
+# does what is missing or out of date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+# The API walk-through (docs/api.md) is curl and jq in a shell.
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 # The default cover art draws the show title with DejaVu Sans.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
 for extra in "$@"; do

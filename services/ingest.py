@@ -154,13 +154,13 @@ def finish_chunks(
         raise ChunkConflict(f"no chunk of {label} has been acknowledged; nothing to assemble")
     if missing:
         raise ChunkConflict(
-            f"chunks of {label} not acknowledged yet: {_ranges(missing)}; send them, then finish"
+            f"chunks of {label} not acknowledged yet: {_ranges(missing)}; send them, then assemble"
         )
     extra = [r.seq for r in rows if r.seq >= count]
     if extra:
         raise ChunkConflict(
             f"{count} chunks declared for {label}, but chunks {_ranges(_runs(extra))} were also "
-            "acknowledged; finish with the number of chunks sent"
+            "acknowledged; assemble with the number of chunks sent"
         )
     spans = [span_of(r) for r in rows]
     keys = {r.seq: r.object_key for r in rows}

@@ -1,8 +1,8 @@
-"""``spacecast`` command: process (offline), api, worker, migrate, demo, and record (the room
-recorder's live upload).
+"""``spacecast`` command: process (offline), api, worker, migrate, users, demo, and record (the
+room recorder's live upload).
 
-Each sub-command maps errors a user can fix to one line on stderr naming the file and the problem,
-and a non-zero exit status.
+Each sub-command maps errors a user can fix to one line on stderr naming the file (or database)
+and the problem, and a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -67,12 +67,49 @@ def _process(args: argparse.Namespace) -> int:
     return 0
 
 
+def require_schema(url: str) -> None:
+    """Refuse, in one line, a database that cannot be opened or whose schema is missing or not
+    this version's: commands that read accounts would otherwise fail deep inside with a
+    traceback (``no such table: users``)."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from infra.db import MIGRATIONS, get_engine
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)  # reading the revision is not news
+    try:
+        with get_engine(url).connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise SpacecastError(f"cannot open the database at {shown}: {reason}") from None
+    finally:
+        alembic_log.setLevel(level)
+    if current is None:
+        raise SpacecastError(f"the database at {shown} has no tables yet; run spacecast migrate")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if current != head:
+        raise SpacecastError(
+            f"the database at {shown} is at schema revision {current}, this spacecast expects "
+            f"{head}; run spacecast migrate"
+        )
+
+
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
     from infra.settings import get_settings
 
+    require_schema(get_settings().database_url)
     uvicorn.run(
         create_app(),
         host=args.host,
@@ -132,6 +169,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from services.retention import sweep
 
     settings = get_settings()
+    require_schema(settings.database_url)
     report = sweep(ObjectStore(settings), settings.database_url, settings.retention_policy())
     print(json.dumps(report.as_dict()))
     return 1 if report.objects_failed else 0
@@ -145,13 +183,43 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _create_user(args: argparse.Namespace) -> int:
+    """Print the same body as ``POST /users`` (``{"user": ..., "key": {..., "token"}}``), and the
+    token again as ``api_key`` for scripts that read that."""
+    from pydantic import ValidationError
+
+    from api import schemas
     from infra.accounts import create_user
     from infra.db import session_scope
     from infra.settings import get_settings
 
-    with session_scope(get_settings().database_url) as session:
-        user, _, token = create_user(session, args.name, args.role)
-    print(json.dumps({"user_id": user.id, "roles": user.roles, "api_key": token}))
+    try:
+        wanted = schemas.UserIn(name=args.name, roles=args.role)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        message = problem["msg"].removeprefix("Value error, ")
+        raise SpacecastError(f"account {args.name!r}: {message}") from None
+    url = get_settings().database_url
+    require_schema(url)
+    with session_scope(url) as session:
+        user, key, token = create_user(session, wanted.name, list(wanted.roles))
+        credentials = schemas.Credentials(
+            user=schemas.UserOut(
+                id=user.id,
+                name=user.name,
+                roles=user.roles,
+                created_at=user.created_at,
+                disabled_at=user.disabled_at,
+            ),
+            key=schemas.KeyOut(
+                id=key.id,
+                label=key.label,
+                created_at=key.created_at,
+                expires_at=key.expires_at,
+                revoked_at=key.revoked_at,
+                token=token,
+            ),
+        )
+    print(json.dumps({**credentials.model_dump(mode="json"), "api_key": token}))
     return 0
 
 
@@ -219,7 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     users = sub.add_parser("users", help="manage accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True)
-    create = users_sub.add_parser("create", help="create an account and print its first API key")
+    create = users_sub.add_parser(
+        "create",
+        help="create an account and print its first API key (the body POST /users returns)",
+    )
     create.add_argument("name")
     create.add_argument(
         "--role",
@@ -267,7 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("httpx", "botocore", "boto3", "urllib3", "faster_whisper"):
+    for noisy in (
+        "httpx",
+        "botocore",
+        "boto3",
+        "urllib3",
+        "faster_whisper",
+        "alembic.runtime.plugins",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.run(args)

@@ -5,6 +5,10 @@ in-process broker with a worker in this process, and the API on localhost. A bun
 (espeak-ng voices, staggered joins, one participant who did not consent to publication) goes
 through the same HTTP API and workers as in production, and the episode, transcripts and feed are
 copied to a folder and served.
+
+What a second shell needs to use the running demo (its API address, its key and its database, so
+``spacecast users create`` beside it makes accounts the demo knows) is written to
+``.spacecast/demo/credentials.env``, to be sourced.
 """
 
 from __future__ import annotations
@@ -40,6 +44,23 @@ def _configure(port: int, s3: LocalS3Server, home: Path) -> None:
     from infra.settings import get_settings
 
     get_settings.cache_clear()
+
+
+def write_credentials(home: Path, base: str, api_key: str, roles: list[str]) -> Path:
+    """The demo's address, key and database, as shell exports (readable by the owner only)."""
+    from infra.settings import get_settings
+
+    path = home / "credentials.env"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(
+        "# Written by `spacecast demo`; source it in a shell beside the running demo.\n"
+        f"export API={base}\n"
+        f"export DEMO_KEY={api_key}  # the demo's account: roles {' and '.join(roles)}\n"
+        "# `spacecast users create` and other commands then use the demo's database.\n"
+        f"export SPACECAST_DATABASE_URL={get_settings().database_url}\n"
+    )
+    return path
 
 
 def _start_api(port: int):
@@ -188,7 +209,8 @@ def _run_demo(*, port: int, out: Path, serve: bool, home: Path) -> int:
 
         migrate()
         with session_scope(get_settings().database_url) as session:
-            _, _, api_key = create_user(session, "Demo host", ["host", "admin"])
+            user, _, api_key = create_user(session, "Demo host", ["host", "admin"])
+            roles = list(user.roles)
         import dramatiq
 
         from workers.app import install
@@ -203,7 +225,11 @@ def _run_demo(*, port: int, out: Path, serve: bool, home: Path) -> int:
         server, thread = _start_api(port)
         running.callback(_stop_api, server, thread)
         base = f"http://127.0.0.1:{port}"
-        _say(f"API on {base} (OpenAPI at {base}/docs); host and admin API key: {api_key}")
+        credentials = write_credentials(home, base, api_key, roles)
+        _say(
+            f"API on {base} (OpenAPI at {base}/docs); API key (roles {', '.join(roles)}): {api_key}"
+        )
+        _say(f"in another shell: source {credentials} (API, DEMO_KEY, SPACECAST_DATABASE_URL)")
         headers = {"Authorization": f"Bearer {api_key}"}
         with httpx.Client(base_url=base, timeout=120, headers=headers) as client:
             state = publish_sample(client, sample_dir)
@@ -229,13 +255,19 @@ def _run_demo(*, port: int, out: Path, serve: bool, home: Path) -> int:
             print(
                 json.dumps(
                     {
+                        "api": base,
+                        "show_id": state["show_id"],
+                        "space_id": state["id"],
+                        "episode_id": episode["id"],
                         "episode": saved["episode.mp3"],
                         "transcript": saved["transcript.vtt"],
                         "feed": saved["feed.xml"],
                         "copied_to": str(out.resolve()),
                         "integrated_lufs": loudness["integrated_lufs"],
                         "true_peak_dbtp": loudness["true_peak_dbtp"],
-                        "api_key": api_key,
+                        "key": {"token": api_key, "roles": roles},
+                        "credentials": str(credentials.resolve()),
+                        "database_url": get_settings().database_url,
                     },
                     indent=2,
                 ),

@@ -144,13 +144,17 @@ class Recorder:
         a participant who left and came back is one file per stretch in the room, each placed
         at the track second it started (the gaps become silence). ``speed`` 1.0 paces chunks as
         a live room produces them, 4.0 four times faster, None as fast as the API acknowledges.
-        Chunks acknowledged by an earlier run are checked against the file and skipped.
+        Chunks acknowledged by an earlier run are checked against the file and skipped at once;
+        pacing starts with the first chunk sent.
         """
         segments = [(path, 0.0)] if isinstance(path, Path) else list(path)
         report = RecordingReport()
         done = self.acknowledged()
         digest = hashlib.sha256()
-        started = time.monotonic()
+        # Pacing starts at the first chunk this run sends: chunks an earlier run had
+        # acknowledged are checked and skipped without waiting.
+        started: float | None = None
+        origin_sample = 0
         seq = 0
         for segment, at_s in segments:
             at_sample = round(at_s * RATE_HZ)
@@ -159,9 +163,6 @@ class Recorder:
             ):
                 samples = len(data) // 2
                 start_sample = at_sample + position
-                if speed:  # a live room has this chunk only once its last sample was spoken
-                    due = started + (start_sample + samples) / RATE_HZ / speed
-                    time.sleep(max(0.0, due - time.monotonic()))
                 sha = hashlib.sha256(data).hexdigest()
                 digest.update(data)
                 earlier = done.get(seq)
@@ -174,6 +175,11 @@ class Recorder:
                         "holds there"
                     )
                 else:
+                    if speed:  # a live room has this chunk only once its last sample was spoken
+                        if started is None:
+                            started, origin_sample = time.monotonic(), start_sample
+                        due = started + (start_sample + samples - origin_sample) / RATE_HZ / speed
+                        time.sleep(max(0.0, due - time.monotonic()))
                     ack = self.send_chunk(seq, start_sample, data)
                     report.sent += 1
                 report.acknowledged.append(ack)

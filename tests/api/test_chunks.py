@@ -156,7 +156,7 @@ def test_bad_chunks_are_refused_with_the_reason_and_nothing_stored_is_lost(world
     )
     assert early.status_code == 409
     assert early.json()["detail"] == (
-        "chunks of emeka not acknowledged yet: 1-2; send them, then finish"
+        "chunks of emeka not acknowledged yet: 1-2; send them, then assemble"
     )
     unfinished = world.client.post(f"/spaces/{space_id}/finish", headers=world.headers("host"))
     assert unfinished.status_code == 409 and "chunks sent but not assembled" in unfinished.text
@@ -249,7 +249,7 @@ def test_assembling_an_absurd_chunk_count_is_refused_at_once_without_growing_mem
     elapsed = time.monotonic() - started
     assert refused.status_code == 409, refused.text
     assert refused.json()["detail"] == (
-        "chunks of hana not acknowledged yet: 2-19999999; send them, then finish"
+        "chunks of hana not acknowledged yet: 2-19999999; send them, then assemble"
     )
     assert elapsed < 2.0
     assert _rss_mb() - before < 50
