@@ -162,18 +162,27 @@ def _whole(segment: Segment) -> Word:
 
 
 def _within_length(tokens: list[_Token]) -> list[list[_Token]]:
-    """``tokens`` cut at their longest pauses until no part lasts over ``MAX_SENTENCE_S``."""
-    if len(tokens) < 2 or tokens[-1].word.end_s - tokens[0].word.start_s <= MAX_SENTENCE_S:
-        return [tokens]
-    cut = max(
-        range(1, len(tokens)),
-        key=lambda i: (
-            tokens[i].word.start_s
-            - tokens[i - 1].word.end_s
-            + (0.5 if tokens[i - 1].word.text.rstrip()[-1:] in ",;:" else 0.0)
-        ),
-    )
-    return _within_length(tokens[:cut]) + _within_length(tokens[cut:])
+    """``tokens`` cut so that no part lasts over ``MAX_SENTENCE_S``: each part ends at the
+    longest pause (after a comma counts half a second more) among the cuts that keep it short
+    enough, the later one on a tie."""
+    parts: list[list[_Token]] = []
+    first = 0
+    while tokens[-1].word.end_s - tokens[first].word.start_s > MAX_SENTENCE_S:
+        fits = first + 1  # a single word longer than the limit is a part of its own
+        while tokens[fits].word.end_s - tokens[first].word.start_s <= MAX_SENTENCE_S:
+            fits += 1
+        cut = max(range(first + 1, fits + 1), key=lambda i: (_pause_after(tokens, i), i))
+        parts.append(tokens[first:cut])
+        first = cut
+    parts.append(tokens[first:])
+    return parts
+
+
+def _pause_after(tokens: Sequence[_Token], index: int) -> float:
+    """How much a sentence-less stretch invites a cut before ``tokens[index]``."""
+    before = tokens[index - 1].word
+    comma = 0.5 if before.text.rstrip()[-1:] in ",;:" else 0.0
+    return round(tokens[index].word.start_s - before.end_s + comma, 3)  # ms: ties go later
 
 
 # Caption cues follow the usual subtitle rules: at most two lines of 42 characters (the
@@ -278,66 +287,68 @@ class _CueLayout:
         self.texts = [w.text.strip() for w in words]
         self.words, self.first_line, self.line_chars = words, first_line, line_chars
         self.max_lines, self.max_s = lines, max_s
+        self.ends = [0]  # ends[i]: characters of the first i words, each with a space after
+        for text in self.texts:
+            self.ends.append(self.ends[-1] + len(text) + 1)
+        # breaks[i]: the cost of cutting before word i
+        self.breaks = [0.0] + [_break_cost(x, y) for x, y in pairwise(self.texts)]
 
-    def _lines(self, a: int, b: int) -> tuple[float, tuple[str, ...]] | None:
-        """The best layout of words ``a..b-1`` in at most ``max_lines`` lines (cost, lines)."""
-        best: tuple[float, tuple[str, ...]] | None = None
-        for cost, cuts in self._line_cuts(a, b, self.max_lines, self.first_line):
-            if best is None or cost < best[0]:
-                bounds = [a, *cuts, b]
-                best = (cost, tuple(" ".join(self.texts[x:y]) for x, y in pairwise(bounds)))
-        return best
+    def _chars(self, a: int, b: int) -> int:
+        """Length of words ``a..b-1`` joined by spaces."""
+        return self.ends[b] - self.ends[a] - 1
 
-    def _line_cuts(self, a: int, b: int, lines: int, width: int):
-        """(cost, cut positions) of every way to lay words ``a..b-1`` out in ``lines`` lines."""
-        length = len(" ".join(self.texts[a:b]))
-        if length <= width:
-            yield 0.0, []
-            return
+    def _line_cuts(self, a: int, b: int, lines: int, width: int) -> tuple[float, list[int]] | None:
+        """The cheapest way to lay words ``a..b-1`` out in at most ``lines`` lines: (cost, cut
+        positions), or None when they do not fit."""
+        if self._chars(a, b) <= width:
+            return 0.0, []
         if lines == 1:
-            return
+            return None
+        best: tuple[float, list[int]] | None = None
         for cut in range(a + 1, b):
-            head = len(" ".join(self.texts[a:cut]))
+            head = self._chars(a, cut)
             if head > width:
                 break
-            for cost, rest in self._line_cuts(cut, b, lines - 1, self.line_chars):
-                tail = len(" ".join(self.texts[cut : rest[0] if rest else b]))
-                # Lines of about even length read best, a top line longer than the next worst.
-                balance = abs(head - tail) / self.line_chars * (1.0 if head > tail else 0.5)
-                break_cost = _break_cost(self.texts[cut - 1], self.texts[cut])
-                yield cost + break_cost + balance, [cut, *rest]
+            rest = self._line_cuts(cut, b, lines - 1, self.line_chars)
+            if rest is None:
+                continue
+            tail = self._chars(cut, rest[1][0] if rest[1] else b)
+            # Lines of about even length read best, a top line longer than the next worst.
+            balance = abs(head - tail) / self.line_chars * (1.0 if head > tail else 0.5)
+            cost = rest[0] + self.breaks[cut] + balance
+            if best is None or cost < best[0]:
+                best = (cost, [cut, *rest[1]])
+        return best
 
     def cues(self) -> list[tuple[int, int, tuple[str, ...]]]:
         n = len(self.words)
         capacity = self.first_line + (self.max_lines - 1) * self.line_chars
-        # best[j]: (cost, start of the last cue, its lines) for words 0..j-1 in cues
-        best: list[tuple[float, int, tuple[str, ...]] | None] = [None] * (n + 1)
-        best[0] = (0.0, 0, ())
+        # best[j]: (cost, start of the last cue, its line cuts) for words 0..j-1 in cues
+        best: list[tuple[float, int, list[int]] | None] = [None] * (n + 1)
+        best[0] = (0.0, 0, [])
         for b in range(1, n + 1):
             for a in range(b - 1, -1, -1):
-                if best[a] is None:
-                    continue
                 single = b - a == 1
                 duration = self.words[b - 1].end_s - self.words[a].start_s
                 if not single and duration > self.max_s:
                     break
-                layout = self._lines(a, b)
+                layout = self._line_cuts(a, b, self.max_lines, self.first_line)
                 if layout is None:
-                    if single:
-                        layout = (0.0, (self.texts[a],))
-                    else:
+                    if not single:
                         break
-                filled = len(" ".join(self.texts[a:b])) / capacity
-                cost = best[a][0] + 10.0 + layout[0] + 2.0 * (1.0 - min(filled, 1.0)) ** 2
+                    layout = (0.0, [])
+                filled = min(self._chars(a, b) / capacity, 1.0)
+                cost = best[a][0] + 10.0 + layout[0] + 2.0 * (1.0 - filled) ** 2
                 if b < n:
-                    cost += 2.0 * _break_cost(self.texts[b - 1], self.texts[b])
+                    cost += 2.0 * self.breaks[b]
                 if best[b] is None or cost < best[b][0]:
                     best[b] = (cost, a, layout[1])
         cues = []
         b = n
         while b > 0:
-            _, a, lines = best[b]
-            cues.append((a, b, lines))
+            _, a, cuts = best[b]
+            bounds = [a, *cuts, b]
+            cues.append((a, b, tuple(" ".join(self.texts[x:y]) for x, y in pairwise(bounds))))
             b = a
         return cues[::-1]
 

@@ -182,6 +182,17 @@ def test_a_stretch_without_punctuation_is_cut_at_its_longest_pauses() -> None:
     assert words_of(merged) == words_of([first, second])
 
 
+def test_hours_without_punctuation_become_lines_of_at_most_thirty_seconds() -> None:
+    words = tuple(Word(i * 1.0, i * 1.0 + 0.8, " word") for i in range(4 * 3600))
+    monologue = Segment(
+        "alice", "Alice", 0.0, words[-1].end_s, "".join(w.text for w in words), words
+    )
+    merged = into_sentences([monologue])
+    assert all(s.end_s - s.start_s <= 30.0 for s in merged)
+    assert len(merged) == 480  # 30 words a line: as few lines as the limit allows
+    assert words_of(merged) == list(words)
+
+
 def test_segments_without_word_timings_keep_their_text_and_times() -> None:
     bare = Segment("alice", "Alice", 1.0, 2.0, "Hello there")
     timed = seg("Alice", 2.5, 3.5, "my friend. Bye now.")
