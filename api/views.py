@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import schemas
-from api.urls import feed_url, media_url
+from api.urls import base_url, feed_url, media_url
 from infra.models import Episode, Participant, Show, Space, StageRun
 from infra.settings import get_settings
 from pipeline.consent import ConsentState, Participation, decide_publication
+from pipeline.feed import podcast_guid
 from pipeline.retention import Retention
 from pipeline.states import SpaceStatus
 from services.ledger import current_states
@@ -188,3 +196,144 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
             retention_for(session, space, get_settings().retention_policy()), space
         ),
     )
+
+
+# What the listeners' pages show: turns of the transcript, who speaks how long, chapters, notes,
+# pages of a show's episodes and the links podcast apps subscribe with.
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Consecutive transcript lines (sentences) of one speaker."""
+
+    speaker: str
+    start_s: float
+    lines: tuple[Any, ...]
+
+
+def transcript_turns(lines: Sequence[Any]) -> list[Turn]:
+    """Lines in time order (anything with ``participant_id``, ``speaker`` and ``start_s``)
+    grouped into turns: a turn ends where someone else speaks."""
+    turns: list[list[Any]] = []
+    for line in lines:
+        if turns and turns[-1][0].participant_id == line.participant_id:
+            turns[-1].append(line)
+        else:
+            turns.append([line])
+    return [Turn(t[0].speaker, t[0].start_s, tuple(t)) for t in turns]
+
+
+@dataclass(frozen=True)
+class SpeakerTime:
+    name: str
+    role: str
+    talk_s: float | None
+    share: float | None  # of everyone's talk in the episode
+
+
+def episode_speakers(episode: Episode) -> list[SpeakerTime]:
+    """Who is heard in the episode and how long each speaks, as its rendering measured it
+    (speech detected on their own track); the persons alone when the report has no tracks."""
+    tracks = [t for t in (episode.report or {}).get("tracks", []) if t.get("published")]
+    if not tracks:
+        return [SpeakerTime(p["name"], p.get("role", ""), None, None) for p in episode.persons]
+    total = sum(t.get("speech_s") or 0.0 for t in tracks)
+    return [
+        SpeakerTime(
+            t["name"],
+            t.get("role", ""),
+            t.get("speech_s"),
+            round(t["speech_s"] / total, 3) if total and t.get("speech_s") is not None else None,
+        )
+        for t in tracks
+    ]
+
+
+@dataclass(frozen=True)
+class Chapter:
+    start_s: float
+    title: str
+    url: str | None = None
+
+
+def chapter_list(chapters: Sequence[Mapping] | None) -> list[Chapter]:
+    """Chapters in time order, from ``start_s`` or Podcasting 2.0 ``startTime`` entries (those
+    marked ``toc: false`` are not listed)."""
+    listed = []
+    for entry in chapters or ():
+        start = entry.get("start_s", entry.get("startTime"))
+        if start is None or entry.get("toc") is False:
+            continue
+        listed.append(Chapter(float(start), str(entry.get("title") or ""), entry.get("url")))
+    return sorted(listed, key=lambda c: c.start_s)
+
+
+def note_paragraphs(notes: str | None) -> list[str]:
+    """Episode notes (plain text) as paragraphs, split at blank lines."""
+    if not notes:
+        return []
+    return [p.strip() for p in notes.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+EPISODES_PER_PAGE = 20
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    number: int
+    count: int  # pages in all
+
+    @property
+    def newer(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def older(self) -> int | None:
+        return self.number + 1 if self.number < self.count else None
+
+
+def page_of(items: Sequence, asked: str | None, per_page: int = EPISODES_PER_PAGE) -> Page:
+    """Page ``asked`` (a query parameter; 1 when absent) of ``items``; a page that does not exist
+    is 404, as an object out of reach is."""
+    count = max(math.ceil(len(items) / per_page), 1)
+    number = int(asked) if asked and asked.isdigit() else (1 if not asked else 0)
+    if not 1 <= number <= count:
+        raise HTTPException(404, f"there is no page {asked}: pages 1 to {count}")
+    start = (number - 1) * per_page
+    return Page(list(items[start : start + per_page]), number, count)
+
+
+@dataclass(frozen=True)
+class SubscribeLink:
+    app: str
+    url: str
+
+
+def subscribe_links(feed: str, title: str) -> list[SubscribeLink]:
+    """Links that open the feed in podcast apps, in the forms the apps document: the podcast://
+    scheme (Apple Podcasts and most iOS and desktop apps), Pocket Casts, Overcast, AntennaPod."""
+    bare = feed.split("://", 1)[-1]
+    encoded, named = quote(feed, safe=""), quote(title, safe="")
+    return [
+        SubscribeLink("Apple Podcasts and other apps", f"podcast://{bare}"),
+        SubscribeLink("Pocket Casts", f"pktc://subscribe/{bare}"),
+        SubscribeLink("Overcast", f"overcast://x-callback-url/add?url={encoded}"),
+        SubscribeLink(
+            "AntennaPod", f"https://antennapod.org/deeplink/subscribe?url={encoded}&title={named}"
+        ),
+    ]
+
+
+def show_page_url(show_id: str) -> str:
+    return f"{base_url()}/s/{show_id}"
+
+
+def fast_follow_url(show_id: str) -> str:
+    """The show's page with its podcast:guid as a Podcasting 2.0 fast-follow link
+    (``#fastfollow-podcast:GUID``), which apps and scanners that know it follow by the guid."""
+    return f"{show_page_url(show_id)}#fastfollow-podcast:{podcast_guid(feed_url(show_id))}"
+
+
+def episode_page_url(episode_id: str) -> str:
+    return f"{base_url()}/e/{episode_id}"

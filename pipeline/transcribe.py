@@ -177,7 +177,9 @@ def split_at_pauses(words: Sequence[Word], pause_s: float = SEGMENT_PAUSE_S) -> 
 
     A Whisper segment may run across speech the detector cut out of the audio it heard (on a
     speaker's own track, mostly other people's turns); kept whole, it would sit in the merged
-    transcript before the turns said in between.
+    transcript before the turns said in between. Sentences are made whole again when the
+    speakers' transcripts are merged (``pipeline.transcript.into_sentences``), where it is known
+    whether anyone else spoke in the pause.
     """
     runs: list[list[Word]] = []
     for word in words:

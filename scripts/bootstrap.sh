@@ -22,7 +22,11 @@ for extra in "$@"; do
       [ -f /usr/share/asterisk/sounds/en_US_f_Allison/demo-echotest.wav ] || need_apt+=(asterisk-core-sounds-en-wav)
       [ -f /usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz ] || need_apt+=(asterisk-core-sounds-en)
       ;;
-    chromium) command -v chromium >/dev/null 2>&1 || need_apt+=(chromium) ;;
+    # The browser tests drive Debian's chromium and inject axe-core, installed with npm.
+    chromium)
+      command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+      command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+      ;;
   esac
 done
 if ((${#need_apt[@]})); then
@@ -64,3 +68,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   fi
   echo "$want" > "$stamp"
 fi
+
+# axe-core for the browser tests, at the version tests/web/package-lock.json pins.
+for extra in "$@"; do
+  if [ "$extra" = chromium ]; then
+    axe_stamp=tests/web/node_modules/.spacecast-installed
+    axe_want=$(sha256sum tests/web/package-lock.json | cut -d' ' -f1)
+    if [ ! -f "$axe_stamp" ] || [ "$(cat "$axe_stamp")" != "$axe_want" ]; then
+      echo "bootstrap: installing axe-core into tests/web/node_modules with npm" >&2
+      npm ci --prefix tests/web --no-audit --no-fund --loglevel=error >/dev/null
+      echo "$axe_want" > "$axe_stamp"
+    fi
+  fi
+done

@@ -23,7 +23,7 @@ STAGE_VERSIONS = {
     "mix": 2,
     "master": 1,
     "transcribe": 3,
-    "publish": 2,
+    "publish": 3,
 }
 
 

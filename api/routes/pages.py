@@ -29,7 +29,18 @@ from api.limits import refuse_after_failures
 from api.routes import moderation
 from api.routes.clips import list_clips
 from api.urls import cover_url, feed_url
-from api.views import episode_out, space_out
+from api.views import (
+    chapter_list,
+    episode_out,
+    episode_page_url,
+    episode_speakers,
+    fast_follow_url,
+    note_paragraphs,
+    page_of,
+    space_out,
+    subscribe_links,
+    transcript_turns,
+)
 from api.web import publish_action, render, safe_next
 from infra.models import Show, Space, TranscriptSegment
 from services.errors import Forbidden
@@ -147,9 +158,11 @@ def logout(request: Request, _: Anyone) -> RedirectResponse:
 def show_page(
     show_id: str, request: Request, session: SessionDep, principal: Anyone
 ) -> HTMLResponse:
-    """The show: its published episodes and the feed to subscribe to."""
+    """The show: its published episodes, newest first, 20 a page, each playable here, and the
+    links podcast apps subscribe with."""
     show = public_show(session, show_id)
-    episodes = [episode_out(e) for e, _ in published_episodes(session, show.id)]
+    page = page_of(published_episodes(session, show.id), request.query_params.get("page"))
+    feed = feed_url(show.id)
     return render(
         request,
         "show.html",
@@ -157,8 +170,11 @@ def show_page(
         principal,
         show=show,
         cover=cover_url(show),
-        feed=feed_url(show.id),
-        episodes=episodes,
+        feed=feed,
+        apps=subscribe_links(feed, show.title),
+        fast_follow=fast_follow_url(show.id),
+        episodes=[episode_out(e) for e, _ in page.items],
+        page=page,
     )
 
 
@@ -176,7 +192,9 @@ def _transcript(session, episode_id: str) -> list[TranscriptSegment]:
 def episode_page(
     episode_id: str, request: Request, session: SessionDep, principal: Anyone
 ) -> HTMLResponse:
-    """Player, transcript that follows playback, transcript downloads, the episode's clips."""
+    """Player (shortcuts, "share this moment", resumes where the listener stopped), speakers and
+    their talk time, chapters and notes when the episode has them, the transcript in turns that
+    follows playback, transcript downloads, the episode's clips."""
     episode = published_episode(session, episode_id)
     show = session.get(Show, episode.show_id)
     return render(
@@ -186,7 +204,12 @@ def episode_page(
         principal,
         show=show,
         episode=episode_out(episode),
-        lines=_transcript(session, episode.id),
+        page_url=episode_page_url(episode.id),
+        speakers=episode_speakers(episode),
+        # Shown when the episode carries them; episodes have neither yet.
+        chapters=chapter_list(getattr(episode, "chapters", None)),
+        notes=note_paragraphs(getattr(episode, "notes", None)),
+        turns=transcript_turns(_transcript(session, episode.id)),
         clips=list_clips(episode.id, session, principal),
         report_categories=REPORT_CATEGORIES,
     )

@@ -79,8 +79,9 @@ def test_listener_cuts_shares_and_replays_a_clip(redis_stack, published, tmp_pat
         clip = wait_clip(listener, made.json()["id"])
         assert clip["status"] == "ready", clip["error"]
         assert clip["speakers"] == ["Alice", "Chioma"]
-        assert [line["speaker"] for line in clip["transcript"]] == ["Alice", "Chioma"]
-        assert "pretzels" in clip["transcript"][1]["body"].lower()
+        said = [line["speaker"] for line in clip["transcript"]]  # a line per sentence
+        assert sorted(set(said), key=said.index) == ["Alice", "Chioma"]
+        assert "pretzels" in clip["transcript"][-1]["body"].lower()
         assert clip["render_s"] < 10
         audio = tmp_path / "clip.mp3"
         audio.write_bytes(listener.get(clip["audio_url"]).raise_for_status().content)

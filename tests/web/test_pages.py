@@ -1,17 +1,23 @@
 """The web pages in Debian's chromium against the running service: a host publishes a held
-space and watches its progress, a listener plays an episode with the transcript following and cuts
-and shares a clip, a clip over a speaker who refuses clips is blocked in the page, and a
-moderator reviews a complaint from the reported moment to a decision in the audit trail."""
+space and watches its progress, a listener finds the episode on the show's page and subscribes,
+plays it with the transcript following, reads the transcript in turns, shares a moment and opens
+it at that second, uses the player's keys and comes back where they stopped, cuts and shares a
+clip, a clip over a speaker who refuses clips is blocked in the page, and a moderator reviews a
+complaint from the reported moment to a decision in the audit trail. axe-core checks every page
+visited (see browsing.check_and_snap)."""
 
 from __future__ import annotations
 
 import re
 import time
+from itertools import pairwise
+from xml.etree import ElementTree
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
+from pipeline.feed import PODCAST_NS
 from tests.web.browsing import check_and_snap, signed_in, wait_for
 
 pytestmark = pytest.mark.slow
@@ -133,10 +139,175 @@ def test_listener_plays_an_episode_and_the_transcript_follows(
     page.context.close()
 
 
-def _tick(page, speaker: str) -> dict:
-    """Tick the first transcript line of ``speaker`` in the clip maker; return its times."""
-    line = page.locator(".pick-line", has_text=speaker).first
-    box = line.get_by_role("checkbox")
+PLAYER = "document.getElementById('player')"
+
+
+def test_listener_finds_episodes_on_the_show_page_and_subscribes(
+    browser, site, published, artifacts
+) -> None:
+    stack, episode = site["stack"], published["episode"]
+    page = signed_in(browser, stack.base_url, None)
+    page.goto(f"/s/{site['show_id']}")
+    item = page.locator("#episodes .episode", has_text=episode["title"])
+    listed = item.inner_text()
+    assert "With Alice, Chioma" in listed and episode["description"][:30] in listed
+    assert f"{int(episode['duration_s'] // 60)}:{int(episode['duration_s'] % 60):02d}" in listed
+    assert item.locator("time").get_attribute("datetime").startswith(episode["published_at"][:10])
+
+    # Subscribing: the feed address, app links made from it, and a link by the show's guid.
+    feed = httpx.get(episode["feed_url"]).raise_for_status().text
+    guid = ElementTree.fromstring(feed).findtext(f"channel/{{{PODCAST_NS}}}guid")
+    page.get_by_text("More ways to subscribe").click()
+    assert (
+        page.get_by_label("The feed address, for any podcast app").input_value()
+        == (episode["feed_url"])
+    )
+    apps = page.locator("#apps a").evaluate_all("els => els.map(a => a.href)")
+    assert "podcast://" + episode["feed_url"].split("://", 1)[1] in apps
+    follow = page.get_by_label(re.compile("Share this show")).input_value()
+    assert follow == f"{stack.base_url}/s/{site['show_id']}#fastfollow-podcast:{guid}"
+    check_and_snap(page, artifacts, "show-subscribe")
+
+    # Each episode plays from the show's page.
+    page.evaluate("document.getElementById('show-player').muted = true")
+    assert item.get_by_role("button", name=f"Play {episode['title']}").is_visible()
+    play = item.locator("button.play")
+    play.click()
+    wait_for(page, "document.getElementById('show-player').currentTime > 0.5")
+    expect(play).to_have_text(re.compile("^Pause"))
+    assert page.locator("#now-title").inner_text() == episode["title"]
+    check_and_snap(page, artifacts, "show-playing")
+    play.click()
+    wait_for(page, "document.getElementById('show-player').paused")
+    expect(play).to_have_text(re.compile("^Play"))
+
+    # One page of episodes: no page links, and no second page.
+    assert page.get_by_role("navigation", name="Episode pages").count() == 0
+    assert page.goto(f"/s/{site['show_id']}?page=2").status == 404
+    page.context.close()
+
+
+def test_listener_reads_turns_shares_a_moment_and_reopens_it_at_that_second(
+    browser, site, published, artifacts
+) -> None:
+    base, episode = site["stack"].base_url, published["episode"]
+    page = signed_in(browser, base, None)
+    page.goto(f"/e/{episode['id']}")
+    turns = page.locator("#transcript .turn").evaluate_all(
+        """els => els.map((t) => ({
+          names: t.querySelectorAll(".speaker").length,
+          speaker: t.querySelector(".speaker").textContent,
+          href: t.querySelector("a.time").getAttribute("href"),
+          starts: [...t.querySelectorAll(".line")].map((l) => parseFloat(l.dataset.start)),
+          texts: [...t.querySelectorAll(".line")].map((l) => l.textContent),
+        }))"""
+    )
+    assert len(turns) >= 4
+    assert all(t["names"] == 1 for t in turns)  # the speaker's name once per turn
+    assert all(a["speaker"] != b["speaker"] for a, b in pairwise(turns))
+    assert any(len(t["texts"]) > 1 for t in turns)  # "Welcome back. Today we plan..."
+    for turn in turns:
+        assert turn["href"] == f"#t={turn['starts'][0]:.1f}"
+        assert all(re.search(r"[.!?]$", text) for text in turn["texts"]), turn  # whole sentences
+    talk = page.locator("#speakers li").all_inner_texts()
+    assert [t.split()[0] for t in talk] == ["Alice", "Chioma"]  # Dan was not published
+    assert all(re.search(r"talks \d+:\d\d \(\d+ %\)", t) for t in talk), talk
+    check_and_snap(page, artifacts, "episode-turns")
+
+    # Playing on: the sentence heard is lit, inside its turn.
+    page.evaluate(
+        f"() => {{ const a = {PLAYER}; a.muted = true; a.playbackRate = 2; return a.play(); }}"
+    )
+    wait_for(page, f"{PLAYER}.currentTime > 6.5", timeout_ms=30_000)
+    page.evaluate(f"{PLAYER}.pause()")
+    assert page.locator("#transcript .turn.speaking .line.active").count() == 1
+    page.get_by_role("button", name="Share this moment").click()
+    link = page.get_by_label("Link to this moment").input_value()
+    second = int(page.evaluate(f"{PLAYER}.currentTime"))
+    assert link == f"{base}/e/{episode['id']}#t={second}"
+    assert "ready to copy" in page.locator("#copy-status").inner_text()
+    check_and_snap(page, artifacts, "episode-share")
+
+    # Someone else opens the link: the episode is at that second, its sentence lit.
+    other = signed_in(browser, base, None)
+    other.goto(link)
+    wait_for(other, f"{PLAYER}.readyState >= 1")
+    assert other.evaluate(f"{PLAYER}.currentTime") == pytest.approx(second, abs=0.3)
+    starts = [s for turn in turns for s in turn["starts"]]
+    heard = max(i for i, s in enumerate(starts) if s <= second + 0.05)
+    lit = other.locator("#transcript .line.active")
+    assert float(lit.get_attribute("data-start")) == pytest.approx(starts[heard], abs=0.01)
+    # A turn's time plays from its start and is the address to share.
+    other.locator("#transcript a.time").nth(2).click()
+    wait_for(other, f"Math.abs({PLAYER}.currentTime - {turns[2]['starts'][0]}) < 0.6")
+    assert other.url.endswith(turns[2]["href"])
+    other.evaluate(f"{PLAYER}.pause()")
+    check_and_snap(other, artifacts, "episode-moment")
+    other.context.close()
+    page.context.close()
+
+
+def test_player_keys_and_coming_back_where_the_listener_stopped(
+    browser, site, published, artifacts
+) -> None:
+    episode = published["episode"]
+    assert episode["duration_s"] > 31  # room for two steps of 15 s
+    page = signed_in(browser, site["stack"].base_url, None)
+    page.goto(f"/e/{episode['id']}")
+    wait_for(page, f"{PLAYER}.readyState >= 1")
+    page.evaluate(f"{PLAYER}.muted = true")
+
+    def at(seconds: float) -> None:
+        wait_for(page, f"Math.abs({PLAYER}.currentTime - {seconds}) < 0.3")
+
+    page.keyboard.press("l")
+    at(15)
+    page.keyboard.press("ArrowRight")
+    at(30)
+    page.keyboard.press("j")
+    at(15)
+    page.get_by_role("button", name="Back 15 s").click()
+    at(0)
+    page.get_by_role("button", name="Forward 15 s").click()
+    at(15)
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("k")
+    wait_for(page, f"!{PLAYER}.paused")
+    page.keyboard.press("Space")
+    wait_for(page, f"{PLAYER}.paused")
+    stopped = page.evaluate(f"{PLAYER}.currentTime")
+    # Typing in a field is never taken for a shortcut, and the shortcuts can be turned off.
+    page.get_by_label("Keyboard shortcuts:").uncheck()
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("l")
+    page.wait_for_timeout(300)
+    assert page.evaluate(f"{PLAYER}.currentTime") == pytest.approx(stopped, abs=0.05)
+
+    # Back later: the player is where the listener stopped, and says so.
+    page.goto("/")
+    page.goto(f"/e/{episode['id']}")
+    wait_for(page, f"{PLAYER}.readyState >= 1")
+    at(stopped)
+    resume = page.locator("#resume")
+    expect(resume).to_be_visible()
+    assert f"at 0:{int(stopped):02d}" in resume.inner_text()
+    assert not page.get_by_label("Keyboard shortcuts:").is_checked()  # remembered too
+    check_and_snap(page, artifacts, "episode-resumed")
+    page.get_by_role("button", name="Start from the beginning").click()
+    at(0)
+    expect(resume).to_be_hidden()
+    page.context.close()
+
+
+def _tick(page, speaker: str, *, min_s: float = 3.0) -> dict:
+    """Tick the first transcript line (a sentence) of ``speaker`` in the clip maker that is long
+    enough for a clip; return its times."""
+    boxes = page.locator(".pick-line", has_text=speaker).get_by_role("checkbox")
+    box = next(
+        b
+        for b in boxes.all()
+        if float(b.get_attribute("data-end")) - float(b.get_attribute("data-start")) >= min_s
+    )
     box.check()
     return {
         "start": float(box.get_attribute("data-start")),
@@ -327,5 +498,17 @@ def test_pages_fit_a_phone(browser, site, published, artifacts) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, (path, overflow)
         assert page.locator("audio, img").first.bounding_box()["width"] <= 390
+        check_and_snap(page, artifacts, name)
+    # What opens on the pages fits too: the moment's link, the ways to subscribe.
+    for name, path, opener in [
+        ("phone-episode-share", f"/e/{episode['id']}", "Share this moment"),
+        ("phone-show-subscribe", f"/s/{site['show_id']}", "More ways to subscribe"),
+    ]:
+        page.goto(path)
+        page.get_by_text(opener).click()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, (path, overflow)
+        box = page.locator("#share-url, #feed-url").first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
         check_and_snap(page, artifacts, name)
     page.context.close()
