@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 
 from api.deps import SessionDep
-from infra.accounts import find_key
 from infra.models import Show, User
 from infra.settings import get_settings
+from services.accounts import find_key
 from services.consent import Answerer
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import schemas
-from api.urls import base_url, feed_url, media_url
 from infra.models import Episode, Participant, Show, Space, StageRun
 from infra.settings import get_settings
+from infra.urls import base_url, feed_url, media_url
 from pipeline.consent import ConsentState, Participation, decide_publication
 from pipeline.feed import podcast_guid
 from pipeline.retention import Retention

@@ -25,7 +25,6 @@ ACTOR_QUEUES = {
     "advance_space": "control",
     "resume_stalled": "control",
     "stage_gave_up": "control",
-    "sweep_clips": "control",
     "sweep_vault": "control",
     "publish_space": "control",
     "detect_activity": "audio",
@@ -36,6 +35,15 @@ ACTOR_QUEUES = {
     "prepare_review": "transcribe",
     "render_clip_audio": "clips",
     "render_clip_audiogram": "clips",
+}
+# The actor each pipeline stage runs as.
+STAGE_ACTORS = {
+    "activity": "detect_activity",
+    "transcribe": "transcribe_participant",
+    "bleed": "check_bleed",
+    "mix": "mix_space",
+    "master": "master_space",
+    "publish": "publish_space",
 }
 # How long a send keeps trying while the broker is unreachable (a restart takes seconds).
 SEND_WITHIN_S = 60.0

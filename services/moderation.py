@@ -379,3 +379,33 @@ def complaints_of(session: Session, reporter: str) -> list[Complaint]:
             select(Complaint).where(Complaint.reporter == reporter).order_by(Complaint.created_at)
         )
     )
+
+
+def audit_trail(
+    session: Session,
+    *,
+    complaint_id: str | None = None,
+    space_id: str | None = None,
+    limit: int = 200,
+    oldest_first: bool = False,
+) -> list[AuditEntry]:
+    """The audit log (newest first unless ``oldest_first``), of one complaint or space."""
+    order = AuditEntry.seq if oldest_first else AuditEntry.seq.desc()
+    query = select(AuditEntry).order_by(order).limit(limit)
+    if complaint_id:
+        query = query.where(AuditEntry.complaint_id == complaint_id)
+    if space_id:
+        query = query.where(AuditEntry.space_id == space_id)
+    return list(session.scalars(query))
+
+
+def review_todo(session: Session, space_id: str) -> list[tuple]:
+    """What ``prepare_review`` transcribes for a reported space: each retained track (participant
+    id, name, offset, object key, checksum, the space's language); empty once swept."""
+    space = session.get(Space, space_id)
+    if space is None or space.vault_deleted_at is not None:
+        return []
+    return [
+        (p.id, p.name, p.offset_s, t.object_key, t.sha256, space.language)
+        for p, t in retained_tracks(session, space_id)
+    ]

@@ -119,3 +119,13 @@ def retry_dead_letter(session: Session, row: DeadLetter) -> None:
     row.retries += 1
     session.commit()
     enqueue_message({**row.message, "options": options})
+
+
+def dead_letters(session: Session, *, pending: bool, space_id: str | None) -> list[DeadLetter]:
+    """Messages the workers gave up on, newest first (``pending``: not sent again since)."""
+    query = select(DeadLetter).order_by(DeadLetter.failed_at.desc()).limit(500)
+    if pending:
+        query = query.where(DeadLetter.retried_at.is_(None))
+    if space_id:
+        query = query.where(DeadLetter.space_id == space_id)
+    return list(session.scalars(query))

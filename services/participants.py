@@ -28,11 +28,21 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.accounts import issue_key
-from infra.models import ApiKey, Participant, ParticipantGrant, Space, Track, utcnow
+from infra.models import (
+    ApiKey,
+    Episode,
+    Participant,
+    ParticipantGrant,
+    Space,
+    Track,
+    TranscriptSegment,
+    utcnow,
+)
 from infra.settings import get_settings
+from services.accounts import issue_key
 from services.errors import Conflict, Gone, NotFound
 from services.moderation import audit
+from services.publishing import episode_servable
 
 _CHALLENGE = re.compile(r"^[0-9a-f]{64}$")
 INVITE_PREFIX = "sci_"
@@ -187,3 +197,22 @@ def own_track(session: Session, participant: Participant, *, key_id: str | None)
     )
     session.commit()
     return track
+
+
+def own_transcript(
+    session: Session, participant: Participant
+) -> list[tuple[TranscriptSegment, Episode]]:
+    """The participant's own lines in the published transcript (none if they did not consent
+    to it, or the episode may not be heard now)."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == participant.space_id))
+    if episode is None or not episode_servable(session, episode):
+        return []
+    rows = session.scalars(
+        select(TranscriptSegment)
+        .where(
+            TranscriptSegment.episode_id == episode.id,
+            TranscriptSegment.participant_id == participant.id,
+        )
+        .order_by(TranscriptSegment.start_s)
+    )
+    return [(row, episode) for row in rows]

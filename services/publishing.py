@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from infra.models import Clip, Episode, RemovedRange, Space, StageRun, TranscriptSegment, utcnow
@@ -23,6 +23,7 @@ from pipeline.consent import ConsentState, snapshot_allowed
 from pipeline.episode import episode_description, episode_guid
 from pipeline.states import RENDERED, ClipStatus, RunStatus, SpaceStatus
 from pipeline.transcript import Segment
+from services.errors import NotFound
 from services.ledger import current_states
 from services.runs import output_keys
 
@@ -285,3 +286,47 @@ def delete_objects(store: ObjectStore, keys: Iterable[str]) -> None:
     """Delete objects after the transaction that stopped referencing them committed."""
     for key in keys:
         store.delete(key)
+
+
+def find_lines(
+    session: Session, q: str, *, show_id: str | None, limit: int
+) -> list[tuple[TranscriptSegment, Episode]]:
+    """Published transcript lines holding every word of ``q`` (newest episodes first), of
+    episodes that may be heard now: only words that may be published are ever found."""
+    words = [w for w in q.lower().split() if w][:10]
+    escaped = [w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for w in words]
+    condition = and_(
+        *(func.lower(TranscriptSegment.text).like(f"%{w}%", escape="\\") for w in escaped)
+    )
+    query = (
+        select(TranscriptSegment, Episode)
+        .join(Episode, Episode.id == TranscriptSegment.episode_id)
+        .where(condition)
+        .order_by(Episode.published_at.desc(), TranscriptSegment.start_s)
+    )
+    if show_id:
+        query = query.where(Episode.show_id == show_id)
+    hits: list[tuple[TranscriptSegment, Episode]] = []
+    allowed: dict[str, bool] = {}
+    for row, episode in session.execute(query.limit(limit * 5)):
+        if episode.id not in allowed:
+            allowed[episode.id] = episode_servable(session, episode)
+        if allowed[episode.id]:
+            hits.append((row, episode))
+        if len(hits) == limit:
+            break
+    return hits
+
+
+def media_key_of(episode: Episode, filename: str, render_id: str) -> str:
+    """The object behind one of the episode's media URLs. Media of an earlier rendering is
+    withdrawn, not served."""
+    stem, _, extension = filename.partition(".")
+    if stem == "episode":
+        entry = episode.media.get(extension)
+        key = entry["key"] if entry else None
+    else:
+        key = episode.transcripts.get(extension)
+    if key is None or render_id != episode.render_id:
+        raise NotFound(f"{filename} of episode {episode.id} (rendering {render_id}) not found")
+    return key

@@ -266,3 +266,15 @@ def sweep(
     report.wall_s = time.perf_counter() - started
     log.info("sweep at %s: %s", now.isoformat(), report.as_dict())
     return report
+
+
+def deletions(
+    session: Session, *, space_id: str | None, pending: bool, limit: int
+) -> list[Deletion]:
+    """What the sweeper deleted (or still has to), newest first."""
+    query = select(Deletion).order_by(Deletion.id.desc()).limit(limit)
+    if space_id:
+        query = query.where(Deletion.space_id == space_id)
+    if pending:
+        query = query.where(Deletion.deleted_at.is_(None))
+    return list(session.scalars(query))

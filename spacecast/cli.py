@@ -188,9 +188,9 @@ def _create_user(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from api import schemas
-    from infra.accounts import create_user
     from infra.db import session_scope
     from infra.settings import get_settings
+    from services.accounts import create_user
 
     try:
         wanted = schemas.UserIn(name=args.name, roles=args.role)

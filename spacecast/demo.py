@@ -203,9 +203,9 @@ def _run_demo(*, port: int, out: Path, serve: bool, home: Path) -> int:
         running.callback(s3.stop)
         _say(f"local S3 server on {s3.endpoint_url} (data in {s3.root})")
         _configure(port, s3, home)
-        from infra.accounts import create_user
         from infra.db import migrate, session_scope
         from infra.settings import get_settings
+        from services.accounts import create_user
 
         migrate()
         with session_scope(get_settings().database_url) as session:

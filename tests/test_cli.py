@@ -33,8 +33,8 @@ def test_a_database_without_tables_is_refused_in_one_line(tmp_path: Path) -> Non
 
 
 def test_users_create_prints_the_credentials_the_api_returns(tmp_path: Path) -> None:
-    from infra.accounts import find_key
     from infra.db import session_scope
+    from services.accounts import find_key
 
     url = f"sqlite:///{tmp_path / 'elsewhere' / 'spacecast.db'}"
     (tmp_path / "elsewhere").mkdir()

@@ -1,5 +1,12 @@
-"""The layout is the architecture: pipeline/ must not know about the web, the queue, storage or the
-database; workers and api must not reach around each other."""
+"""The layout is the architecture: data flows one way, api -> services -> (queue) -> workers ->
+pipeline, and each layer imports only what it may:
+
+- pipeline/: pure audio and domain logic, no framework of the web, the queue, storage or the
+  database, and nothing of ours outside itself;
+- services/: the business rules and their transactions; they call pipeline/ and infra/, never
+  the web, the queue framework, the routes or the actors (work is sent through infra.queue);
+- workers/ and api/: thin; they call services/ and never each other;
+- infra/: adapters only, used by the layers above, never using them."""
 
 import ast
 from pathlib import Path
@@ -7,9 +14,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
     "pipeline": {"fastapi", "starlette", "dramatiq", "boto3", "botocore", "sqlalchemy", "alembic",
-                 "api", "workers", "infra", "spacecast"},
-    "workers": {"fastapi", "starlette", "api"},
-    "infra": {"fastapi", "api", "workers"},
+                 "api", "workers", "infra", "services", "spacecast"},
+    "services": {"fastapi", "starlette", "dramatiq", "api", "workers", "spacecast"},
+    "workers": {"fastapi", "starlette", "api", "spacecast"},
+    "api": {"workers", "dramatiq", "spacecast"},
+    "infra": {"fastapi", "starlette", "api", "workers", "services", "spacecast"},
 }  # fmt: skip
 
 
@@ -33,3 +42,20 @@ def test_each_layer_imports_only_what_it_may() -> None:
             if bad:
                 violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
     assert violations == []
+
+
+def test_routes_and_actors_hold_no_database_queries_of_their_own() -> None:
+    """Business actions live in services/: a route or an actor module that builds its own
+    SELECT over the business tables is restating a rule (the stage bookkeeping and the web
+    pages' listings aside)."""
+    allowed = {"api/routes/pages.py", "api/views.py", "workers/runs.py", "workers/stages.py"}
+    offenders = []
+    for layer in ("api/routes", "workers"):
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            name = str(path.relative_to(ROOT))
+            if name in allowed:
+                continue
+            text = path.read_text()
+            if "select(" in text and "from sqlalchemy import" in text:
+                offenders.append(name)
+    assert offenders == []

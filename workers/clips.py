@@ -1,5 +1,6 @@
-"""Clip actors: render a clip from its episode's mix (cached on the worker), render its audiogram,
-and withdraw or expire clips when consent or their episode changes."""
+"""Clip actors: render a clip from its episode's mix (cached on the worker), and its audiogram.
+(Withdrawing and expiring clips happens where consent or the episode changes:
+``services.publishing``.)"""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import time
 from pathlib import Path
 
 import dramatiq
-from sqlalchemy import select
 
 from infra.db import session_scope
+from infra.logs import stage_logger
 from infra.models import Clip, Episode, Space, utcnow
 from infra.queue import queue_name
 from infra.settings import get_settings
@@ -29,9 +30,8 @@ from pipeline.transcript import (
     to_webvtt,
 )
 from services.clips import clip_context
-from services.publishing import clip_servable
 from workers.cache import cached_object
-from workers.runs import object_store, stage_logger
+from workers.runs import object_store
 
 _OPTIONS = {"max_retries": 5, "min_backoff": 1_000, "max_backoff": 60_000, "time_limit": 600_000}
 
@@ -157,39 +157,7 @@ def render_clip_audiogram(clip_id: str) -> None:
         }
 
 
-def unusable_clips(session, space_id: str) -> list[tuple[Clip, str]]:
-    """Ready clips that may no longer be served, with their new status."""
-    found = []
-    for clip in session.scalars(
-        select(Clip).where(Clip.space_id == space_id, Clip.status == "ready")
-    ):
-        episode = session.get(Episode, clip.episode_id)
-        if clip_servable(session, clip, episode):
-            continue
-        found.append((clip, "expired" if episode.removed_at is not None else "withdrawn"))
-    return found
-
-
-def sweep_clips(space_id: str) -> None:
-    """Withdraw clips whose voices no longer consent, expire listener clips of removed episodes,
-    and delete their objects."""
-    settings = get_settings()
-    store = object_store(settings)
-    keys: list[str] = []
-    with session_scope(settings.database_url) as session:
-        for clip, status in unusable_clips(session, space_id):
-            keys += [entry["key"] for entry in clip.media.values()]
-            clip.status, clip.media = status, {}
-            stage_logger(space_id, "clips", clip.id).info("clip %s", status)
-    for key in keys:
-        store.delete(key)
-
-
 def register(broker: dramatiq.Broker) -> None:
     clips = queue_name("clips")
     dramatiq.actor(render_clip_audio, queue_name=clips, broker=broker, **_OPTIONS)
     dramatiq.actor(render_clip_audiogram, queue_name=clips, broker=broker, **_OPTIONS)
-    dramatiq.actor(
-        sweep_clips, queue_name=queue_name("control"), max_retries=20, min_backoff=1000,
-        broker=broker,
-    )  # fmt: skip

@@ -1,213 +1,24 @@
-"""Fan-out and fan-in of a space's stages, driven by the state in the database.
-
-``advance_space`` looks at what is done for the space's current inputs and enqueues every stage
-whose inputs are ready: speech activity of every recorded track, one transcription per published
-participant once their activity is known, the bleed check once the excluded speakers' activity is
-known, the mix (after the bleed check when the host asked to duck), the master after the mix, and
-publish after all of them, unless the host chose to hold publication until everyone has answered.
-Every stage calls it when it finishes, so the last one to finish starts the next step. Running it
-twice only enqueues duplicates, which the stages skip. A consent change calls it too: the
-fingerprints change, and everything that depended on the old answers is made again.
-"""
+"""The flow's actors: advancing a space (``services.flow``: what is ready is sent), resuming the
+spaces a lost message stalled, and recording a stage whose retries ran out."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import dramatiq
-from sqlalchemy import select
 
-from infra.db import session_scope
-from infra.models import Episode, Space, StageRun, utcnow
-from infra.queue import enqueue, queue_name
-from infra.settings import get_settings
-from infra.storage import ObjectStore
-from pipeline.states import ACTIVE, IN_FLIGHT, PER_PARTICIPANT, RunStatus, SpaceStatus, Stage
-from services.operations import RESEND_QUEUED_AFTER
-from services.publishing import episode_servable, take_down_episode
-from workers.plan import plan_space
-from workers.runs import stage_logger
-from workers.stage import ACTOR_NAMES, STAGE_OF_ACTOR
-
-# A run that has said nothing for the retry backoff plus this long lost its message.
-STUCK_MARGIN = timedelta(minutes=10)
-
-
-def advance(space_id: str) -> list[tuple[str, str]]:
-    """Enqueue the stages that are ready; return what was sent as (stage, subject) pairs."""
-    settings = get_settings()
-    log = stage_logger(space_id, "advance")
-    to_send: list[tuple[str, str]] = []
-    with session_scope(settings.database_url) as session:
-        space = session.get(Space, space_id, with_for_update=True)
-        if space is None or space.status not in ACTIVE:
-            return []
-        if space.vault_deleted_at is not None:
-            store = ObjectStore(settings)
-            media_to_delete = _settle_without_recordings(session, store, space)
-            session.commit()
-            for key in media_to_delete:
-                store.delete(key)
-            return []
-        plan = plan_space(session, space, settings)
-        runs = {
-            (run.stage, run.subject): run
-            for run in session.scalars(select(StageRun).where(StageRun.space_id == space_id))
-        }
-        now = utcnow()
-        failed: list[str] = []
-        # A run that has said nothing for this long lost its message (a retry the broker
-        # dropped, a worker gone without a trace): it is sent again, and the stage's fingerprint
-        # makes a duplicate harmless.
-        stuck_after = timedelta(milliseconds=settings.retry_max_backoff_ms) + STUCK_MARGIN
-
-        def settle(stage: str, subject: str, fp: str, ready: bool) -> bool:
-            """True when done for ``fp``; otherwise enqueue it if ready and not already going."""
-            run = runs.get((stage, subject))
-            if run is not None and run.fingerprint == fp:
-                if run.status == RunStatus.DONE:
-                    return True
-                if run.status == RunStatus.FAILED:
-                    failed.append(f"{stage}: {run.error}")
-                    return False
-                stuck = now - run.updated_at >= stuck_after
-                if run.status in (RunStatus.RUNNING, RunStatus.RETRYING) and not stuck:
-                    return False
-                if run.status == RunStatus.QUEUED and now - run.queued_at < RESEND_QUEUED_AFTER:
-                    return False
-            if not ready:
-                return False
-            if run is None:
-                run = StageRun(space_id=space_id, stage=stage, subject=subject, fingerprint=fp)
-                session.add(run)
-                runs[(stage, subject)] = run
-            run.fingerprint, run.status, run.error, run.progress = fp, RunStatus.QUEUED, None, 0.0
-            run.queued_at = now
-            to_send.append((stage, subject))
-            return False
-
-        activity = {
-            pid: settle(Stage.ACTIVITY, pid, fp, True) for pid, fp in plan.activity_fps.items()
-        }
-        suspects_known = all(activity[p.id] for p in plan.bleed_suspects)
-        if plan.audible:
-            checked = settle(Stage.BLEED, "", plan.bleed_fp, suspects_known)
-            mixed = settle(Stage.MIX, "", plan.mix_fp, checked or not space.duck_excluded)
-            mastered = settle(Stage.MASTER, "", plan.master_fp, mixed)
-            # Transcription reads when the speaker speaks from their activity, not a second VAD.
-            transcribed = [
-                settle(Stage.TRANSCRIBE, pid, fp, activity.get(pid, False))
-                for pid, fp in plan.transcribe_fps.items()
-            ]
-            ready = mastered and checked and all(transcribed) and all(activity.values())
-        else:
-            ready = True  # nobody may be heard: publishing withdraws any earlier episode
-        published = False if plan.held else settle(Stage.PUBLISH, "", plan.publish_fp, ready)
-        # Runs the plan no longer has (their participant's answers changed): nothing will run
-        # them, so they must not look as if something would.
-        for (stage, subject), run in runs.items():
-            if run.status in IN_FLIGHT and plan.fingerprint(Stage(stage), subject) is None:
-                run.status, run.error = RunStatus.STALE, "not needed any more: the answers changed"
-        if failed:
-            space.status, space.error = SpaceStatus.FAILED, failed[0]
-        elif published:
-            space.status = SpaceStatus.PUBLISHED if plan.audible else SpaceStatus.UNPUBLISHED
-            space.error = None if plan.audible else "nobody consents to publication"
-        elif plan.held and ready:
-            space.status, space.error = SpaceStatus.HELD, None
-        else:
-            space.status, space.error = SpaceStatus.PROCESSING, None
-    for n, (stage, subject) in enumerate(to_send):
-        args = (space_id, subject) if stage in PER_PARTICIPANT else (space_id,)
-        try:
-            enqueue(ACTOR_NAMES[Stage(stage)], *args)
-        except Exception:
-            _mark_unsent(space_id, to_send[n:])
-            raise  # this advance is retried, and sends them then
-        log.info("enqueued %s%s", stage, f" for {subject}" if subject else "")
-    return to_send
-
-
-def _mark_unsent(space_id: str, unsent: list[tuple[str, str]]) -> None:
-    """Runs recorded as queued whose message never reached the broker: the next advance sends
-    them instead of waiting for them."""
-    with session_scope(get_settings().database_url) as session:
-        for stage, subject in unsent:
-            run = session.scalar(
-                select(StageRun).where(
-                    StageRun.space_id == space_id,
-                    StageRun.stage == stage,
-                    StageRun.subject == subject,
-                )
-            )
-            if run is not None and run.status == RunStatus.QUEUED:
-                run.queued_at = utcnow() - RESEND_QUEUED_AFTER
-
-
-def _settle_without_recordings(session, store: ObjectStore, space: Space) -> list[str]:
-    """After the sweeper deleted the raw tracks, nothing can be rendered again. An episode that
-    holds someone who no longer consents (or whom a moderator removed) is taken down; its media
-    keys are returned for deletion once the transaction commits."""
-    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
-    if episode is None or episode.removed_at is not None:
-        return []
-    if episode_servable(session, episode):
-        space.status = SpaceStatus.PUBLISHED
-        return []
-    return take_down_episode(
-        session,
-        store,
-        episode,
-        by="host",
-        reason="a speaker in the episode no longer consents, and the raw recordings were deleted "
-        "after the retention period, so it cannot be made again without them: it was taken down",
-    )
+from infra.queue import queue_name
+from services import flow
 
 
 def advance_space(space_id: str) -> None:
-    advance(space_id)
+    flow.advance(space_id)
 
 
 def resume_stalled() -> None:
-    """Advance every space still processing. A message the broker lost (Redis restarted without
-    its append-only file, or the broker went away after the API committed a finish) leaves a
-    space waiting for a stage nobody will run; advancing sends what is missing, and stages
-    queued for longer than ``RESEND_QUEUED_AFTER`` again. Sent by ``spacecast scheduler``."""
-    with session_scope(get_settings().database_url) as session:
-        processing = session.scalars(
-            select(Space.id).where(Space.status == SpaceStatus.PROCESSING)
-        ).all()
-    for space_id in processing:
-        enqueue("advance_space", space_id)
-        stage_logger(space_id, "resume").info("advance sent by the scheduler")
+    flow.resume_stalled()
 
 
 def stage_gave_up(message: dict, retry_info: dict) -> None:
-    """Retries of a stage ran out: record the stage (and so the space) as failed. The one owner
-    of exhausted retries (the dead-letter middleware records the message itself)."""
-    stage = STAGE_OF_ACTOR.get(message.get("actor_name", ""))
-    args = message.get("args", [])
-    if stage is None or not args:
-        return
-    space_id = args[0]
-    subject = args[1] if stage in PER_PARTICIPANT and len(args) > 1 else ""
-    settings = get_settings()
-    with session_scope(settings.database_url) as session:
-        run = session.scalar(
-            select(StageRun).where(
-                StageRun.space_id == space_id, StageRun.stage == stage, StageRun.subject == subject
-            )
-        )
-        if run is None or run.status == RunStatus.DONE:
-            return
-        retries = retry_info.get("retries")
-        run.status = RunStatus.FAILED
-        run.error = f"gave up after {retries} retries: {run.error or 'unknown error'}"
-        run.finished_at = utcnow()
-        space = session.get(Space, space_id)
-        if space is not None:
-            space.status, space.error = SpaceStatus.FAILED, f"{stage}: {run.error}"
-    stage_logger(space_id, stage, subject).error("gave up after %s retries", retries)
+    flow.stage_gave_up(message, retry_info)
 
 
 def register(broker: dramatiq.Broker) -> None:

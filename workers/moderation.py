@@ -8,17 +8,16 @@ from datetime import datetime
 from pathlib import Path
 
 import dramatiq
-from sqlalchemy import select
 
 from infra.db import session_scope
-from infra.models import Participant, Space, Track
+from infra.logs import stage_logger
 from infra.queue import queue_name
 from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore, review_transcript_key, sha256_file
 from pipeline.transcribe import transcribe_track
 from pipeline.transcript import segments_to_data
+from services.moderation import review_todo
 from services.retention import sweep
-from workers.runs import stage_logger
 
 
 def prepare_review(space_id: str) -> None:
@@ -32,17 +31,7 @@ def prepare_review(space_id: str) -> None:
     store = ObjectStore(settings)
     log = stage_logger(space_id, "review")
     with session_scope(settings.database_url) as session:
-        space = session.get(Space, space_id)
-        if space is None or space.vault_deleted_at is not None:
-            return
-        tracks = session.execute(
-            select(Participant, Track)
-            .join(Track, Track.participant_id == Participant.id)
-            .where(Participant.space_id == space_id)
-        ).all()
-        todo = [
-            (p.id, p.name, p.offset_s, t.object_key, t.sha256, space.language) for p, t in tracks
-        ]
+        todo = review_todo(session, space_id)
     for participant_id, name, offset_s, object_key, sha256, language in todo:
         key = review_transcript_key(space_id, participant_id, sha256)
         if store.exists(key):

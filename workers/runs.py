@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from infra.db import session_scope
 from infra.faults import describe_transient
+from infra.logs import stage_logger
 from infra.models import Space, StageRun, utcnow
 from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore
@@ -25,17 +26,6 @@ from pipeline.errors import SpacecastError
 from services.runs import output_keys
 
 _PROGRESS_EVERY_S = 2.0
-
-
-class _StageLog(logging.LoggerAdapter):
-    def process(self, msg, kwargs):
-        return f"[{self.extra['context']}] {msg}", kwargs
-
-
-def stage_logger(space_id: str, stage: str, subject: str = "") -> logging.LoggerAdapter:
-    """A logger whose every line names the space, the stage and the participant."""
-    context = f"space={space_id} stage={stage}" + (f" participant={subject}" if subject else "")
-    return _StageLog(logging.getLogger("spacecast.worker"), {"context": context})
 
 
 @dataclass

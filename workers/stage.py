@@ -15,23 +15,15 @@ from dataclasses import dataclass
 import dramatiq
 
 from infra.db import session_scope
-from infra.queue import enqueue, queue_name
+from infra.queue import STAGE_ACTORS, enqueue, queue_name
 from infra.settings import Settings, get_settings
 from pipeline.states import ACTIVE, SpaceStatus, Stage
 from services.operations import settle_unrun
+from services.plan import SpacePlan, plan_space
 from services.runs import StageResult
-from workers.plan import SpacePlan, plan_space
 from workers.runs import StageContext, run_stage
 
-# The actor each stage runs as (its name on the queue).
-ACTOR_NAMES = {
-    Stage.ACTIVITY: "detect_activity",
-    Stage.TRANSCRIBE: "transcribe_participant",
-    Stage.BLEED: "check_bleed",
-    Stage.MIX: "mix_space",
-    Stage.MASTER: "master_space",
-    Stage.PUBLISH: "publish_space",
-}
+ACTOR_NAMES = {Stage(stage): name for stage, name in STAGE_ACTORS.items()}
 STAGE_OF_ACTOR = {name: stage for stage, name in ACTOR_NAMES.items()}
 
 Work = Callable[[StageContext, SpacePlan, str], StageResult]

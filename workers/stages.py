@@ -23,6 +23,7 @@ from pipeline.report import ReportInputs, TrackLine, build_report
 from pipeline.states import Stage
 from pipeline.transcribe import transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
+from services.plan import SpacePlan
 from services.publishing import (
     Rendering,
     clips_waiting,
@@ -41,7 +42,6 @@ from services.runs import (
     TranscriptionResult,
     done_results,
 )
-from workers.plan import SpacePlan
 from workers.runs import StageContext, stage_costs
 from workers.stage import stage
 

@@ -14,15 +14,15 @@ from api.deps import SessionDep, StoreDep
 from api.limits import rate_limited
 from api.roles import Anyone, Cutter, Host
 from api.streaming import WITHDRAWABLE, stream_object
-from api.urls import (
+from api.web import render
+from infra.models import Clip, Episode, Show, Space
+from infra.urls import (
     CLIP_FILES,
     clip_media_url,
     clip_share_url,
     cover_url,
     episode_moment_url,
 )
-from api.web import render
-from infra.models import Clip, Episode, Show, Space
 from pipeline.states import ClipStatus
 from pipeline.transcript import segments_from_data
 from services import clips

@@ -3,37 +3,21 @@ against what the caller may see, the space's recordings are held, and review is 
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from api import schemas
 from api.access import may_manage_show, published_episode
-from api.auth import Principal, Role, allow
+from api.auth import Principal, Role
 from api.deps import SessionDep
 from api.limits import rate_limited
+from api.roles import Reporter
 from infra.models import Clip, Complaint, Episode, Participant, Space
 from services import moderation
 from services.errors import Invalid, NotFound
 from services.publishing import clip_servable
 
 router = APIRouter(tags=["complaints"])
-
-Reporter = Annotated[
-    Principal,
-    Depends(
-        allow(
-            Role.LISTENER,
-            Role.HOST,
-            Role.MODERATOR,
-            Role.ADMIN,
-            Role.PARTICIPANT,
-            objects="published episodes and live clips; a participant's own space; a host's own "
-            "spaces; the caller's own complaints",
-        )
-    ),
-]
 
 
 def complaint_out(session: Session, complaint: Complaint) -> schemas.ComplaintOut:

@@ -14,10 +14,10 @@ from api.auth import SESSION_COOKIE, reporter_of, secure_cookies
 from api.deps import SessionDep, StoreDep
 from api.limits import rate_limited
 from api.roles import Anyone, Ingest, Vouching
-from api.urls import base_url
 from api.views import consent_out
 from infra.models import ConsentEntry, Participant, Space
 from infra.settings import get_settings
+from infra.urls import base_url
 from pipeline.consent import ConsentState
 from services import participants, spaces
 from services.consent import answer, prompt

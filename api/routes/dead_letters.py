@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
+from fastapi import APIRouter, Query
 
 from api import schemas
-from api.auth import Principal, Role, allow
 from api.deps import SessionDep
+from api.roles import Admin
 from infra.models import DeadLetter
 from services import operations
 
 router = APIRouter(tags=["operations"])
-
-Operator = Annotated[Principal, Depends(allow(Role.ADMIN, objects="every dead-lettered message"))]
 
 
 def _out(row: DeadLetter) -> schemas.DeadLetterOut:
@@ -37,17 +34,13 @@ def _out(row: DeadLetter) -> schemas.DeadLetterOut:
 @router.get("/dead-letters", response_model=list[schemas.DeadLetterOut])
 def list_dead_letters(
     session: SessionDep,
-    principal: Operator,
+    principal: Admin,
     pending: Annotated[bool, Query(description="only those not sent again since")] = False,
     space_id: str | None = None,
 ) -> list[schemas.DeadLetterOut]:
     """Messages the workers gave up on, newest first."""
-    query = select(DeadLetter).order_by(DeadLetter.failed_at.desc()).limit(500)
-    if pending:
-        query = query.where(DeadLetter.retried_at.is_(None))
-    if space_id:
-        query = query.where(DeadLetter.space_id == space_id)
-    return [_out(row) for row in session.scalars(query)]
+    rows = operations.dead_letters(session, pending=pending, space_id=space_id)
+    return [_out(row) for row in rows]
 
 
 @router.post(
@@ -56,7 +49,7 @@ def list_dead_letters(
     response_model=schemas.DeadLetterOut,
 )
 def retry_dead_letter(
-    dead_letter_id: str, session: SessionDep, principal: Operator
+    dead_letter_id: str, session: SessionDep, principal: Admin
 ) -> schemas.DeadLetterOut:
     """Send the message again with its retries reset (a failed space is reopened)."""
     row = operations.dead_letter(session, dead_letter_id)

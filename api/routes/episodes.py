@@ -3,28 +3,20 @@ requests) or by redirect to a short-lived signed URL, never from a public bucket
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api import schemas
 from api.access import managed_episode, published_episode
-from api.auth import Principal, Role, allow
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.roles import Anyone, Host
 from api.streaming import WITHDRAWABLE, stream_object
-from api.urls import MEDIA_FILES
 from api.views import episode_out
-from infra.models import Episode
+from infra.urls import MEDIA_FILES
 from services.errors import NotFound
-from services.publishing import delete_objects, take_down_episode
+from services.publishing import delete_objects, media_key_of, take_down_episode
 
 router = APIRouter(tags=["episodes"])
-
-Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="published episodes"))]
-Manager = Annotated[
-    Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="episodes of own shows"))
-]
 
 
 @router.get("/episodes/{episode_id}", response_model=schemas.EpisodeOut)
@@ -33,7 +25,7 @@ def read_episode(episode_id: str, session: SessionDep, _: Anyone) -> schemas.Epi
 
 
 @router.delete("/episodes/{episode_id}", status_code=204)
-def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: Manager) -> None:
+def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: Host) -> None:
     """Take the episode down: out of the feed, its media, transcripts and everything derived
     from the room for it deleted; listeners' clips expire with it unless the host pinned them."""
     episode = managed_episode(session, principal, episode_id)
@@ -43,17 +35,9 @@ def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: 
 
 
 @router.get("/episodes/{episode_id}/report")
-def read_report(episode_id: str, session: SessionDep, principal: Manager) -> dict:
+def read_report(episode_id: str, session: SessionDep, principal: Host) -> dict:
     """What was measured: loudness of the delivered files, probes, exclusions, stage timings."""
     return managed_episode(session, principal, episode_id).report
-
-
-def media_object_key(episode: Episode, filename: str) -> str | None:
-    stem, _, extension = filename.partition(".")
-    if stem == "episode":
-        entry = episode.media.get(extension)
-        return entry["key"] if entry else None
-    return episode.transcripts.get(extension)
 
 
 @router.get(
@@ -79,10 +63,9 @@ def read_media(
     _: Anyone,
 ) -> Response:
     episode = published_episode(session, episode_id)
-    key = media_object_key(episode, filename) if filename in MEDIA_FILES else None
-    if key is None or render_id != episode.render_id:
-        # Media of an earlier rendering is withdrawn, not served.
-        raise NotFound(f"{filename} of episode {episode_id} (rendering {render_id}) not found")
+    if filename not in MEDIA_FILES:
+        raise NotFound(f"{filename} of episode {episode_id} not found")
+    key = media_key_of(episode, filename, render_id)
     if settings.media_delivery == "redirect":
         # Short-lived, and the object is deleted when consent is withdrawn, so a URL handed
         # out before a withdrawal stops working with it.

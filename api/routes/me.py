@@ -4,32 +4,27 @@ and their own published transcript lines."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from api import schemas
-from api.auth import Principal, Role, allow
+from api.auth import Principal
 from api.deps import SessionDep, StoreDep
 from api.limits import rate_limited
+from api.roles import Participant as Me
 from api.routes.consent import ledger_out
 from api.streaming import stream_object
-from api.urls import media_url
 from api.views import consent_out
-from infra.models import Episode, Participant, TranscriptSegment
+from infra.models import Participant
 from infra.settings import get_settings
+from infra.urls import media_url
 from pipeline.consent import ConsentState
 from services import participants
 from services.consent import Answerer, answer, prompt, withdrawn_hold_ends
 from services.errors import NotFound
 from services.ledger import current_states
-from services.publishing import episode_servable
 
 router = APIRouter(prefix="/me", tags=["participants"])
-
-Me = Annotated[Principal, Depends(allow(Role.PARTICIPANT, objects="their own participation"))]
 
 
 def _participant(session, principal: Principal) -> Participant:
@@ -145,18 +140,7 @@ def download_track(
 @router.get("/transcript", response_model=list[schemas.SearchHit])
 def my_transcript(session: SessionDep, principal: Me) -> list[schemas.SearchHit]:
     """Your own lines in the published transcript (none if you did not consent to it)."""
-    participant = _participant(session, principal)
-    episode = session.scalar(select(Episode).where(Episode.space_id == participant.space_id))
-    if episode is None or not episode_servable(session, episode):
-        return []
-    rows = session.scalars(
-        select(TranscriptSegment)
-        .where(
-            TranscriptSegment.episode_id == episode.id,
-            TranscriptSegment.participant_id == participant.id,
-        )
-        .order_by(TranscriptSegment.start_s)
-    )
+    lines = participants.own_transcript(session, _participant(session, principal))
     return [
         schemas.SearchHit(
             episode_id=episode.id,
@@ -167,5 +151,5 @@ def my_transcript(session: SessionDep, principal: Me) -> list[schemas.SearchHit]
             text=row.text,
             audio_url=f"{media_url(episode, 'episode.mp3')}#t={row.start_s:.1f}",
         )
-        for row in rows
+        for row, episode in lines
     ]

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -23,15 +22,15 @@ from api import schemas
 from api.deps import SessionDep, StoreDep
 from api.roles import Admin, Moderator
 from api.routes.complaints import complaint_out
-from api.urls import base_url
 from api.views import retention_out
 from infra.db import session_scope
-from infra.models import AuditEntry, Deletion, Participant, Space
+from infra.models import Participant, Space
 from infra.queue import enqueue
 from infra.settings import get_settings
+from infra.urls import base_url
 from pipeline.review import lines_in, search_lines
 from pipeline.transcript import Segment
-from services import moderation
+from services import moderation, retention
 from services.moderation import audit, review_queue
 from services.retention import retention_for
 
@@ -110,9 +109,7 @@ def review(
         complaint_id=complaint.id,
     )
     session.commit()
-    trail = session.scalars(
-        select(AuditEntry).where(AuditEntry.complaint_id == complaint.id).order_by(AuditEntry.seq)
-    )
+    trail = moderation.audit_trail(session, complaint_id=complaint.id, oldest_first=True)
     return schemas.ReviewOut(
         complaint=complaint_out(session, complaint),
         space_title=space.title,
@@ -248,13 +245,11 @@ def audit_log(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[schemas.AuditOut]:
     """The audit log, newest first."""
-    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
-    if complaint_id:
-        query = query.where(AuditEntry.complaint_id == complaint_id)
-    if space_id:
-        query = query.where(AuditEntry.space_id == space_id)
     return [
-        schemas.AuditOut.model_validate(e, from_attributes=True) for e in session.scalars(query)
+        schemas.AuditOut.model_validate(e, from_attributes=True)
+        for e in moderation.audit_trail(
+            session, complaint_id=complaint_id, space_id=space_id, limit=limit
+        )
     ]
 
 
@@ -267,13 +262,9 @@ def deletions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[schemas.DeletionOut]:
     """What the sweeper deleted (or still has to), when and why."""
-    query = select(Deletion).order_by(Deletion.id.desc()).limit(limit)
-    if space_id:
-        query = query.where(Deletion.space_id == space_id)
-    if pending:
-        query = query.where(Deletion.deleted_at.is_(None))
     return [
-        schemas.DeletionOut.model_validate(d, from_attributes=True) for d in session.scalars(query)
+        schemas.DeletionOut.model_validate(d, from_attributes=True)
+        for d in retention.deletions(session, space_id=space_id, pending=pending, limit=limit)
     ]
 
 

@@ -7,28 +7,24 @@ sent to the login page, and other refusals are shown as a page (see ``api.errors
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
 from api.access import may_manage_show, public_show, published_episode, space_for
 from api.auth import (
     SESSION_COOKIE,
-    Principal,
-    Role,
-    allow,
     principal_for,
     same_origin,
     secure_cookies,
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.limits import refuse_after_failures
+from api.roles import Anyone, Cutter, Host, Moderator
 from api.routes import moderation
 from api.routes.clips import list_clips
-from api.urls import cover_url, feed_url
 from api.views import (
     chapter_list,
     episode_out,
@@ -43,6 +39,7 @@ from api.views import (
 )
 from api.web import publish_action, render, safe_next
 from infra.models import Show, Space, TranscriptSegment
+from infra.urls import cover_url, feed_url
 from services.errors import Forbidden
 from services.publishing import published_episodes
 
@@ -61,26 +58,6 @@ REPORT_CATEGORIES = (
 )
 
 router = APIRouter(tags=["pages"], include_in_schema=False, default_response_class=HTMLResponse)
-
-Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="public pages"))]
-Cutter = Annotated[
-    Principal,
-    Depends(
-        allow(
-            Role.HOST,
-            Role.ADMIN,
-            Role.LISTENER,
-            objects="listeners: published episodes; hosts: episodes of own shows",
-        )
-    ),
-]
-Host = Annotated[
-    Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="own shows and their spaces"))
-]
-Moderator = Annotated[
-    Principal,
-    Depends(allow(Role.MODERATOR, Role.ADMIN, objects="every complaint, through the review")),
-]
 
 
 @router.get("/", response_class=HTMLResponse)

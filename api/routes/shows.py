@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 
 from api import schemas
 from api.access import may_manage_show, public_show
-from api.auth import Principal, Role, allow
 from api.deps import SessionDep, StoreDep
-from api.publishing import show_feed
+from api.roles import Anyone, Host
 from api.views import show_out
 from infra.models import Show
-from infra.storage import show_key
-from pipeline.cover import render_cover
+from services import feed
+from services.feed import show_cover, show_feed
 
 router = APIRouter(prefix="/shows", tags=["shows"])
 
-Manager = Annotated[Principal, Depends(allow(Role.HOST, Role.ADMIN, objects="own shows"))]
-Anyone = Annotated[Principal, Depends(allow(Role.PUBLIC, objects="any show"))]
-
 
 @router.post("", status_code=201, response_model=schemas.ShowOut)
-def create_show(body: schemas.ShowIn, session: SessionDep, principal: Manager) -> schemas.ShowOut:
+def create_show(body: schemas.ShowIn, session: SessionDep, principal: Host) -> schemas.ShowOut:
     show = Show(
         owner_id=principal.user_id,
         title=body.title,
@@ -46,12 +37,10 @@ def create_show(body: schemas.ShowIn, session: SessionDep, principal: Manager) -
 
 
 @router.get("", response_model=list[schemas.ShowOut])
-def list_shows(session: SessionDep, principal: Manager) -> list[schemas.ShowOut]:
+def list_shows(session: SessionDep, principal: Host) -> list[schemas.ShowOut]:
     """The caller's shows (every show, for an admin)."""
-    query = select(Show).order_by(Show.created_at)
-    if not principal.is_admin:
-        query = query.where(Show.owner_id == principal.user_id)
-    return [show_out(show, private=True) for show in session.scalars(query)]
+    shows = feed.shows_of(session, None if principal.is_admin else principal.user_id)
+    return [show_out(show, private=True) for show in shows]
 
 
 @router.get("/{show_id}", response_model=schemas.ShowOut)
@@ -76,15 +65,5 @@ def read_feed(show_id: str, session: SessionDep, _: Anyone) -> Response:
 )
 async def read_cover(show_id: str, session: SessionDep, store: StoreDep, _: Anyone) -> Response:
     show = public_show(session, show_id)
-    key = show_key(show.id, "cover.png")
-
-    def _load_or_render() -> bytes:
-        if store.exists(key):
-            return store.get_bytes(key)
-        with tempfile.TemporaryDirectory(prefix="spacecast-cover-") as tmp:
-            data = render_cover(show.title, Path(tmp) / "cover.png").read_bytes()
-        store.put_bytes(key, data, content_type="image/png")
-        return data
-
-    data = await run_in_threadpool(_load_or_render)
+    data = await run_in_threadpool(show_cover, store, show)
     return Response(data, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})

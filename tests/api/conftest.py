@@ -55,9 +55,9 @@ class World:
 
     def fresh_user(self) -> str:
         """A new listener account, for the calls that disable or enable one."""
-        from infra.accounts import create_user
         from infra.db import session_scope
         from infra.settings import get_settings
+        from services.accounts import create_user
 
         with session_scope(get_settings().database_url) as session:
             user, _, _ = create_user(session, "someone", ["listener"])
@@ -65,19 +65,19 @@ class World:
 
     def fresh_key(self) -> str:
         """A new key of a new listener account, for the call that revokes any key."""
-        from infra.accounts import create_user
         from infra.db import session_scope
         from infra.settings import get_settings
+        from services.accounts import create_user
 
         with session_scope(get_settings().database_url) as session:
             _, key, _ = create_user(session, "someone", ["listener"])
             return key.id
 
     def fresh_recorder_key(self, target: str) -> str:
-        from infra.accounts import issue_key
         from infra.db import session_scope
         from infra.models import User
         from infra.settings import get_settings
+        from services.accounts import issue_key
 
         with session_scope(get_settings().database_url) as session:
             user = User(name="recorder", roles=["recorder"])
@@ -104,10 +104,10 @@ class World:
 
     def fresh_participant_key(self) -> str:
         """Another key of the participant's, for the call that revokes one of their own."""
-        from infra.accounts import issue_key
         from infra.db import session_scope
         from infra.models import ApiKey
         from infra.settings import get_settings
+        from services.accounts import issue_key
 
         with session_scope(get_settings().database_url) as session:
             mine = session.get(ApiKey, self.key_ids["participant"])
@@ -284,11 +284,11 @@ def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
 @pytest.fixture(scope="session")
 def world(api_env) -> Iterator[World]:
     from api.app import create_app
-    from infra.accounts import create_user, issue_key
     from infra.db import session_scope
     from infra.models import Participant, Show, Space, User
     from infra.settings import get_settings
     from infra.storage import ObjectStore
+    from services.accounts import create_user, issue_key
     from services.ledger import record_answers
 
     store = ObjectStore(get_settings())

@@ -1,12 +1,18 @@
-"""The show's podcast feed, built from its published episodes at request time."""
+"""A show as podcast apps see it: its feed, built from its published episodes at request time, and
+its cover art (drawn once from the title when the host gave none)."""
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.urls import base_url, cover_url, feed_url, media_url
 from infra.models import Clip, Episode, Show
+from infra.storage import ObjectStore, show_key
+from infra.urls import base_url, cover_url, feed_url, media_url
+from pipeline.cover import render_cover
 from pipeline.episode import persons, transcript_links
 from pipeline.feed import FeedItem, Soundbite, build_feed
 from pipeline.feed import Show as FeedShow
@@ -64,3 +70,22 @@ def show_feed(session: Session, show: Show) -> bytes:
         owner_email=show.owner_email,
     )
     return build_feed(feed_show, items)
+
+
+def show_cover(store: ObjectStore, show: Show) -> bytes:
+    """The show's generated cover (PNG), drawn on first request and kept in the bucket."""
+    key = show_key(show.id, "cover.png")
+    if store.exists(key):
+        return store.get_bytes(key)
+    with tempfile.TemporaryDirectory(prefix="spacecast-cover-") as tmp:
+        data = render_cover(show.title, Path(tmp) / "cover.png").read_bytes()
+    store.put_bytes(key, data, content_type="image/png")
+    return data
+
+
+def shows_of(session: Session, owner_id: str | None) -> list[Show]:
+    """A host's shows (``owner_id``), or every show (None), oldest first."""
+    query = select(Show).order_by(Show.created_at)
+    if owner_id is not None:
+        query = query.where(Show.owner_id == owner_id)
+    return list(session.scalars(query))
