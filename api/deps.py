@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
-from infra.db import open_session
+from infra.db import session_scope
 from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore
 
@@ -21,15 +21,8 @@ def settings_dep() -> Settings:
 def session_dep() -> Iterator[Session]:
     """One session per request, committed before the response is sent (``scope="function"``):
     a client that reads right after a write sees it."""
-    session = open_session(get_settings().database_url)
-    try:
+    with session_scope(get_settings().database_url) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 @lru_cache

@@ -337,3 +337,16 @@ def fast_follow_url(show_id: str) -> str:
 
 def episode_page_url(episode_id: str) -> str:
     return f"{base_url()}/e/{episode_id}"
+
+
+def search_hit(row, episode: Episode) -> schemas.SearchHit:
+    """A published transcript line, with a link to that moment of the episode."""
+    return schemas.SearchHit(
+        episode_id=episode.id,
+        episode_title=episode.title,
+        speaker=row.speaker,
+        start_s=row.start_s,
+        end_s=row.end_s,
+        text=row.text,
+        audio_url=f"{media_url(episode, 'episode.mp3')}#t={row.start_s:.1f}",
+    )

@@ -83,6 +83,14 @@ class LoudnessTarget:
     first_ceiling_dbtp: float = -2.0
     max_passes: int = 4
 
+    def as_dict(self) -> dict:
+        """What a report says of the target."""
+        return {
+            "integrated_lufs": self.integrated_lufs,
+            "true_peak_dbtp": self.true_peak_dbtp,
+            "tolerance_lu": self.tolerance_lu,
+        }
+
 
 @dataclass(frozen=True)
 class Treatment:

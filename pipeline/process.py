@@ -252,11 +252,7 @@ def process_space(
             files={name: f.as_dict() for name, f in mastered.files.items()},
             main=options.formats[0].name,
             segments=segments,
-            target={
-                "integrated_lufs": options.target.integrated_lufs,
-                "true_peak_dbtp": options.target.true_peak_dbtp,
-                "tolerance_lu": options.target.tolerance_lu,
-            },
+            target=options.target.as_dict(),
             transcription=transcribe_stats,
             stages=stages,
         )

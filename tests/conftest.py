@@ -17,6 +17,18 @@ from pipeline.master import MP3, OPUS
 from pipeline.process import ProcessOptions, process_space
 from pipeline.quality import ScriptLine
 
+# Tests in these places start or talk to services (PostgreSQL, Redis, RabbitMQ, the S3 server, a
+# deployment, the browser); everything else is the fast lane (`scripts/test.sh --fast`).
+_SERVICE_PLACES = ("api", "service", "web", "infra", "docs", "bench")
+_SERVICE_FILES = ("test_demo.py", "test_worker_command.py")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        parts = item.path.relative_to(Path(__file__).parent).parts
+        if parts[0] in _SERVICE_PLACES or parts[-1] in _SERVICE_FILES:
+            item.add_marker(pytest.mark.services)
+
 
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -281,7 +281,6 @@ def _report(
     assert mix is not None and master is not None
     speech = {pid: a.speech_s for pid, a in results.activity.items()}
     handles = {p.id: p.handle for p in plan.space.participants}
-    target = ctx.settings.loudness_target()
     return build_report(
         ReportInputs(
             space={"id": plan.space.id, "title": plan.space.title, "language": plan.space.language},
@@ -322,11 +321,7 @@ def _report(
             mix_loudness=mix.loudness,
             files=master.files,
             segments=segments,
-            target={
-                "integrated_lufs": target.integrated_lufs,
-                "true_peak_dbtp": target.true_peak_dbtp,
-                "tolerance_lu": target.tolerance_lu,
-            },
+            target=ctx.settings.loudness_target().as_dict(),
             transcription=transcription,
             stages=stages,
             consent_snapshot=plan.snapshot,

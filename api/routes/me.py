@@ -14,10 +14,9 @@ from api.limits import rate_limited
 from api.roles import Participant as Me
 from api.routes.consent import ledger_out
 from api.streaming import stream_object
-from api.views import consent_out
+from api.views import consent_out, search_hit
 from infra.models import Participant
 from infra.settings import get_settings
-from infra.urls import media_url
 from pipeline.consent import ConsentState
 from services import participants
 from services.consent import Answerer, answer, prompt, withdrawn_hold_ends
@@ -141,15 +140,4 @@ def download_track(
 def my_transcript(session: SessionDep, principal: Me) -> list[schemas.SearchHit]:
     """Your own lines in the published transcript (none if you did not consent to it)."""
     lines = participants.own_transcript(session, _participant(session, principal))
-    return [
-        schemas.SearchHit(
-            episode_id=episode.id,
-            episode_title=episode.title,
-            speaker=row.speaker,
-            start_s=row.start_s,
-            end_s=row.end_s,
-            text=row.text,
-            audio_url=f"{media_url(episode, 'episode.mp3')}#t={row.start_s:.1f}",
-        )
-        for row, episode in lines
-    ]
+    return [search_hit(row, episode) for row, episode in lines]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api import schemas
 from api.deps import SessionDep
 from api.roles import Anyone
-from infra.urls import media_url
+from api.views import search_hit
 from services.publishing import find_lines
 
 router = APIRouter(tags=["search"])
@@ -27,14 +27,6 @@ def search(
 ) -> list[schemas.SearchHit]:
     """Transcript lines containing every word of ``q``, with a link to that moment."""
     return [
-        schemas.SearchHit(
-            episode_id=episode.id,
-            episode_title=episode.title,
-            speaker=row.speaker,
-            start_s=row.start_s,
-            end_s=row.end_s,
-            text=row.text,
-            audio_url=f"{media_url(episode, 'episode.mp3')}#t={row.start_s:.1f}",
-        )
+        search_hit(row, episode)
         for row, episode in find_lines(session, q, show_id=show_id, limit=limit)
     ]

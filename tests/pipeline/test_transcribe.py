@@ -22,6 +22,7 @@ def speak(path: Path, text: str, *, voice: str = "en-us", lead_s: float = 0.0) -
     return path
 
 
+@pytest.mark.slow
 def test_words_come_back_on_the_room_timeline(tmp_path: Path) -> None:
     track = speak(
         tmp_path / "alice.opus", "The library garden has tomatoes and sunflowers.", lead_s=3.0
@@ -45,6 +46,7 @@ def test_words_come_back_on_the_room_timeline(tmp_path: Path) -> None:
     assert result.audio_s == pytest.approx(3.0 + 3.0, abs=1.5)
 
 
+@pytest.mark.slow
 def test_windowed_streaming_loses_no_words(sample_dir: Path, script) -> None:
     track = sample_dir / "alice.opus"
     reference = " ".join(line.text for line in script if line.speaker_id == "alice")
