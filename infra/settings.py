@@ -66,9 +66,10 @@ class Settings(BaseSettings):
 
     # Shown to everyone who joins a recorded space (a space may set its own).
     recording_notice: str = (
-        "This space is being recorded. Your voice is recorded on its own track and kept for 30 "
-        "days so moderators can review complaints. It is published in the podcast episode, its "
-        "transcript and clips only if you agree, and you can withdraw at any time."
+        "This space is being recorded, each voice on its own track. If you agree, your track is "
+        "kept for 30 days so moderators can review complaints. Your voice is published in the "
+        "podcast episode, its transcript and clips only if you agree; a published voice's track "
+        "is kept as long as the episode is. You can withdraw any of these at any time."
     )
     invite_days: int = 14
     # A join reported by the room service lets the participant's device claim its key for this

@@ -1,7 +1,8 @@
 """Consent: the ledger's entries, the state derived from them, and what that state allows.
 
-Four purposes, each granted or refused on its own: ``record`` (the raw track is kept, for
-moderation), ``publish`` (audible in the episode and named in the feed), ``transcribe`` (words in
+Four purposes, each granted or refused on its own: ``record`` (the raw track is kept 30 days in
+the moderation vault), ``publish`` (audible in the episode and named in the feed; the track is
+then kept as the voice's stem for as long as the episode is published), ``transcribe`` (words in
 published transcripts) and ``clip`` (audible in clips). The ledger is append-only. An entry is
 either the participant's own answer (made with their own key) or an answer someone reported for
 them (a host, the room service, a manifest). A participant's state for a purpose is their latest
@@ -66,13 +67,19 @@ class ConsentState:
     removed: bool = False
 
     def allows(self, purpose: Purpose) -> bool:
-        if purpose != "record" and not self.record:
-            return False  # nothing of someone unrecorded can be used
+        """``record`` is the 30-day copy for moderators, on its own; ``publish`` is the voice in
+        the episode (a moderator's removal overrides it); words and clips are publications too,
+        so they need ``publish`` as well as their own answer."""
         if purpose != "record" and self.removed:
             return False
-        if purpose in ("transcribe", "clip") and not self.publish:
-            return False  # words and clips are publications too
+        if purpose in ("transcribe", "clip") and self.publish is not True:
+            return False
         return getattr(self, purpose) is True
+
+    def keeps_track(self, *, vault_open: bool) -> bool:
+        """Whether Spacecast may keep the participant's track: as the moderators' copy while the
+        space's vault is open (``record``), or as the stem of a published voice (``publish``)."""
+        return self.allows("publish") or (vault_open and self.allows("record"))
 
     @property
     def answered(self) -> bool:
@@ -197,9 +204,7 @@ def decide_publication(
                 )
             exclusions.append(Exclusion(p.participant_id, p.name, scope, status, why))
 
-        if not state.allows("record"):
-            exclude("episode", "record")
-        elif not p.has_track:
+        if not p.has_track:
             exclusions.append(
                 Exclusion(
                     p.participant_id, p.name, "episode", "not recorded", "no track was recorded"

@@ -42,7 +42,9 @@ from services.retention import is_held, retention_for
 QUESTIONS = {
     "record": "May we keep a recording of your voice for 30 days, for moderators reviewing "
     "complaints?",
-    "publish": "May your voice be published in the podcast episode and your name in its feed?",
+    "publish": "May your voice be published in the podcast episode and your name in its feed? "
+    "(Your track is then kept for as long as the episode is published, so it can be edited and "
+    "made again.)",
     "transcribe": "May your words appear in the episode's published transcript?",
     "clip": "May you be heard in short clips of the episode that hosts and listeners share?",
 }
@@ -78,9 +80,10 @@ class Answerer:
 
 
 def may_keep_track(states: Mapping[str, ConsentState], participant: Participant) -> bool:
-    """Whether the participant's answers let Spacecast keep their track at all."""
+    """Whether the participant's answers let Spacecast keep their track: as the moderators'
+    copy while the space's vault is open, or as the stem of their published voice."""
     state = states.get(participant.id, ConsentState())
-    return state.allows("record") or state.allows("publish")
+    return state.keeps_track(vault_open=participant.space.vault_deleted_at is None)
 
 
 def prompt(state: ConsentState) -> list[dict]:
@@ -158,9 +161,8 @@ def record_reported(
 def _apply(session: Session, space: Space, participant: Participant) -> list[str]:
     """What the space's new consent state means now: the object keys to delete once the answer
     commits (a refused recording, and whatever no longer allowed voices or words are in)."""
-    state = current_states(session, space.id).get(participant.id, ConsentState())
     keys: list[str] = []
-    if not state.allows("record"):
+    if not may_keep_track(current_states(session, space.id), participant):
         keys += erase_recording(session, participant)
     return keys + withdraw_unconsented(session, space)
 
@@ -179,13 +181,15 @@ def withdrawn_hold_ends(session: Session, track: Track) -> datetime | None:
 
 
 def erase_recording(session: Session, participant: Participant) -> list[str]:
-    """The participant refused (or withdrew) record consent: forget their raw track and live
-    chunks, returning the object keys to delete after commit. While a complaint holds the space
-    the track is kept for its moderators only, at most ``withdrawn_hold_days``; the vault sweep
+    """Nothing lets Spacecast keep the participant's track any more (no record consent while
+    the vault is open, no publish consent): forget their raw track and live chunks, returning
+    the object keys to delete after commit. While a complaint holds the space's open vault the
+    track is kept for its moderators only, at most ``withdrawn_hold_days``; the vault sweep
     erases it then."""
     keys: list[str] = []
     track = participant.track
-    held = is_held(session, participant.space_id, get_settings().retention_policy())
+    vault_open = participant.space.vault_deleted_at is None
+    held = vault_open and is_held(session, participant.space_id, get_settings().retention_policy())
     if track is not None:
         if held:
             track.erase_requested_at = track.erase_requested_at or utcnow()

@@ -40,7 +40,7 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         space = session.get(Space, space_id, with_for_update=True)
         if space is None or space.status not in ACTIVE:
             return []
-        if space.vault_deleted_at is not None:
+        if space.vault_deleted_at is not None and _stems_lost(session, space):
             store = ObjectStore(settings)
             media_to_delete = _settle_without_recordings(session, store, space)
             session.commit()
@@ -142,10 +142,19 @@ def _mark_unsent(space_id: str, unsent: list[tuple[str, str]]) -> None:
                 run.queued_at = utcnow() - RESEND_QUEUED_AFTER
 
 
+def _stems_lost(session, space: Space) -> bool:
+    """After the vault sweep, the episode renders again from the stems kept of its published
+    voices; spaces swept before stems were kept have none, and cannot be made again faithfully."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    voices = set((episode.consent_snapshot if episode else {}).get("audible", []))
+    kept = {p.id for p in space.participants if p.track is not None}
+    return bool(voices - kept)
+
+
 def _settle_without_recordings(session, store: ObjectStore, space: Space) -> list[str]:
-    """After the sweeper deleted the raw tracks, nothing can be rendered again. An episode that
-    holds someone who no longer consents (or whom a moderator removed) is taken down; its media
-    keys are returned for deletion once the transaction commits."""
+    """The raw tracks are gone (a sweep from before stems were kept): nothing can be rendered
+    again. An episode that holds someone who no longer consents (or whom a moderator removed) is
+    taken down; its media keys are returned for deletion once the transaction commits."""
     episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
     if episode is None or episode.removed_at is not None:
         return []

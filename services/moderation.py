@@ -25,11 +25,13 @@ from infra.models import (
 from infra.queue import enqueue
 from infra.settings import get_settings
 from infra.storage import ObjectStore, review_transcript_key, sha256_file
+from pipeline.consent import ConsentState
 from pipeline.retention import OPEN_STATUSES
 from pipeline.review import ReviewTrack, Window, render_excerpt
 from pipeline.states import ClipStatus, ComplaintStatus
 from pipeline.transcript import Segment, segments_from_data
 from services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from services.ledger import current_states
 from services.publishing import (
     render_again,
     take_down_clip,
@@ -99,14 +101,25 @@ def undecided_reports(session: Session, space_id: str) -> int:
 
 
 def retained_tracks(session: Session, space_id: str) -> list[tuple[Participant, Track]]:
-    """The space's raw tracks a moderator may hear (the vault), in the order people joined."""
+    """The space's raw tracks a moderator may hear (the vault), in the order people joined:
+    of those who consented to the 30-day recording, or whose withdrawal a complaint holds back;
+    none once the vault is swept. A published voice's stem kept past that is not the vault."""
+    space = session.get(Space, space_id)
+    if space is None or space.vault_deleted_at is not None:
+        return []
+    states = current_states(session, space_id)
     rows = session.execute(
         select(Participant, Track)
         .join(Track, Track.participant_id == Participant.id)
         .where(Participant.space_id == space_id)
         .order_by(Participant.created_at)
     )
-    return [(participant, track) for participant, track in rows]
+    return [
+        (participant, track)
+        for participant, track in rows
+        if track.erase_requested_at is not None
+        or states.get(participant.id, ConsentState()).allows("record")
+    ]
 
 
 def window_of(complaint: Complaint, tracks: list[tuple[Participant, Track]]) -> Window:

@@ -14,6 +14,7 @@ from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
 from pipeline.states import Stage
 from pipeline.transcribe import model_fingerprint
+from services.consent import may_keep_track
 from services.ledger import current_states
 
 # Bump when a stage's output for the same inputs changes (a new algorithm or format).
@@ -36,7 +37,7 @@ def fingerprint(stage: str, *parts: object) -> str:
 class SpacePlan:
     space: Space
     publication: Publication
-    recorded: list[Participant]  # tracks the stages may read (record consent and a track)
+    recorded: list[Participant]  # tracks the stages may read (a track it may keep)
     audible: list[Participant]
     transcribed: list[Participant]
     activity_fps: dict[str, str]  # participant id -> fingerprint
@@ -89,11 +90,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         [Participation(p.id, p.name, has_track=p.track is not None) for p in participants], states
     )
     by_id = {p.id: p for p in participants}
-    recorded = [
-        p
-        for p in participants
-        if p.track is not None and states.get(p.id) and states[p.id].allows("record")
-    ]
+    recorded = [p for p in participants if p.track is not None and may_keep_track(states, p)]
     audible = [by_id[pid] for pid in publication.audible]
     transcribed = [by_id[pid] for pid in publication.transcribed]
 

@@ -162,6 +162,11 @@ def take_down_episode(
     keys += store.list_keys(work_key(episode.space_id, ""))  # anything no run names any more
     if space is not None:
         space.status, space.error = TAKEN_DOWN, reason
+        if space.vault_deleted_at is not None:  # the stems were kept for this episode only
+            for participant in space.participants:
+                if participant.track is not None:
+                    keys.append(participant.track.object_key)
+                    session.delete(participant.track)
     for clip in session.scalars(select(Clip).where(Clip.episode_id == episode.id)):
         if clip.status in ("deleted", "expired", "withdrawn"):
             continue

@@ -6,8 +6,10 @@ Everything retained for moderators lives under ``raw/{space_id}/``: each partici
 (``raw/{space}/review/``). Published media and the consented stage results they are made from
 live elsewhere and go with their episode.
 
-A sweep deletes the vault of every space whose retention has run out and that no complaint holds,
-and the tracks whose owner withdrew record consent while a hold kept them. Every object is
+A sweep deletes the vault of every space whose retention has run out and that no complaint holds
+(keeping only the stems of published voices: the tracks of participants who consent to
+publication, for as long as the episode may be published), and the tracks whose owner withdrew
+record consent while a hold kept them. Every object is
 written down as a ``Deletion`` before it is deleted and marked done only once a listing of the
 bucket no longer shows it; anything still pending is tried again by the next sweep.
 """
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from infra.db import session_scope
 from infra.models import Complaint, Deletion, Participant, Space, Track, utcnow
 from infra.storage import ObjectStore, vault_prefix
+from pipeline.consent import ConsentState
 from pipeline.retention import (
     Hold,
     Retention,
@@ -33,6 +36,8 @@ from pipeline.retention import (
     retention_of,
     withdrawn_track_erased_at,
 )
+from pipeline.states import SpaceStatus
+from services.ledger import current_states
 
 log = logging.getLogger("spacecast.vault")
 
@@ -146,6 +151,20 @@ def _delete_and_verify(
         return _settle(session, space_id, set(keys), still_there, error)
 
 
+def published_stems(session: Session, space: Space) -> set[str]:
+    """The tracks kept past the vault as the stems of published voices: of participants who
+    consent to publication, while the space may still be (or is) published; an edit or a
+    withdrawal then renders the episode again instead of taking it down."""
+    if space.status == SpaceStatus.TAKEN_DOWN:
+        return set()
+    states = current_states(session, space.id)
+    return {
+        p.track.object_key
+        for p in space.participants
+        if p.track is not None and states.get(p.id, ConsentState()).allows("publish")
+    }
+
+
 def sweep_space(
     store: ObjectStore, database_url: str, space_id: str, policy: RetentionPolicy, now: datetime
 ) -> tuple[str, int, int]:
@@ -160,11 +179,16 @@ def sweep_space(
         if not retention.due:
             return ("held" if retention.held else "not due"), 0, 0
         reason = f"retention: {retention.reason}"
-        known = session.scalars(
-            select(Track.object_key)
-            .join(Participant, Track.participant_id == Participant.id)
-            .where(Participant.space_id == space_id)
-        )
+        stems = published_stems(session, space)
+        known = [
+            key
+            for key in session.scalars(
+                select(Track.object_key)
+                .join(Participant, Track.participant_id == Participant.id)
+                .where(Participant.space_id == space_id)
+            )
+            if key not in stems
+        ]
         _record(session, space_id, known, reason)  # known from the database: survives S3 faults
     try:
         listed = store.list_keys(prefix)
@@ -180,7 +204,7 @@ def sweep_space(
             _, failed = _settle(session, space_id, pending, pending, f"{type(exc).__name__}: {exc}")
         return "failed", 0, failed
     with session_scope(database_url) as session:
-        _record(session, space_id, listed, reason)
+        _record(session, space_id, [key for key in listed if key not in stems], reason)
         keys = list(
             session.scalars(
                 select(Deletion.object_key).where(
@@ -193,7 +217,11 @@ def sweep_space(
         return "failed", deleted, failed
     with session_scope(database_url) as session:
         participant_ids = select(Participant.id).where(Participant.space_id == space_id)
-        session.execute(delete(Track).where(Track.participant_id.in_(participant_ids)))
+        session.execute(
+            delete(Track).where(
+                Track.participant_id.in_(participant_ids), Track.object_key.not_in(stems)
+            )
+        )
         space = session.get(Space, space_id)
         assert space is not None
         space.vault_deleted_at = utcnow()

@@ -395,7 +395,9 @@ def test_a_complaint_holds_a_withdrawn_track_for_moderators_only_and_not_for_eve
         session.add(Complaint(space_id=room.space_id, target="space", category="spam", text="",
                               reporter="user:someone"))  # fmt: skip
     bruno = claim_key(world, room.space_id, "bruno")
-    world.client.post("/me/consent", json={"answers": {"record": False}}, headers=bearer(bruno))
+    world.client.post(
+        "/me/consent", json={"answers": {"record": False, "publish": False}}, headers=bearer(bruno)
+    )
     mine = world.client.get("/me/participation", headers=bearer(bruno)).json()
     assert mine["track_retained"] is True
     held_until = mine["track_held_until"]
@@ -686,3 +688,85 @@ def test_the_invite_link_opens_the_participants_own_consent_page(world: World) -
     saved = device.post("/me/consent", json={"answers": {"publish": False}},
                         headers={"x-spacecast-page": "1"})  # fmt: skip
     assert saved.status_code == 200 and saved.json()["consent"]["publish"] is False
+
+
+# What each purpose keeps (docs/consent.md has the table)
+
+
+def test_withdrawing_only_record_keeps_the_published_voice_but_not_the_moderators_copy(
+    world: World,
+) -> None:
+    from infra.db import session_scope
+    from infra.models import utcnow
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+    from services.moderation import retained_tracks
+    from services.retention import sweep
+
+    room = published_room(world)
+    bruno = claim_key(world, room.space_id, "bruno")
+    answered = world.client.post(
+        "/me/consent", json={"answers": {"record": False}}, headers=bearer(bruno)
+    )
+    assert answered.status_code == 200
+    assert world.client.get(f"/episodes/{room.episode_id}").status_code == 200  # still heard
+    assert set(room.keys["raw"]) <= bucket(room)  # his track stays: the stem of his voice
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        vault = {p.handle for p, _ in retained_tracks(session, room.space_id)}
+    assert vault == {"alice"}  # moderators no longer reach Bruno's recording
+    # Past the 30 days, the vault goes; the stems of published voices stay with the episode.
+    store = ObjectStore(settings)
+    review = f"raw/{room.space_id}/review/transcript-x.json"
+    store.put_bytes(review, b"[]", content_type="application/json")
+    sweep(store, settings.database_url, settings.retention_policy(), utcnow() + timedelta(days=31))
+    left = bucket(room)
+    assert set(room.keys["raw"]) <= left and review not in left
+    with session_scope(settings.database_url) as session:
+        assert retained_tracks(session, room.space_id) == []  # the vault is closed
+
+
+def test_after_the_vault_sweep_a_withdrawal_renders_again_from_the_stems(world: World) -> None:
+    from infra.models import utcnow
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+    from services.retention import sweep
+
+    room = published_room(world)
+    settings = get_settings()
+    store = ObjectStore(settings)
+    sweep(store, settings.database_url, settings.retention_policy(), utcnow() + timedelta(days=31))
+    assert set(room.keys["raw"]) <= bucket(room)
+    bruno = claim_key(world, room.space_id, "bruno")
+    world.client.post("/me/consent", json={"answers": {"publish": False}}, headers=bearer(bruno))
+    left = bucket(room)
+    assert room.keys["raw"][1] not in left  # his stem goes with his publication
+    assert room.keys["raw"][0] in left  # Alice's stays: the episode is made again from it
+    space = world.client.get(f"/spaces/{room.space_id}", headers=world.headers("host")).json()
+    assert space["status"] == "processing"  # rendered again, not taken down
+
+
+def test_a_track_is_refused_only_when_neither_recording_nor_publication_is_granted(
+    world: World, short_opus
+) -> None:
+    created = world.client.post(
+        f"/shows/{world.shows['A']}/spaces",
+        json={
+            "title": "Who may be kept",
+            "participants": [
+                {"id": "pub", "name": "Pub", "offset": 0, "consent": {"publish": True}},
+                {"id": "rec", "name": "Rec", "offset": 0, "consent": {"record": True}},
+                {"id": "none", "name": "None", "offset": 0, "consent": {"record": False}},
+            ],
+        },
+        headers=world.headers("host"),
+    ).json()
+    url = f"/spaces/{created['id']}/participants"
+    audio = short_opus.read_bytes()
+    statuses = {
+        handle: world.client.put(
+            f"{url}/{handle}/track", content=audio, headers=world.headers("host")
+        ).status_code
+        for handle in ("pub", "rec", "none")
+    }
+    assert statuses == {"pub": 201, "rec": 201, "none": 409}

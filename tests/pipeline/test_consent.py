@@ -33,10 +33,26 @@ def test_latest_entry_per_purpose_wins_and_withdrawals_are_remembered() -> None:
     assert bruno.transcribe is None  # never answered
 
 
-def test_nothing_of_an_unrecorded_participant_is_allowed() -> None:
+def test_record_is_the_moderators_copy_alone_and_publication_stands_on_its_own() -> None:
     states = derive_states([entry("dan", "publish", True), entry("dan", "transcribe", True)])
-    assert not states["dan"].allows("publish")
-    assert not states["dan"].allows("transcribe")
+    dan = states["dan"]
+    assert not dan.allows("record")
+    assert dan.allows("publish") and dan.allows("transcribe")
+    # His track is kept as the stem of a published voice, not as the moderators' copy.
+    assert dan.keeps_track(vault_open=True) and dan.keeps_track(vault_open=False)
+    only_record = derive_states([entry("eve", "record", True)])["eve"]
+    assert only_record.keeps_track(vault_open=True) and not only_record.keeps_track(
+        vault_open=False
+    )
+    assert not only_record.allows("publish")
+    words_need_the_voice = derive_states([entry("fay", "transcribe", True)])["fay"]
+    assert not words_need_the_voice.allows("transcribe")
+
+
+def test_someone_who_answered_only_record_holds_publication_as_missing() -> None:
+    states = derive_states([entry("eve", "record", True)])
+    decision = decide_publication([Participation("eve", "Eve")], states)
+    assert [(e.participant_id, e.status) for e in decision.missing] == [("eve", "not answered")]
 
 
 def test_shorthand_expands_into_entries_with_transcribe_and_clip_following_publish() -> None:
