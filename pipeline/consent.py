@@ -244,12 +244,18 @@ def snapshot(publication: Publication) -> dict:
     return {"audible": sorted(publication.audible), "transcribed": sorted(publication.transcribed)}
 
 
-def snapshot_allowed(taken: Mapping, states: Mapping[str, ConsentState]) -> bool:
-    """Whether an artifact made from ``taken`` may still be served under the current ``states``."""
-    needs = (("audible", "publish"), ("transcribed", "transcribe"), ("clipped", "clip"))
+_SNAPSHOT_PURPOSES = {"audible": "publish", "transcribed": "transcribe", "clipped": "clip"}
+
+
+def snapshot_allowed(
+    taken: Mapping, states: Mapping[str, ConsentState], *, parts: Iterable[str] | None = None
+) -> bool:
+    """Whether an artifact made from ``taken`` may still be served under the current ``states``
+    (``parts``: only those of its snapshot, e.g. an episode's audio is "audible" alone)."""
+    keys = _SNAPSHOT_PURPOSES if parts is None else parts
     return all(
-        states.get(pid, ConsentState()).allows(purpose)
-        for key, purpose in needs
+        states.get(pid, ConsentState()).allows(_SNAPSHOT_PURPOSES[key])
+        for key in keys
         for pid in taken.get(key, ())
     )
 

@@ -16,7 +16,7 @@ from pipeline.cover import render_cover
 from pipeline.episode import persons, transcript_links
 from pipeline.feed import FeedItem, Soundbite, build_feed
 from pipeline.feed import Show as FeedShow
-from services.publishing import clip_servable, published_episodes
+from services.publishing import clip_servable, published_episodes, transcripts_servable
 
 
 def soundbites(session: Session, episode: Episode) -> list[Soundbite]:
@@ -53,7 +53,9 @@ def show_feed(session: Session, show: Show) -> bytes:
                 transcripts=transcript_links(
                     {fmt: media_url(episode, f"transcript.{fmt}") for fmt in episode.transcripts},
                     space.language,
-                ),
+                )
+                if transcripts_servable(session, episode)
+                else [],
                 soundbites=soundbites(session, episode),
             )
         )

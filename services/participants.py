@@ -42,7 +42,7 @@ from infra.settings import get_settings
 from services.accounts import issue_key
 from services.errors import Conflict, Gone, NotFound
 from services.moderation import audit
-from services.publishing import episode_servable
+from services.publishing import transcripts_servable
 
 _CHALLENGE = re.compile(r"^[0-9a-f]{64}$")
 INVITE_PREFIX = "sci_"
@@ -205,7 +205,7 @@ def own_transcript(
     """The participant's own lines in the published transcript (none if they did not consent
     to it, or the episode may not be heard now)."""
     episode = session.scalar(select(Episode).where(Episode.space_id == participant.space_id))
-    if episode is None or not episode_servable(session, episode):
+    if episode is None or not transcripts_servable(session, episode):
         return []
     rows = session.scalars(
         select(TranscriptSegment)

@@ -23,7 +23,7 @@ from pipeline.consent import ConsentState, snapshot_allowed
 from pipeline.episode import episode_description, episode_guid
 from pipeline.states import RENDERED, ClipStatus, RunStatus, SpaceStatus
 from pipeline.transcript import Segment
-from services.errors import NotFound
+from services.errors import Gone, NotFound
 from services.ledger import current_states
 from services.runs import output_keys
 
@@ -33,12 +33,23 @@ TAKEN_DOWN = SpaceStatus.TAKEN_DOWN
 
 
 def episode_servable(session: Session, episode: Episode, states: States | None = None) -> bool:
-    """The episode has media, was not taken down, and every voice and word in it is still
-    consented to."""
+    """The episode's audio may be heard: it has media, was not taken down, and every voice in
+    it is still consented to."""
     if not episode.media or episode.removed_at is not None:
         return False
     states = states if states is not None else current_states(session, episode.space_id)
-    return snapshot_allowed(episode.consent_snapshot, states)
+    return snapshot_allowed(episode.consent_snapshot, states, parts=("audible",))
+
+
+def transcripts_servable(session: Session, episode: Episode, states: States | None = None) -> bool:
+    """The episode's transcripts (and its lines in search) may be read: its audio may be heard,
+    it has transcripts, and every speaker whose words are in them still consents to that."""
+    states = states if states is not None else current_states(session, episode.space_id)
+    return (
+        bool(episode.transcripts)
+        and episode_servable(session, episode, states)
+        and snapshot_allowed(episode.consent_snapshot, states, parts=("transcribed",))
+    )
 
 
 def removed_ranges(session: Session, space_id: str) -> list[tuple[float, float]]:
@@ -110,6 +121,14 @@ def _clear_episode(session: Session, episode: Episode) -> list[str]:
     return keys
 
 
+def _clear_transcripts(session: Session, episode: Episode) -> list[str]:
+    """Someone's words may no longer be published, their voice still may: the audio stays."""
+    keys = list(episode.transcripts.values())
+    episode.transcripts = {}
+    session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
+    return keys
+
+
 def withdraw_unconsented(session: Session, space: Space) -> list[str]:
     """Take out of the bucket, now, everything of the space the current consent no longer
     allows; return the object keys to delete once the transaction commits."""
@@ -123,6 +142,12 @@ def withdraw_unconsented(session: Session, space: Space) -> list[str]:
     published_voices = list((episode.consent_snapshot if episode else {}).get("audible", []))
     if episode is not None and episode.media and not episode_servable(session, episode, states):
         keys += _clear_episode(session, episode)
+    elif (
+        episode is not None
+        and episode.transcripts
+        and not snapshot_allowed(episode.consent_snapshot, states, parts=("transcribed",))
+    ):
+        keys += _clear_transcripts(session, episode)
     stale = []
     for run in session.scalars(select(StageRun).where(StageRun.space_id == space.id)):
         if not run.result:
@@ -315,7 +340,7 @@ def find_lines(
     allowed: dict[str, bool] = {}
     for row, episode in session.execute(query.limit(limit * 5)):
         if episode.id not in allowed:
-            allowed[episode.id] = episode_servable(session, episode)
+            allowed[episode.id] = transcripts_servable(session, episode)
         if allowed[episode.id]:
             hits.append((row, episode))
         if len(hits) == limit:
@@ -323,13 +348,17 @@ def find_lines(
     return hits
 
 
-def media_key_of(episode: Episode, filename: str, render_id: str) -> str:
+def media_key_of(session: Session, episode: Episode, filename: str, render_id: str) -> str:
     """The object behind one of the episode's media URLs. Media of an earlier rendering is
     withdrawn, not served."""
     stem, _, extension = filename.partition(".")
     if stem == "episode":
         entry = episode.media.get(extension)
         key = entry["key"] if entry else None
+    elif episode.transcripts and not snapshot_allowed(
+        episode.consent_snapshot, current_states(session, episode.space_id), parts=("transcribed",)
+    ):
+        raise Gone(f"the transcript of episode {episode.id} was withdrawn")
     else:
         key = episode.transcripts.get(extension)
     if key is None or render_id != episode.render_id:

@@ -65,7 +65,7 @@ def read_media(
     episode = published_episode(session, episode_id)
     if filename not in MEDIA_FILES:
         raise NotFound(f"{filename} of episode {episode_id} not found")
-    key = media_key_of(episode, filename, render_id)
+    key = media_key_of(session, episode, filename, render_id)
     if settings.media_delivery == "redirect":
         # Short-lived, and the object is deleted when consent is withdrawn, so a URL handed
         # out before a withdrawal stops working with it.

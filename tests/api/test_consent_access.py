@@ -770,3 +770,20 @@ def test_a_track_is_refused_only_when_neither_recording_nor_publication_is_grant
         for handle in ("pub", "rec", "none")
     }
     assert statuses == {"pub": 201, "rec": 201, "none": 409}
+
+
+def test_withdrawing_only_transcribe_takes_the_words_and_leaves_the_voice(world: World) -> None:
+    room = published_room(world)
+    bruno = claim_key(world, room.space_id, "bruno")
+    transcripts = [k for k in room.keys["media"] if "/transcript." in k]
+    world.client.post(
+        "/me/consent", json={"answers": {"transcribe": False}}, headers=bearer(bruno)
+    ).raise_for_status()
+    left = bucket(room)
+    assert not set(transcripts) & left  # the words are gone from the bucket at once
+    audio = [k for k in room.keys["media"] if k.endswith("episode.mp3")]
+    assert set(audio) <= left  # the voice is still published: its audio stays
+    episode = world.client.get(f"/episodes/{room.episode_id}")
+    assert episode.status_code == 200 and episode.json()["transcripts"] == {}
+    hits = world.client.get("/search", params={"q": "lanterns"}).json()
+    assert all(hit["episode_id"] != room.episode_id for hit in hits)
