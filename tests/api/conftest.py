@@ -129,6 +129,14 @@ class World:
         return clip_id
 
 
+_SERVERS: dict[str, LocalS3Server] = {}
+
+
+def s3_of_world() -> LocalS3Server:
+    """The S3 server the API tests' world runs on (a test may stop and start it again)."""
+    return _SERVERS["s3"]
+
+
 @pytest.fixture(scope="session")
 def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     import secrets
@@ -139,6 +147,7 @@ def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
     root = tmp_path_factory.mktemp("api")
     s3 = LocalS3Server(root / "s3").start()
+    _SERVERS["s3"] = s3
     database = f"spacecast_api_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')

@@ -32,10 +32,16 @@ def _put(store, key: str, data: bytes = b"audio " * 64) -> str:
     return key
 
 
-def published_room(world: World, show: str = "A", *, recording: bool = False) -> Room:
-    """A space of show ``show`` with Alice and Bruno recorded and published: raw tracks, the mix,
-    each speaker's transcript and the mastered files under work/ as the stages leave them, the
-    published media, and a ready listener clip, every object real in the bucket."""
+SPEAKS = {"alice": [[1.0, 5.0]], "bruno": [[10.0, 20.0]]}  # speech activity, room timeline
+
+
+def published_room(
+    world: World, show: str = "A", *, recording: bool = False, bruno_clip: bool | None = True
+) -> Room:
+    """A space of show ``show`` with Alice and Bruno recorded and published: raw tracks, their
+    speech activity, the mix, each speaker's transcript and the mastered files under work/ as
+    the stages leave them, the published media, and a ready listener clip, every object real in
+    the bucket. ``bruno_clip`` is Bruno's answer about clips (None: never answered)."""
     from infra.db import session_scope
     from infra.models import (
         Clip,
@@ -67,13 +73,19 @@ def published_room(world: World, show: str = "A", *, recording: bool = False) ->
             session.add(p)
             session.flush()
             ids[handle] = p.id
-            record_answers(
-                session,
-                p,
-                {"record": True, "publish": True},
-                source="reported_by_host",
-                actor="user:host",
-                shorthand=True,
+            answers = {"record": True, "publish": True, "transcribe": True, "clip": True}
+            if handle == "bruno":
+                answers["clip"] = bruno_clip
+            record_answers(session, p, answers, source="reported_by_host", actor="user:host")
+            session.add(
+                StageRun(
+                    space_id=space.id,
+                    stage="activity",
+                    subject=p.id,
+                    fingerprint="fp",
+                    status="done",
+                    result={"segments": SPEAKS[handle], "audio_s": 60.0, "speech_s": 4.0},
+                )
             )
             raw = _put(store, raw_track_key(space.id, p.id, "t"))
             keys["raw"].append(raw)

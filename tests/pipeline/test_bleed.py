@@ -85,3 +85,42 @@ def test_ducking_removes_the_bleed_from_the_episode(
         assert leakage < -45.0
     else:
         assert -25.0 < leakage < -12.0  # his voice is there, through Alice's microphone
+
+
+def _wav(path: Path, samples) -> Path:
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(np.clip(samples, -32767, 32767).astype("<i2").tobytes())
+    return path
+
+
+@pytest.mark.parametrize(("target", "detected"), [(0.27, False), (0.33, True)])
+def test_the_bleed_threshold_sits_between_a_correlation_just_under_and_just_over_it(
+    tmp_path: Path, target: float, detected: bool
+) -> None:
+    """A microphone carrying the speaker at a correlation of 0.27 is not a finding; at 0.33 it
+    is (the threshold is 0.3): the speaker's signal plus independent noise at the power that
+    gives that correlation, over 6 windows of 8 s."""
+    import numpy as np
+
+    from pipeline.bleed import DETECTION_CORRELATION
+
+    assert DETECTION_CORRELATION == 0.3
+    rng = np.random.default_rng(7)
+    seconds = 60
+    own = rng.normal(0, 3000, seconds * 8000)
+    # corr = a*sx / sqrt(a^2 sx^2 + sn^2)  =>  sn = a*sx*sqrt(1/corr^2 - 1)
+    gain = 0.5
+    noise = rng.normal(0, gain * 3000 * (1 / target**2 - 1) ** 0.5, own.size)
+    speaker = TrackRef("bruno", "Bruno", _wav(tmp_path / "own.wav", own), 0.0)
+    heard = TrackRef("alice", "Alice", _wav(tmp_path / "mic.wav", gain * own + noise), 0.0)
+    windows = [(start, start + 8.0) for start in range(0, 48, 8)]
+    (finding,) = detect_bleed(speaker, windows, [heard], tmp_path, timeout_s=60)
+    assert finding.median_correlation == pytest.approx(target, abs=0.02)
+    assert finding.detected is detected

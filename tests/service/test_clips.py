@@ -23,12 +23,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def published(redis_stack, tmp_path_factory) -> dict:
-    """quick_chat published without Dan, whose voice reaches Alice's microphone (not ducked)."""
+def chat(tmp_path_factory) -> object:
+    """quick_chat where Dan's voice reaches Alice's microphone (not ducked)."""
     spec = load_spec("quick_chat")
     spec["participants"][0]["hears"] = {"dan": -20.0}
     folder = tmp_path_factory.mktemp("clips-space")
     build_sample_space(spec, folder)
+    return folder
+
+
+def publish(redis_stack, folder) -> dict:
+    """The space published without Dan, and a listener's key."""
     with redis_stack.client() as host:
         space_id = submit_sample(host, folder, finish={"missing": "exclude"})
         state = wait_until_done(host, space_id, timeout_s=300)
@@ -43,6 +48,29 @@ def published(redis_stack, tmp_path_factory) -> dict:
             .json()["key"]["token"]
         )
     return {"state": state, "lines": lines, "listener": listener, "folder": folder}
+
+
+@pytest.fixture(scope="module")
+def published(redis_stack, chat) -> dict:
+    """One published space the tests that change nothing share."""
+    return publish(redis_stack, chat)
+
+
+@pytest.fixture
+def own_space(redis_stack, chat) -> dict:
+    """A published space of the test's own, for a test that withdraws or takes down."""
+    return publish(redis_stack, chat)
+
+
+def cut(client: httpx.Client, episode: dict, start_s: float, end_s: float, title: str = "") -> dict:
+    made = client.post(
+        f"/episodes/{episode['id']}/clips",
+        json={"start_s": start_s, "end_s": end_s, "title": title},
+    )
+    assert made.status_code == 202, made.text
+    clip = wait_clip(client, made.json()["id"])
+    assert clip["status"] == "ready", clip["error"]
+    return clip
 
 
 def host_report(stack, state) -> dict:
@@ -103,7 +131,6 @@ def test_listener_cuts_shares_and_replays_a_clip(redis_stack, published, tmp_pat
     assert float(subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(audio)],
         capture_output=True, text=True, check=True).stdout) == pytest.approx(end - start, abs=0.1)  # fmt: skip
-    published["listener_clip"] = clip
 
 
 def test_clips_are_refused_naming_who_blocks_them(redis_stack, published) -> None:
@@ -166,13 +193,15 @@ def test_host_soundbite_is_in_the_feed_and_the_audiogram_renders(
         ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(video)],
         capture_output=True, check=True).stdout)["streams"]  # fmt: skip
     assert {s["codec_type"] for s in streams} == {"video", "audio"}
-    published["host_clip"] = clip
 
 
-def test_withdrawing_clip_consent_takes_the_clip_down(redis_stack, published) -> None:
-    listener_clip = published["listener_clip"]
+def test_withdrawing_clip_consent_takes_the_clip_down(redis_stack, own_space) -> None:
+    published = own_space
     episode = published["state"]["episode"]
     space_id = published["state"]["id"]
+    lines = published["lines"]
+    with redis_stack.client(key=published["listener"]) as listener:  # Alice, then Chioma
+        listener_clip = cut(listener, episode, lines[0]["start_s"] - 0.3, lines[1]["end_s"] + 0.3)
     store = redis_stack.store()
     chioma_key = redis_stack.invite(space_id, "chioma")
     keys_before = store.list_keys(f"clips/{space_id}/{listener_clip['id']}/")
@@ -202,10 +231,14 @@ def test_withdrawing_clip_consent_takes_the_clip_down(redis_stack, published) ->
 
 
 def test_listener_clips_expire_with_the_episode_and_pinned_ones_stay(
-    redis_stack, published
+    redis_stack, own_space
 ) -> None:
+    published = own_space
     episode = published["state"]["episode"]
     alice = next(line for line in published["lines"] if line["speaker_id"] == "alice")
+    with redis_stack.client() as host:
+        host_clip = cut(host, episode, alice["start_s"], alice["end_s"], "Kept")
+        host.patch(f"/clips/{host_clip['id']}", json={"pinned": True}).raise_for_status()
     with redis_stack.client(key=published["listener"]) as listener:
         made = (
             listener.post(
@@ -222,7 +255,7 @@ def test_listener_clips_expire_with_the_episode_and_pinned_ones_stay(
     with httpx.Client(base_url=redis_stack.base_url) as anyone:
         assert anyone.get(f"/episodes/{episode['id']}").status_code == 410
         assert anyone.get(f"/clips/{short_lived['id']}").status_code == 410
-        pinned = anyone.get(f"/clips/{published['host_clip']['id']}")
+        pinned = anyone.get(f"/clips/{host_clip['id']}")
         assert (
             pinned.status_code == 200 and anyone.get(pinned.json()["audio_url"]).status_code == 200
         )

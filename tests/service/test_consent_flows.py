@@ -196,8 +196,10 @@ def test_withdrawal_after_publication_rerenders_keeps_the_guid_and_deletes_old_o
     transcripts = {k for k in work if "/transcript-" in k}
     assert len(old_transcripts) == 2 and len(transcripts) == 1 and transcripts < old_transcripts
     assert not {k for k in old_work if "/mix-" in k} & work
-    chioma_id = next(p for p in first["participants"] if p["id"] == "chioma")
-    assert chioma_id["track"] is not None  # her raw track stays in the vault: record still granted
+    chioma = next(p for p in state["participants"] if p["id"] == "chioma")  # after withdrawing
+    assert chioma["track"] is not None  # her raw track stays in the vault: record still granted
+    raw_tracks = [k for k in store.list_keys(f"raw/{space_id}/") if "/review/" not in k]
+    assert len(raw_tracks) == 3  # Alice's, Chioma's and Dan's, as uploaded
     leakage = leakage_db(mp3, truth_of(quick_chat), "chioma", report["episode"]["timeline_start_s"])
     MEASURED["withdrawn_speaker_leakage_db"] = round(leakage, 1)
     assert leakage < -40.0

@@ -386,8 +386,15 @@ def test_clip_over_a_speaker_who_refuses_clips_is_blocked_naming_them(
     assert page.locator("#make").is_disabled()
     assert page.locator("#check").get_attribute("class") == "check blocked"
     check_and_snap(page, artifacts, "clip-maker-blocked")
-    # The same gate refuses the cut itself.
+    # The same gate refuses the cut itself: the range the page selected, sent anyway.
+    start = float(page.get_by_label("Start (seconds)").input_value())
+    end = float(page.get_by_label("End (seconds)").input_value())
     with site["stack"].client(key=site["listener"]) as listener:
+        refused = listener.post(
+            f"/episodes/{episode['id']}/clips", json={"start_s": start, "end_s": end}
+        )
+        assert refused.status_code == 409, refused.text
+        assert "Chioma speaks in this range and has not consented" in refused.json()["detail"]
         listed = listener.get(f"/episodes/{episode['id']}/clips").json()
         assert all("Chioma" not in c["speakers"] for c in listed)
     page.context.close()
