@@ -71,18 +71,20 @@ def record_dead_letter(message: dict, reason: str) -> None:
     for attempt in range(_RECORD_ATTEMPTS):
         try:
             with session_scope(get_settings().database_url) as session:
+                # Looked up before the row is added: a query would flush a half-filled row.
+                space_id = _space_of(session, actor, list(args))
                 row = session.scalar(select(DeadLetter).where(DeadLetter.message_id == message_id))
                 if row is None:
                     row = DeadLetter(message_id=message_id)
-                    session.add(row)
                 row.queue_name = message["queue_name"]
                 row.actor = actor
                 row.args = list(args)
                 row.message = message
-                row.space_id = _space_of(session, actor, list(args))
+                row.space_id = space_id
                 row.reason = reason
                 row.failed_at = utcnow()
                 row.retried_at = None
+                session.add(row)
             log.error("dead letter %s %s%s: %s", message_id, actor, tuple(args), reason)
             return
         except Exception:

@@ -175,11 +175,12 @@ def test_a_stage_retry_delivered_after_its_space_failed_heals_when_the_letter_is
     import dramatiq
 
     from infra.db import session_scope
-    from infra.models import DeadLetter, Participant, StageRun
+    from infra.models import Participant, StageRun
     from infra.queue import queue_name
     from infra.settings import get_settings
     from pipeline.states import Stage
     from services import flow
+    from services.operations import record_dead_letter
     from workers import app, stage
 
     body = {"title": "Losing order", "participants": [
@@ -215,23 +216,18 @@ def test_a_stage_retry_delivered_after_its_space_failed_heals_when_the_letter_is
 
     broker = app.install()
     broker.flush_all()  # nothing else's messages: this test's worker runs this space alone
-    with session_scope(settings.database_url) as session:
-        letter = DeadLetter(
-            message_id=f"losing-{space}",
-            queue_name=queue_name("audio"),
-            actor="detect_activity",
-            args=[space, ids["alice"]],
-            message={
-                "queue_name": queue_name("audio"), "actor_name": "detect_activity",
-                "args": [space, ids["alice"]], "kwargs": {}, "options": {"retries": 8},
-                "message_id": f"losing-{space}", "message_timestamp": 0,
-            },
-            space_id=space,
-            reason="gave up after 8 attempts: EndpointConnectionError",
-        )  # fmt: skip
-        session.add(letter)
-        session.flush()
-        letter_id = letter.id
+    # Alice's message as the dead-letter middleware records it once Retries gives up.
+    message = {
+        "queue_name": queue_name("audio"), "actor_name": "detect_activity",
+        "args": [space, ids["alice"]], "kwargs": {}, "options": {"retries": 8},
+        "message_id": f"losing-{space}", "message_timestamp": 0,
+    }  # fmt: skip
+    record_dead_letter(message, "gave up after 8 attempts: EndpointConnectionError")
+    letters = world.client.get(
+        "/dead-letters", params={"pending": True, "space_id": space}, headers=world.headers("admin")
+    ).json()
+    assert [(d["actor"], d["space_id"]) for d in letters] == [("detect_activity", space)]
+    letter_id = letters[0]["id"]
     retried = world.client.post(f"/dead-letters/{letter_id}/retry", headers=world.headers("admin"))
     assert retried.status_code == 202
     worker = dramatiq.Worker(broker, worker_threads=1)
