@@ -799,3 +799,58 @@ def test_withdrawing_only_transcribe_takes_the_words_and_leaves_the_voice(world:
     assert episode.status_code == 200 and episode.json()["transcripts"] == {}
     hits = world.client.get("/search", params={"q": "lanterns"}).json()
     assert all(hit["episode_id"] != room.episode_id for hit in hits)
+
+
+def test_withdrawing_record_of_a_voice_never_published_erases_the_raw_track(world: World) -> None:
+    from infra.db import session_scope
+    from infra.settings import get_settings
+    from services.moderation import retained_tracks
+
+    room = published_room(world)
+    bruno = claim_key(world, room.space_id, "bruno")
+    bruno_raw = room.keys["raw"][1]
+    world.client.post(
+        "/me/consent", json={"answers": {"publish": False}}, headers=bearer(bruno)
+    ).raise_for_status()
+    assert bruno_raw in bucket(room)  # out of the episode, still the moderators' 30-day copy
+    world.client.post(
+        "/me/consent", json={"answers": {"record": False}}, headers=bearer(bruno)
+    ).raise_for_status()
+    left = bucket(room)
+    assert bruno_raw not in left  # neither published nor recorded: nothing keeps it
+    assert room.keys["raw"][0] in left  # Alice's is untouched
+    with session_scope(get_settings().database_url) as session:
+        assert {p.handle for p, _ in retained_tracks(session, room.space_id)} == {"alice"}
+
+
+def test_a_space_swept_before_stems_were_kept_is_taken_down_when_a_voice_is_withdrawn(
+    world: World,
+) -> None:
+    """Spaces swept by earlier versions lost every raw track, stems included: a withdrawal
+    cannot render them again, so the episode is taken down rather than served with the voice."""
+    from infra.db import session_scope
+    from infra.models import Track, utcnow
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore
+    from services import flow
+    from services.retention import sweep
+
+    room = published_room(world)
+    settings = get_settings()
+    store = ObjectStore(settings)
+    sweep(store, settings.database_url, settings.retention_policy(), utcnow() + timedelta(days=31))
+    with session_scope(settings.database_url) as session:  # what the earlier sweep left
+        for track in session.query(Track).filter(Track.object_key.in_(room.keys["raw"])):
+            session.delete(track)
+    for key in room.keys["raw"]:
+        store.delete(key)
+    bruno = claim_key(world, room.space_id, "bruno")
+    world.client.post(
+        "/me/consent", json={"answers": {"publish": False}}, headers=bearer(bruno)
+    ).raise_for_status()
+    assert flow.advance(room.space_id) == []  # nothing can be rendered again
+    space = world.client.get(f"/spaces/{room.space_id}", headers=world.headers("host")).json()
+    assert space["status"] == "taken_down", space
+    gone = world.client.get(f"/episodes/{room.episode_id}")
+    assert gone.status_code == 410 and "taken down" in gone.json()["detail"]
+    assert not {k for k in bucket(room) if k.startswith("media/")}
