@@ -203,6 +203,34 @@ def test_withdrawal_after_publication_rerenders_keeps_the_guid_and_deletes_old_o
     leakage = leakage_db(mp3, truth_of(quick_chat), "chioma", report["episode"]["timeline_start_s"])
     MEASURED["withdrawn_speaker_leakage_db"] = round(leakage, 1)
     assert leakage < -40.0
+
+    # A clip cut from the new rendering, over Alice and then Chioma, holds Alice alone.
+    shift = report["episode"]["timeline_start_s"]
+    alice, chioma_line = truth_of(quick_chat)[:2]
+    assert (alice["speaker_id"], chioma_line["speaker_id"]) == ("alice", "chioma")
+    start, end = alice["start_s"] - shift - 0.3, chioma_line["end_s"] - shift + 0.3
+    with redis_stack.client(key=None) as anyone:
+        listener_key = anyone.post("/listeners", json={"name": "Lee"}).json()["key"]["token"]
+    with redis_stack.client(key=listener_key) as listener:
+        made = listener.post(
+            f"/episodes/{state['episode']['id']}/clips", json={"start_s": start, "end_s": end}
+        )
+        assert made.status_code == 202, made.text
+        deadline = time.monotonic() + 60
+        while (clip := listener.get(f"/clips/{made.json()['id']}").json())["status"] == "queued":
+            assert time.monotonic() < deadline, clip
+            time.sleep(0.1)
+        assert clip["status"] == "ready", clip["error"]
+        assert clip["speakers"] == ["Alice"]
+        assert {line["speaker"] for line in clip["transcript"]} == {"Alice"}
+        clip_audio = decode(download(listener, clip["audio_url"], tmp_path / "clip.mp3"))
+    offset = alice["start_s"] - shift - start  # where Alice starts inside the clip
+    heard = rms_db(window(clip_audio, offset, offset + alice["end_s"] - alice["start_s"]))
+    chioma_at = chioma_line["start_s"] - alice["start_s"] + offset
+    left = rms_db(window(clip_audio, chioma_at + 0.2, chioma_at + chioma_line["end_s"]
+                         - chioma_line["start_s"] - 0.2))  # fmt: skip
+    MEASURED["withdrawn_speaker_in_clip_db"] = round(left - heard, 1)
+    assert left - heard < -40.0
     print(f"\nconsent measurements: {MEASURED}")
 
 
