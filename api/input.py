@@ -32,18 +32,7 @@ class CleanURL:
         if scope["type"] == "http":
             problem = url_problem(scope.get("path", ""), scope.get("query_string", b""))
             if problem:
-                body = json.dumps({"detail": problem}).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 400,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await send_refusal(send, 400, problem)
                 return
         await self.app(scope, receive, send)
 
@@ -60,3 +49,19 @@ def declare_clean_parameters(openapi: dict) -> dict:
                     if variant.get("type") == "string" and "pattern" not in variant:
                         variant["pattern"] = pattern
     return openapi
+
+
+async def send_refusal(send: Send, status: int, detail: str) -> None:
+    """Answer ``{"detail": ...}`` from ASGI middleware, before the request reaches a route."""
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

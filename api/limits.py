@@ -6,7 +6,6 @@ process), otherwise in this process's memory.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -20,6 +19,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Principal, principal_dep
+from api.input import send_refusal
 from infra.settings import get_settings
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -98,12 +98,7 @@ def rate_limited(action: str, setting: str, *, noun: str) -> Callable[..., None]
         )
         wait = _counter().hit(f"{action}:{who}", rate)
         if wait is not None:
-            retry = max(1, round(wait))
-            raise HTTPException(
-                429,
-                f"too many {noun}: at most {rate.describe()}; retry in {retry} s",
-                headers={"Retry-After": str(retry)},
-            )
+            raise _too_many(noun, rate, wait)
 
     return _dependency
 
@@ -120,12 +115,16 @@ def refuse_after_failures(request: Request, presented: str, *, setting: str, nou
     ]
     wait = max((w for w in waits if w is not None), default=None)
     if wait is not None:
-        retry = max(1, round(wait))
-        raise HTTPException(
-            429,
-            f"too many {noun}: at most {rate.describe()}; retry in {retry} s",
-            headers={"Retry-After": str(retry)},
-        )
+        raise _too_many(noun, rate, wait)
+
+
+def _too_many(noun: str, rate: Rate, wait_s: float) -> HTTPException:
+    retry = max(1, round(wait_s))
+    return HTTPException(
+        429,
+        f"too many {noun}: at most {rate.describe()}; retry in {retry} s",
+        headers={"Retry-After": str(retry)},
+    )
 
 
 class BodyLimit:
@@ -191,17 +190,6 @@ class BodyLimit:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"detail": f"request body is larger than the limit of {limit / 1024**2:.1f} MiB"}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+    await send_refusal(
+        send, 413, f"request body is larger than the limit of {limit / 1024**2:.1f} MiB"
     )
-    await send({"type": "http.response.body", "body": body})

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import schemas
-from infra.models import Episode, Participant, Show, Space, StageRun
+from infra.models import ApiKey, Episode, Participant, Show, Space, StageRun, User
 from infra.settings import get_settings
 from infra.urls import base_url, feed_url, media_url
 from pipeline.consent import ConsentState, Participation, decide_publication
@@ -77,6 +77,32 @@ def participant_out(
         if track
         else None,
     )
+
+
+def user_out(user: User) -> schemas.UserOut:
+    return schemas.UserOut(
+        id=user.id,
+        name=user.name,
+        roles=user.roles,
+        created_at=user.created_at,
+        disabled_at=user.disabled_at,
+    )
+
+
+def key_out(key: ApiKey, token: str | None = None) -> schemas.KeyOut:
+    return schemas.KeyOut(
+        id=key.id,
+        label=key.label,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+        token=token,
+    )
+
+
+def credentials_out(user: User, key: ApiKey, token: str) -> schemas.Credentials:
+    """A new account and its first key, the token shown this once."""
+    return schemas.Credentials(user=user_out(user), key=key_out(key, token))
 
 
 def episode_out(episode: Episode) -> schemas.EpisodeOut:

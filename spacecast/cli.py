@@ -188,6 +188,7 @@ def _create_user(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from api import schemas
+    from api.views import credentials_out
     from infra.db import session_scope
     from infra.settings import get_settings
     from services.accounts import create_user
@@ -202,23 +203,7 @@ def _create_user(args: argparse.Namespace) -> int:
     require_schema(url)
     with session_scope(url) as session:
         user, key, token = create_user(session, wanted.name, list(wanted.roles))
-        credentials = schemas.Credentials(
-            user=schemas.UserOut(
-                id=user.id,
-                name=user.name,
-                roles=user.roles,
-                created_at=user.created_at,
-                disabled_at=user.disabled_at,
-            ),
-            key=schemas.KeyOut(
-                id=key.id,
-                label=key.label,
-                created_at=key.created_at,
-                expires_at=key.expires_at,
-                revoked_at=key.revoked_at,
-                token=token,
-            ),
-        )
+        credentials = credentials_out(user, key, token)
     print(json.dumps({**credentials.model_dump(mode="json"), "api_key": token}))
     return 0
 

@@ -12,6 +12,7 @@ from api.auth import Role
 from api.deps import SessionDep
 from api.limits import rate_limited
 from api.roles import AccountHolder, Admin, AnyKey, Anyone, Host
+from api.views import credentials_out, key_out, user_out
 from infra.models import ApiKey, User
 from services import accounts
 from services.accounts import create_user, issue_key
@@ -19,55 +20,30 @@ from services.accounts import create_user, issue_key
 router = APIRouter(tags=["accounts"])
 
 
-def _user_out(user: User) -> schemas.UserOut:
-    return schemas.UserOut(
-        id=user.id,
-        name=user.name,
-        roles=user.roles,
-        created_at=user.created_at,
-        disabled_at=user.disabled_at,
-    )
-
-
-def _key_out(key: ApiKey, token: str | None = None) -> schemas.KeyOut:
-    return schemas.KeyOut(
-        id=key.id,
-        label=key.label,
-        created_at=key.created_at,
-        expires_at=key.expires_at,
-        revoked_at=key.revoked_at,
-        token=token,
-    )
-
-
-def _credentials(user: User, key: ApiKey, token: str) -> schemas.Credentials:
-    return schemas.Credentials(user=_user_out(user), key=_key_out(key, token))
-
-
 @router.post("/users", status_code=201, response_model=schemas.Credentials)
 def create_account(body: schemas.UserIn, session: SessionDep, _: Admin) -> schemas.Credentials:
     """Create a person's account with roles (or the room service's, role ``room``); the
     response holds its first API key, once."""
     user, key, token = create_user(session, body.name, list(body.roles))
-    return _credentials(user, key, token)
+    return credentials_out(user, key, token)
 
 
 @router.get("/users", response_model=list[schemas.UserOut])
 def list_accounts(session: SessionDep, _: Admin) -> list[schemas.UserOut]:
     """Every account, oldest first."""
-    return [_user_out(u) for u in accounts.all_accounts(session)]
+    return [user_out(u) for u in accounts.all_accounts(session)]
 
 
 @router.post("/users/{user_id}/disable", response_model=schemas.UserOut)
 def disable_account(user_id: str, session: SessionDep, principal: Admin) -> schemas.UserOut:
     """Every key of the account stops working at once (recorder keys it owns included)."""
     user = accounts.account(session, user_id)
-    return _user_out(accounts.disable(session, user, by_user_id=principal.user_id))
+    return user_out(accounts.disable(session, user, by_user_id=principal.user_id))
 
 
 @router.post("/users/{user_id}/enable", response_model=schemas.UserOut)
 def enable_account(user_id: str, session: SessionDep, _: Admin) -> schemas.UserOut:
-    return _user_out(accounts.enable(accounts.account(session, user_id)))
+    return user_out(accounts.enable(accounts.account(session, user_id)))
 
 
 @router.delete("/keys/{key_id}", status_code=204)
@@ -89,7 +65,7 @@ def sign_up_listener(
 ) -> schemas.Credentials:
     """A listener account, for cutting clips and filing complaints."""
     user, key, token = create_user(session, body.name, ["listener"])
-    return _credentials(user, key, token)
+    return credentials_out(user, key, token)
 
 
 @router.get("/users/me", response_model=schemas.WhoAmI)
@@ -112,7 +88,7 @@ def create_own_key(
 ) -> schemas.KeyOut:
     user = session.get(User, principal.user_id)
     key, token = issue_key(session, user=user, label=body.label, issued_by=principal.subject)
-    return _key_out(key, token)
+    return key_out(key, token)
 
 
 @router.delete("/users/me/keys/{key_id}", status_code=204)
@@ -142,14 +118,14 @@ def create_recorder_key(
         expires_in_days=body.expires_in_days,
         issued_by=principal.subject,
     )
-    return _credentials(user, key, token)
+    return credentials_out(user, key, token)
 
 
 @router.get("/shows/{show_id}/recorder-keys", response_model=list[schemas.KeyOut])
 def list_recorder_keys(show_id: str, session: SessionDep, principal: Host) -> list[schemas.KeyOut]:
     """The show's recorder keys, revoked and expired ones included (never their tokens)."""
     return [
-        _key_out(k) for k in accounts.recorder_keys(session, show_for(session, principal, show_id))
+        key_out(k) for k in accounts.recorder_keys(session, show_for(session, principal, show_id))
     ]
 
 

@@ -388,3 +388,14 @@ def short_opus(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )
     return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with no hits counted: a test that fills a limit (sign-ups from the test
+    client's one address) must not refuse the next test's calls."""
+    from api.limits import _counter
+
+    _counter.cache_clear()
+    yield
+    _counter.cache_clear()
