@@ -52,7 +52,8 @@ def recording_participant(session: Session, space: Space, handle: str) -> Partic
     found = participant(session, space, handle)
     if not may_keep_track(current_states(session, space.id), found):
         raise Conflict(
-            f"participant {handle!r} has not consented to being recorded; "
+            f"participant {handle!r} has consented neither to being recorded nor to "
+            "publication; "
             "the audio is refused and nothing was stored"
         )
     return found

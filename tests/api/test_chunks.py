@@ -206,25 +206,34 @@ def test_recorder_places_a_rejoining_speaker_on_one_track_and_resumes_without_re
     assert resumed.track["chunks_sha256"] == hashlib.sha256(pcm_once * 2).hexdigest()
 
 
-def test_withdrawing_record_consent_erases_chunks_not_yet_assembled(world: World) -> None:
+def test_withdrawing_record_keeps_the_chunks_of_a_published_voice_and_nothing_else(
+    world: World,
+) -> None:
+    """``record`` is the moderators' copy: chunks of a voice still to be published stay (they
+    are its stem); once publication is withdrawn too, they are erased and no more are taken."""
     from infra.settings import get_settings
     from infra.storage import ObjectStore
 
     space_id = _space(world, "gita")
     url = f"/spaces/{space_id}/participants/gita/chunks"
+    consent = f"/spaces/{space_id}/participants/gita/consent"
     assert _put(world, url, 0, 0, _pcm(1.0, 5)).status_code == 201
     store = ObjectStore(get_settings())
     assert len(store.list_keys(f"raw/{space_id}/")) == 1
-    withdrawn = world.client.post(
-        f"/spaces/{space_id}/participants/gita/consent",
-        json={"answers": {"record": False}},
-        headers=world.headers("host"),
-    )
-    assert withdrawn.status_code < 300, withdrawn.text
+
+    def answer(**answers: bool) -> None:
+        done = world.client.post(consent, json={"answers": answers}, headers=world.headers("host"))
+        assert done.status_code < 300, done.text
+
+    answer(record=False)
+    assert len(store.list_keys(f"raw/{space_id}/")) == 1
+    assert _put(world, url, 1, RATE, _pcm(1.0, 6)).status_code == 201
+    answer(publish=False)
     assert store.list_keys(f"raw/{space_id}/") == []
     assert world.client.get(url, headers=world.headers("recorder")).json()["chunks"] == []
-    refused = _put(world, url, 1, RATE, _pcm(1.0, 6))
-    assert refused.status_code == 409 and "not consented to being recorded" in refused.text
+    refused = _put(world, url, 2, 2 * RATE, _pcm(1.0, 7))
+    assert refused.status_code == 409
+    assert "neither to being recorded nor to publication" in refused.json()["detail"]
 
 
 def _rss_mb() -> float:

@@ -66,7 +66,7 @@ def test_track_of_a_participant_who_refused_recording_is_not_stored(
             content=(sample_dir / "alice.opus").read_bytes(),
         )
     assert refused.status_code == 409
-    assert "has not consented to being recorded" in refused.json()["detail"]
+    assert "has consented neither to being recorded nor to publication" in refused.json()["detail"]
     assert redis_stack.store().list_keys(f"raw/{space['id']}/") == []
 
 
