@@ -22,6 +22,7 @@ EXIT_HELD = 3
 
 def _process(args: argparse.Namespace) -> int:
     from infra.settings import get_settings
+    from pipeline.edits import load_edit_list
     from pipeline.master import FORMATS, with_bitrate
     from pipeline.process import ProcessOptions, process_space
 
@@ -42,6 +43,7 @@ def _process(args: argparse.Namespace) -> int:
         stage_timeout_s=settings.stage_timeout_s,
         hold_missing=args.hold_missing,
         duck_excluded=args.duck_excluded,
+        edits=tuple(load_edit_list(Path(args.edits))) if args.edits else (),
     )
     out = Path(args.out)
     log = (
@@ -244,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--duck-excluded",
         action="store_true",
         help="lower every track while an excluded speaker who bleeds into it talks",
+    )
+    process.add_argument(
+        "--edits",
+        help="edit list to apply (JSON: trim, cut, mute, shorten_silences; room time)",
     )
     process.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     process.set_defaults(run=_process)
