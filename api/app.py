@@ -28,6 +28,7 @@ from api.routes import (
     shows,
     spaces,
     users,
+    versions,
 )
 from api.web import API_DIR
 from infra.queue import install_broker
@@ -82,6 +83,7 @@ def create_app() -> FastAPI:
         consent.router,
         me.router,
         episodes.router,
+        versions.router,
         clips.router,
         complaints.router,
         moderation.router,

@@ -527,11 +527,15 @@ class ClipOut(BaseModel):
     id: str
     episode_id: str
     title: str
-    start_s: float = Field(description="seconds into the episode")
-    end_s: float
+    start_s: float | None = Field(
+        description="seconds into the episode as published now; null when the host's edits "
+        "no longer hold the clip's range"
+    )
+    end_s: float | None
     duration_s: float
     status: str = Field(
-        description="queued, ready, failed, withdrawn (consent), expired (episode taken down), "
+        description="queued, ready, failed, withdrawn (consent), expired (episode taken down, "
+        "or the host edited its moment out), "
         "removed (by moderation) or deleted"
     )
     error: str | None
@@ -542,7 +546,9 @@ class ClipOut(BaseModel):
     audiogram_url: str | None
     captions_url: str | None
     share_url: str
-    context_url: str = Field(description="the full episode at the clip's moment")
+    context_url: str | None = Field(
+        description="the full episode at the clip's moment (null when edited out)"
+    )
     pinned: bool
     soundbite: bool
     replays: int
@@ -676,3 +682,59 @@ class DeletionOut(BaseModel):
     deleted_at: datetime | None
     attempts: int
     last_error: str | None
+
+
+class VersionIn(InputModel):
+    """A host's edit list (docs/api.md#editing-versions-of-an-episode). Every time is room
+    time; ``mute`` names a speaker by the room's handle."""
+
+    operations: list[dict] = Field(
+        max_length=500,
+        description="each {op: trim | cut | mute | shorten_silences, ...}: trim {start_s, "
+        "end_s} (either null), cut {start_s, end_s}, mute {speaker_id, start_s, end_s}, "
+        "shorten_silences {longer_than_s, to_s}",
+        json_schema_extra={
+            "example": [
+                {"op": "cut", "start_s": 12.0, "end_s": 15.5},
+                {"op": "mute", "speaker_id": "chioma", "start_s": 30.0, "end_s": 31.2},
+            ]
+        },
+    )
+    note: str = Field(default="", max_length=500)
+
+
+class VersionOut(BaseModel):
+    number: int = Field(description="1, 2, ...; 0 is the room as recorded")
+    operations: list[dict]
+    note: str
+    created_by: str | None
+    created_at: datetime | None
+    published_at: datetime | None = Field(description="when the host last published it")
+    chosen: bool = Field(description="the version the episode renders (published last)")
+    rendered: bool = Field(description="the version the episode's current media hold")
+
+
+class VersionListOut(BaseModel):
+    episode_id: str
+    edit_version: int
+    rendered_version: int
+    versions: list[VersionOut]
+
+
+class PreviewCut(BaseModel):
+    room_start_s: float
+    room_end_s: float
+    at_s: float = Field(description="where in the edited episode the seam falls")
+
+
+class PreviewOut(BaseModel):
+    """What a version makes of the episode, from speech activity (nothing is rendered)."""
+
+    version: int
+    duration_s: float
+    unedited_duration_s: float
+    saved_s: float
+    silence_saved_s: float = Field(description="of saved_s, what shortening silences took")
+    kept: list[list[float]] = Field(description="room-time spans kept, in order")
+    cuts: list[PreviewCut]
+    mutes: list[dict]

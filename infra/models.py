@@ -293,7 +293,31 @@ class Episode(Base):
     removed_at: Mapped[datetime | None]  # taken down by its host or a moderator
     removed_by: Mapped[str | None] = mapped_column(String(20))  # "host" or "moderation"
     removal_reason: Mapped[str | None] = mapped_column(Text)
+    # The host's edits: the version (EpisodeVersion.number, 0 = the room as recorded) the flow
+    # renders, the version the current media were rendered from, and the room-time spans that
+    # rendering kept ([[start_s, end_s], ...]; empty: the room unedited from timeline_start_s).
+    edit_version: Mapped[int] = mapped_column(Integer, default=0)
+    rendered_version: Mapped[int] = mapped_column(Integer, default=0)
+    kept: Mapped[list] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EpisodeVersion(Base):
+    """One version of a host's edit list for an episode (never changed once made; a revert is a
+    new version with an earlier one's operations). Times are room time; a mute names the
+    speaker by the room's handle."""
+
+    __tablename__ = "episode_versions"
+    __table_args__ = (UniqueConstraint("episode_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    episode_id: Mapped[str] = mapped_column(ForeignKey("episodes.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... (0 is the room as recorded)
+    operations: Mapped[list] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100))  # user:ID
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]  # when the host last published it
 
 
 class ConsentEntry(Base):

@@ -278,6 +278,21 @@ class EditPlan:
                 return at + room_start_s - a, at + room_end_s - a
         return None
 
+    def episode_windows(self, windows: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+        """Room-time ``windows`` on the episode timeline: the parts of each that were kept."""
+        out = []
+        for a, b in windows:
+            for (ka, kb), at in zip(self.kept, self._starts, strict=True):
+                lo, hi = max(a, ka), min(b, kb)
+                if lo < hi:
+                    out.append((at + lo - ka, at + hi - ka))
+        return out
+
+    @property
+    def seams(self) -> list[float]:
+        """Episode times where a cut joins two kept spans."""
+        return list(self._starts[1:])
+
     def muted(self, speaker_id: str, start_s: float, end_s: float) -> bool:
         return any(
             m.speaker_id == speaker_id and start_s < m.end_s and m.start_s < end_s

@@ -33,6 +33,7 @@ from pipeline.transcript import Segment, segments_from_data
 from services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from services.ledger import current_states
 from services.publishing import (
+    episode_timeline,
     render_again,
     take_down_clip,
     take_down_episode,
@@ -363,8 +364,9 @@ def file_complaint(
     elif start is not None or end is not None:
         if start is None or end is None or end <= start:
             raise Invalid("start_s and end_s go together, with start_s before end_s")
-        shift = episode.timeline_start_s if episode is not None else 0.0
-        start, end = start + shift, end + shift
+        if episode is not None:  # episode time of the version the reporter heard
+            on_episode = episode_timeline(episode)
+            start, end = on_episode.room_time(start), on_episode.room_time(end)
     if target == "range" and start is None:
         raise Invalid("a complaint about a moment needs start_s and end_s")
     filed = Complaint(
