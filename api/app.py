@@ -14,6 +14,7 @@ from api import errors
 from api.deps import store_dep
 from api.input import CleanURL, declare_clean_parameters
 from api.limits import BodyLimit
+from api.metrics import RequestMetrics, metrics_registry
 from api.routes import (
     chunks,
     clips,
@@ -29,7 +30,9 @@ from api.routes import (
     spaces,
     users,
 )
+from api.routes import health as probes
 from api.web import API_DIR
+from infra.health import service_readiness
 from infra.queue import install_broker
 from infra.settings import get_settings
 
@@ -74,6 +77,9 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     errors.install(app)
+    app.state.readiness = service_readiness(settings)
+    app.state.metrics = metrics_registry(settings)
+    app.include_router(probes.router)
     for router in (
         users.router,
         shows.router,
@@ -97,6 +103,8 @@ def create_app() -> FastAPI:
         upload_bytes=settings.max_track_bytes + 64 * 1024,
     )
     app.add_middleware(CleanURL)
+    # Outermost, so every answer is counted: refused bodies and bad URLs too.
+    app.add_middleware(RequestMetrics, registry=app.state.metrics)
     build_openapi = app.openapi
     app.openapi = lambda: declare_clean_parameters(build_openapi())  # type: ignore[method-assign]
 

@@ -19,10 +19,16 @@ _installed: dramatiq.Broker | None = None
 def install() -> dramatiq.Broker:
     """Install the broker and register every actor on it (once per process)."""
     global _installed
-    broker = install_broker([(DeadLetters(), Retries)])
+    settings = get_settings()
+    middleware: list = [(DeadLetters(), Retries)]
+    if settings.worker_metrics_port:
+        # Each message's duration, errors, retries and dead letters per actor and queue.
+        from dramatiq.middleware.prometheus import Prometheus
+
+        middleware.append((Prometheus(), None))
+    broker = install_broker(middleware)
     if _installed is broker:
         return broker
-    settings = get_settings()
     stage.register(broker, settings)
     flow.register(broker)
     clips.register(broker)
