@@ -14,7 +14,7 @@ from api import errors
 from api.deps import store_dep
 from api.input import CleanURL, declare_clean_parameters
 from api.limits import BodyLimit
-from api.metrics import RequestMetrics, metrics_registry
+from api.metrics import RequestIds, RequestMetrics, metrics_registry
 from api.routes import (
     chunks,
     clips,
@@ -125,6 +125,9 @@ def create_app() -> FastAPI:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+
+    # Outermost of all: the id is set in the context uvicorn's access log line is written in.
+    app.add_middleware(RequestIds)
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

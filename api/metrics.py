@@ -1,7 +1,8 @@
-"""What ``GET /metrics`` exposes, in Prometheus's text format: this API process's requests
-(counted and timed per route template, never per raw path, so ids and probes cannot grow the
-series) and the deployment's figures read at scrape time (``services.monitoring``, the broker's
-queue depths)."""
+"""What operators observe of the API: each request's id (in its log lines and its
+``X-Request-ID`` header), and what ``GET /metrics`` exposes in Prometheus's text format: this
+process's requests (counted and timed per route template, never per raw path, so ids and probes
+cannot grow the series) and the deployment's figures read at scrape time
+(``services.monitoring``, the broker's queue depths)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.db import session_scope
+from infra.logs import request_id, request_id_for
 from infra.queue import queue_depths
 from infra.settings import Settings
 from services.monitoring import deployment_figures
@@ -24,6 +26,36 @@ log = logging.getLogger("spacecast.api")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Seconds: a page or JSON call is tens of milliseconds; uploads and media streams take longer.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+
+
+class RequestIds:
+    """ASGI middleware giving each request an id: the caller's ``X-Request-ID`` when it is a
+    plain token, else a new one; every log line written while answering it carries the id, and
+    the response says it in ``X-Request-ID``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = request_id_for(offered)
+        token = request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", rid.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
 
 
 class RequestMetrics:

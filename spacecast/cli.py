@@ -95,15 +95,20 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from infra.logs import wants_json
     from infra.settings import get_settings
 
-    require_schema(get_settings().database_url)
+    settings = get_settings()
+    require_schema(settings.database_url)
+    # JSON lines: uvicorn's own loggers hand their lines to the root logger's JSON handler
+    # instead of configuring handlers of their own.
     uvicorn.run(
         create_app(),
         host=args.host,
         port=args.port,
         log_level="info",
-        **get_settings().proxy_options(),
+        **({"log_config": None} if wants_json(settings.log_format) else {}),
+        **settings.proxy_options(),
     )
     return 0
 
@@ -120,7 +125,12 @@ def _worker(args: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
+    from infra.logs import wants_json
+    from infra.settings import get_settings
+
     argv = ["workers.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
+    if wants_json(get_settings().log_format):
+        argv.append("--skip-logging")  # Dramatiq's own lines go through the JSON handler too
     return dramatiq_main(make_argument_parser().parse_args(argv)) or 0
 
 
@@ -331,7 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from infra.logs import TEXT_FORMAT, configure_logging
+    from infra.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)
+    configure_logging(get_settings().log_format)
     for noisy in (
         "httpx",
         "botocore",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.middleware import Retries
 
+from infra.logs import configure_logging
 from infra.queue import install_broker
 from infra.settings import get_settings
 from workers import clips, flow, moderation, stage, stages  # noqa: F401  (stages declare)
@@ -29,6 +30,7 @@ def install() -> dramatiq.Broker:
     broker = install_broker(middleware)
     if _installed is broker:
         return broker
+    configure_logging(settings.log_format)  # in each worker process, on Dramatiq's handler
     stage.register(broker, settings)
     flow.register(broker)
     clips.register(broker)

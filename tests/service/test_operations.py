@@ -5,7 +5,10 @@ database and the broker hold them, to a monitor or admin key only."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -232,3 +235,72 @@ def test_workers_export_each_actors_messages_and_durations(stack: ServiceStack):
         other = socket.gethostbyname(socket.gethostname())
         if not other.startswith("127."):
             assert probe.connect_ex((other, port)) != 0
+
+
+def test_json_log_lines_carry_request_space_stage_and_message_ids(
+    s3_server, own_redis: OwnRedis, tmp_path: Path
+):
+    stack = ServiceStack(
+        "redis",
+        s3_server,
+        tmp_path / "stack",
+        broker_url=own_redis.url,
+        SPACECAST_LOG_FORMAT="json",
+    ).start()
+    try:
+        with stack.client("host") as host:
+            answer = host.get("/spaces/nope", headers={"X-Request-ID": "probe-42"})
+            assert answer.status_code == 404
+            assert answer.headers["x-request-id"] == "probe-42"
+            forged = host.get("/spaces/nope", headers={"X-Request-ID": 'a b"}' + "x" * 80})
+            assert forged.headers["x-request-id"] != 'a b"}' + "x" * 80
+            assert len(forged.headers["x-request-id"]) == 32
+            show = host.post("/shows", json={"title": "Logs", "author": "Ops"}).json()
+            space = host.post(
+                f"/shows/{show['id']}/spaces",
+                json={
+                    "title": "Logged",
+                    "participants": [{"id": "alice", "name": "A", "offset": 0}],
+                },
+            ).json()
+        # A mix that ran out of retries: the workers' owner of that fact logs it.
+        _execute(
+            stack,
+            "INSERT INTO stage_runs (id, space_id, stage, subject, fingerprint, status, attempts, "
+            "progress, queued_at, updated_at) VALUES ('r1', %s, 'mix', '', 'f', 'retrying', 3, 0, "
+            "now(), now())",
+            space["id"],
+        )
+        message = {"actor_name": "mix_space", "args": [space["id"]], "message_id": "m1"}
+        code = (
+            "import json, sys; from infra.queue import enqueue; "
+            "enqueue('stage_gave_up', json.loads(sys.argv[1]), json.loads(sys.argv[2]))"
+        )
+        subprocess.run(
+            [sys.executable, "-c", code, json.dumps(message), json.dumps({"retries": 3})],
+            env=stack.env,
+            check=True,
+            timeout=60,
+        )
+
+        def gave_up() -> list[dict]:
+            lines = _json_lines(stack.logs / "worker-0.log")
+            return [line for line in lines if line["message"] == "gave up after 3 retries"]
+
+        (line,) = wait_until(gave_up, 60, "the worker's JSON line", every_s=0.3)
+        assert line["level"] == "ERROR"
+        assert line["space_id"] == space["id"] and line["stage"] == "mix"
+        assert line["message_id"] and line["message_id"] != "m1"  # the stage_gave_up message's
+        access = [
+            line
+            for line in _json_lines(stack.logs / "api.log")
+            if line.get("request_id") == "probe-42"
+        ]
+        assert access and "GET /spaces/nope" in access[0]["message"]
+    finally:
+        stack.stop(drop_queues=False)
+
+
+def _json_lines(path: Path) -> list[dict]:
+    """Every line of a log, each of which must be one JSON object."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
