@@ -434,8 +434,10 @@ class ErrorOut(BaseModel):
 
 class UserIn(InputModel):
     name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
-    roles: list[Literal["admin", "host", "moderator", "listener", "room"]] = Field(
-        min_length=1, max_length=5, description="room: the platform's room service account"
+    roles: list[Literal["admin", "host", "moderator", "listener", "room", "monitor"]] = Field(
+        min_length=1,
+        max_length=6,
+        description="room: the platform's room service account; monitor: reads /metrics only",
     )
 
 

@@ -311,6 +311,7 @@ def world(api_env) -> Iterator[World]:
             ("moderator", ["moderator"]),
             ("listener", ["listener"]),
             ("room", ["room"]),
+            ("monitor", ["monitor"]),
         ]:
             _, key, token = create_user(session, actor, roles)
             keys[actor], key_ids[actor] = token, key.id

@@ -19,6 +19,7 @@ ACTORS = [
     "moderator",
     "listener",
     "participant",
+    "monitor",
     "anonymous",
 ]
 # Whose objects are "own": the host and the recorder key own show A, the other host show B. The
@@ -34,6 +35,9 @@ CUTTERS = HOSTS | {"listener"}  # listeners cut published episodes and change th
 REPORTERS = frozenset({"admin", "host", "other_host", "moderator", "listener", "participant"})
 MODERATORS = frozenset({"admin", "moderator"})
 ADMIN = frozenset({"admin"})
+MONITORS = frozenset({"admin", "monitor"})
+# Probes for load balancers: they declare no roles and touch no account.
+UNDECLARED = {"/health", "/healthz", "/readyz"}
 
 
 def _challenge() -> dict:
@@ -80,6 +84,9 @@ def _complaint(world: World, actor: str, target: str) -> tuple[str, dict]:
 
 ROUTES = [
     Route("GET", "/health", EVERYONE, False, lambda w, a, t: ("/health", {})),
+    Route("GET", "/healthz", EVERYONE, False, lambda w, a, t: ("/healthz", {})),
+    Route("GET", "/readyz", EVERYONE, False, lambda w, a, t: ("/readyz", {})),
+    Route("GET", "/metrics", MONITORS, False, lambda w, a, t: ("/metrics", {})),
     Route("POST", "/users", ADMIN, False,
           lambda w, a, t: ("/users", {"json": {"name": f"new by {a}", "roles": ["listener"]}})),
     Route("GET", "/users", ADMIN, False, lambda w, a, t: ("/users", {})),
@@ -253,7 +260,7 @@ def test_every_endpoint_is_in_the_matrix_and_declares_the_same_roles(world: Worl
         "admin": Role.ADMIN, "host": Role.HOST, "other_host": Role.HOST, "recorder": Role.RECORDER,
         "room": Role.ROOM,
         "moderator": Role.MODERATOR, "listener": Role.LISTENER, "participant": Role.PARTICIPANT,
-        "anonymous": Role.PUBLIC,
+        "monitor": Role.MONITOR, "anonymous": Role.PUBLIC,
     }  # fmt: skip
     checked = 0
     for api_route in routes:
@@ -272,7 +279,7 @@ def test_every_endpoint_is_in_the_matrix_and_declares_the_same_roles(world: Worl
                 for sub in d.dependencies
                 if hasattr(sub.call, "roles")
             ]
-            if route.path == "/health":
+            if route.path in UNDECLARED:
                 continue
             assert declared, f"{method} {route.path} declares no roles"
             admitted = set().union(*(d.roles for d in declared))
@@ -283,7 +290,7 @@ def test_every_endpoint_is_in_the_matrix_and_declares_the_same_roles(world: Worl
                 assert admitted == expected_roles, (route.path, admitted, expected_roles)
             assert all(d.objects for d in declared), f"{route.path}: objects not described"
             checked += 1
-    assert checked == len(ROUTES) - 1  # all but /health, which admits anyone without declaring
+    assert checked == len(ROUTES) - len(UNDECLARED)  # the probes admit anyone, undeclared
 
 
 def _retain_alice(world: World, audio) -> None:
