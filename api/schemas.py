@@ -598,6 +598,23 @@ class ComplaintIn(InputModel):
     end_s: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
     category: ComplaintCategory
     text: str = Field(default="", max_length=5000)
+    notice: StrictBool = Field(
+        default=False,
+        description="a formal notice (DSA article 16): needs notifier_name, notifier_email, "
+        "location_url, good_faith and the reasons in text",
+    )
+    notifier_name: str | None = Field(default=None, min_length=1, max_length=200)
+    notifier_email: str | None = Field(
+        default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
+    location_url: AnyHttpUrl | None = Field(
+        default=None, description="the episode or clip URL the notice is about"
+    )
+    good_faith: StrictBool = Field(
+        default=False,
+        description="the notifier's statement that the notice is accurate and complete in good "
+        "faith",
+    )
 
 
 class ComplaintOut(BaseModel):
@@ -615,6 +632,18 @@ class ComplaintOut(BaseModel):
     decision: str | None
     decided_at: datetime | None
     created_at: datetime
+    notice: bool = False
+    notifier_name: str | None = None
+    notifier_email: str | None = None
+    location_url: str | None = None
+    good_faith: bool = False
+    acknowledgment: str | None = Field(
+        default=None, description="for a formal notice: its receipt, with its id"
+    )
+    appeal_until: datetime | None = Field(
+        default=None, description="once decided: the decision may be appealed until then"
+    )
+    emergency: bool = Field(default=False, description="an administrator's emergency takedown")
 
 
 class QueueItemOut(ComplaintOut):
@@ -663,6 +692,70 @@ class ModerationDecisionIn(InputModel):
     speaker: str | None = Field(
         default=None, max_length=200, description="for remove_speaker, when not the reported one"
     )
+
+
+class StatementOut(BaseModel):
+    """A statement of reasons (DSA article 17), as the restricted party reads it."""
+
+    id: str
+    complaint_id: str | None
+    space_id: str | None
+    restriction: str = Field(
+        description="episode_removed, speaker_removed, clip_removed or space_offline"
+    )
+    subject: str
+    category: str
+    facts: str
+    ground: str = Field(description="the rule relied on")
+    automated: bool = Field(description="whether automated means detected or decided it")
+    emergency: bool
+    evidence: list[dict] = Field(description="what the moderators heard and searched, and when")
+    text: str
+    decided_at: datetime
+    appeal_until: datetime
+    lifted_at: datetime | None = Field(description="reversed on review or on appeal")
+    lift_reason: str | None
+
+
+class AppealIn(InputModel):
+    text: str = Field(min_length=3, max_length=5000, description="why the decision is wrong")
+
+
+class AppealOut(BaseModel):
+    id: str
+    complaint_id: str
+    status: str = Field(description="open, upheld or reversed")
+    text: str
+    created_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+
+
+class AppealDecisionIn(InputModel):
+    decision: Literal["uphold", "reverse"]
+    reason: str = Field(min_length=3, max_length=5000)
+
+
+class TemplateIn(InputModel):
+    ground: str = Field(min_length=3, max_length=2000, description="the rule relied on")
+    text: str = Field(
+        min_length=3,
+        max_length=10_000,
+        description="the statement, with $subject, $restriction, $decided_at, $facts, $ground, "
+        "$automation, $appeal_until, $complaint_id and $category filled in",
+    )
+
+
+class TemplateOut(BaseModel):
+    category: str
+    ground: str
+    text: str
+    edited: bool = Field(description="a moderator's version, not the default")
+
+
+class EmergencyIn(InputModel):
+    category: ComplaintCategory
+    reason: str = Field(min_length=3, max_length=5000)
 
 
 class AuditOut(BaseModel):

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
 
     # Moderation: raw recordings kept after a space ends, and after a complaint is decided
     retention_days: float = 30.0
-    appeal_window_days: float = 90.0
+    appeal_window_days: float = 183.0  # DSA article 20: appeals for at least 6 months
     complaint_rate: str = "5/hour"
     sweep_interval_s: float = 3600.0  # how often `spacecast scheduler` asks for a sweep
     resume_interval_s: float = 60.0  # how often `spacecast scheduler` resumes stalled spaces
