@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from pipeline.errors import InvalidLanguage
 from pipeline.feed import ITUNES_CATEGORIES
 from pipeline.text import refused_class, text_problem
+from pipeline.transcribe import check_known_language
 
 HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # A person's name: one line, no angle brackets, none of the characters pipeline.text refuses.
@@ -17,6 +19,9 @@ TITLE_PATTERN = rf"^[^<>{refused_class()}]*$"
 _EMAIL_PART = rf"[^@ {refused_class()}]+"
 EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
 Role = Literal["host", "cohost", "speaker", "guest"]
+# What a room or a speaker speaks: a language tag (its primary language one Whisper knows), or
+# "auto" to detect it from the speech.
+SPEECH_LANGUAGE_PATTERN = r"^(auto|[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)$"
 # Free text that may span lines; every other string field is one line.
 _MULTILINE_FIELDS = frozenset({"description", "text", "reason", "note"})
 
@@ -29,6 +34,15 @@ def _check_text(value: object, *, multiline: bool) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _check_text(item, multiline=multiline)
+
+
+def _speech_language(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_known_language(value)
+    except InvalidLanguage as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _declare_clean_text(schema: dict) -> None:
@@ -141,12 +155,23 @@ class ParticipantIn(InputModel):
         ge=0.0, le=7 * 24 * 3600.0, description="room-time second of the track's first sample"
     )
     consent: ConsentIn = Field(default_factory=ConsentIn)
+    language: str | None = Field(
+        default=None,
+        pattern=SPEECH_LANGUAGE_PATTERN,
+        description="what this participant speaks when not the space's language "
+        "(a language tag, or auto)",
+    )
+
+    _language = field_validator("language")(_speech_language)
 
 
 class ParticipantPatch(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     role: Role | None = None
     offset: float | None = Field(default=None, ge=0.0, le=7 * 24 * 3600.0)
+    language: str | None = Field(default=None, pattern=SPEECH_LANGUAGE_PATTERN)
+
+    _language = field_validator("language")(_speech_language)
 
 
 class TrackOut(BaseModel):
@@ -214,6 +239,7 @@ class ParticipantOut(BaseModel):
     name: str
     role: str
     offset: float
+    language: str | None = Field(description="when not the space's language")
     joined_at: datetime | None
     consent: ConsentOut
     speech_s: float | None = Field(description="seconds of speech on their track, once measured")
@@ -224,8 +250,15 @@ class SpaceIn(InputModel):
     title: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=10_000)
     started_at: datetime | None = None
-    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    language: str = Field(
+        default="en",
+        pattern=SPEECH_LANGUAGE_PATTERN,
+        description="what the room speaks: a language tag (picks the Whisper model), or auto "
+        "to detect it from each speaker's first speech",
+    )
     participants: list[ParticipantIn] = Field(default_factory=list, max_length=500)
+
+    _language = field_validator("language")(_speech_language)
 
 
 class StageOut(BaseModel):

@@ -167,6 +167,8 @@ class Participant(Base):
     role: Mapped[str] = mapped_column(String(20), default="speaker")
     offset_s: Mapped[float] = mapped_column(Float, default=0.0)
     joined_at: Mapped[datetime | None]  # when the room service reported them joining
+    # What they speak when it is not the space's language (a language tag or "auto").
+    language: Mapped[str | None] = mapped_column(String(35))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A moderator's decision took their part out of everything published (not a consent answer:
     # the participant cannot undo it).

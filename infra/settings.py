@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     retry_max_backoff_ms: int = 300_000
 
     # Transcription
-    whisper_model: str = "tiny.en"
+    # Unset: chosen by each track's language (tiny.en for English, base for the rest); set, the
+    # operator's choice for every language.
+    whisper_model: str | None = None
     whisper_compute_type: str = "int8"
     whisper_threads: int = max(1, min(4, os.cpu_count() or 1))
     whisper_beam_size: int = 5
@@ -130,7 +132,7 @@ class Settings(BaseSettings):
 
     def whisper_settings(self) -> WhisperSettings:
         return WhisperSettings(
-            model=self.whisper_model,
+            model=self.whisper_model or None,
             compute_type=self.whisper_compute_type,
             cpu_threads=self.whisper_threads,
             beam_size=self.whisper_beam_size,

@@ -29,6 +29,7 @@ from pipeline.consent import ConsentState
 from pipeline.retention import OPEN_STATUSES
 from pipeline.review import ReviewTrack, Window, render_excerpt
 from pipeline.states import ClipStatus, ComplaintStatus
+from pipeline.transcribe import speaker_language
 from pipeline.transcript import Segment, segments_from_data
 from services import statements
 from services.audit import audit
@@ -471,11 +472,18 @@ def complaints_of(session: Session, reporter: str) -> list[Complaint]:
 
 def review_todo(session: Session, space_id: str) -> list[tuple]:
     """What ``prepare_review`` transcribes for a reported space: each retained track (participant
-    id, name, offset, object key, checksum, the space's language); empty once swept."""
+    id, name, offset, object key, checksum, the language they speak); empty once swept."""
     space = session.get(Space, space_id)
     if space is None or space.vault_deleted_at is not None:
         return []
     return [
-        (p.id, p.name, p.offset_s, t.object_key, t.sha256, space.language)
+        (
+            p.id,
+            p.name,
+            p.offset_s,
+            t.object_key,
+            t.sha256,
+            speaker_language(p.language, space.language),
+        )
         for p, t in retained_tracks(session, space_id)
     ]

@@ -2,7 +2,7 @@
 moderators' statement templates (DSA articles 16, 17 and 20)
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-01 22:10:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 TZ = sa.DateTime(timezone=True)
 
 revision = "0013"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
