@@ -263,6 +263,7 @@ ROUTES = [
     Route("GET", "/host/spaces/{space_id}", HOSTS, True,
           lambda w, a, t: (f"/host/spaces/{w.spaces[t]}", {})),
     Route("GET", "/moderate", MODERATORS, False, lambda w, a, t: ("/moderate", {})),
+    Route("GET", "/admin/erasures", ADMIN, False, lambda w, a, t: ("/admin/erasures", {})),
     Route("GET", "/moderate/{complaint_id}", MODERATORS, False,
           lambda w, a, t: (f"/moderate/{w.complaints[t]}", {})),
 ]  # fmt: skip
