@@ -239,7 +239,7 @@ def visible(session: Session, clip: Clip, episode: Episode, *, may_change: bool)
     if clip_servable(session, clip, episode):
         return
     if clip.status in (ClipStatus.WITHDRAWN, ClipStatus.EXPIRED, ClipStatus.REMOVED):
-        raise Gone(f"clip {clip.id} was {clip.status}")
+        raise Gone(f"clip {clip.id} was {clip.status}" + (f": {clip.error}" if clip.error else ""))
     if clip.status == ClipStatus.READY:
         raise Gone(f"clip {clip.id} is no longer available")
     if not may_change:
