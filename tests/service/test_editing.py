@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import podcastparser
@@ -284,3 +285,50 @@ def test_a_withdrawal_after_an_edit_republishes_the_edit_without_that_voice(
         b - a, abs=0.05
     )
     assert listed["edit_version"] == listed["rendered_version"] == made["number"]
+
+
+def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(
+    redis_stack, room
+) -> None:
+    """Runs after the withdrawal: the sweep at an injected "day 45" deletes the vault but keeps
+    the stems of the voices still published (Alice's, Dan's), never Chioma's; an edit then
+    renders instead of taking the episode down."""
+    from datetime import timedelta
+
+    from infra.settings import Settings
+    from services.retention import sweep
+
+    state, truth, space_id = room["state"], room["truth"], room["space_id"]
+    episode_id = state["episode"]["id"]
+    store = redis_stack.store()
+    database_url = redis_stack.env["SPACECAST_DATABASE_URL"]
+    policy = Settings(database_url=database_url).retention_policy()
+    with redis_stack.client() as host:
+        before = host.get(f"/spaces/{space_id}").json()
+        duration_s = before["episode"]["duration_s"]
+    day_45 = datetime.now(UTC) + timedelta(days=45)
+    report = sweep(store, database_url, policy, day_45)
+    assert report.spaces_swept >= 1
+    raw = store.list_keys(f"raw/{space_id}/")
+    assert len([k for k in raw if "/review/" not in k]) == 2  # Alice's and Dan's stems
+    alice, dan = truth[0], truth[5]  # Dan: "The lighthouse ferry will bring visitors..."
+    a, b = alice["start_s"] + 0.5, alice["start_s"] + 1.5
+    with redis_stack.client() as host:
+        made = host.post(
+            f"/episodes/{episode_id}/versions",
+            json={
+                "operations": [
+                    {"op": "cut", "start_s": a, "end_s": b},
+                    # a mute changes the mix: it is made again, from the kept stems
+                    {"op": "mute", "speaker_id": "dan", "start_s": dan["start_s"],
+                     "end_s": dan["end_s"]},
+                ]
+            },
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        after = publish(host, space_id, episode_id, made.json()["number"])
+        edits = host.get(f"/episodes/{episode_id}/report").json()["edits"]
+        words = " ".join(line["body"] for line in lines(host, after)).lower()
+    assert after["episode"]["duration_s"] == pytest.approx(duration_s + 1.0 - (b - a), abs=0.05)
+    assert [m["op"] for m in edits["mutes"]] == ["mute"]
+    assert "lighthouse" not in words and "market" in words
