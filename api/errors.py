@@ -16,6 +16,7 @@ from infra.faults import dependency_unavailable
 from pipeline.chunks import ChunkConflict
 from pipeline.errors import (
     InvalidEdit,
+    InvalidLanguage,
     InvalidManifest,
     InvalidTrack,
     ModelUnavailable,
@@ -34,6 +35,7 @@ STATUS: list[tuple[type[SpacecastError], int]] = [
     (InvalidTrack, 422),
     (InvalidManifest, 422),
     (InvalidEdit, 422),
+    (InvalidLanguage, 422),
     (TimeLimitExceeded, 422),  # a pathological input: the same one would run out again
     (NothingToPublish, 409),
     (ModelUnavailable, 503),

@@ -25,6 +25,10 @@ class ModelUnavailable(SpacecastError):
     """The configured Whisper model cannot be found locally."""
 
 
+class InvalidLanguage(SpacecastError):
+    """A language tag that Whisper cannot transcribe (neither a language it knows nor auto)."""
+
+
 class NothingToPublish(SpacecastError):
     """No participant may be published, so there is no episode to make."""
 

@@ -40,6 +40,7 @@ from pipeline.edits import (
 from pipeline.episode import (
     episode_description,
     episode_guid,
+    episode_language,
     missing_summary,
     persons,
     transcript_links,
@@ -119,7 +120,8 @@ def process_space(
     started = time.monotonic()
     stages: dict[str, dict] = {}
     manifest, track_paths = load_manifest(manifest_path)
-    check_language(options.whisper, manifest.space.language)
+    for p in manifest.participants:  # a forced English-only model refuses before any work
+        check_language(options.whisper, p.speaks(manifest.space.language))
     consent = decide_from_manifest(manifest)
     by_id = {p.id: p for p in manifest.participants}
     # Tracks of everyone who agreed to be recorded; a refused recording is never opened.
@@ -209,7 +211,7 @@ def process_space(
                         speaker_id=pid,
                         speaker=p.name,
                         offset_s=p.offset,
-                        language=manifest.space.language,
+                        language=p.speaks(manifest.space.language),
                         settings=options.whisper,
                         timeout_s=options.stage_timeout_s,
                         speech=activity[pid].on_track(p.offset),
@@ -220,6 +222,8 @@ def process_space(
                         "wall_s": round(result.wall_s, 3),
                         "real_time_factor": round(result.audio_s / max(result.wall_s, 1e-6), 1),
                         "segments": len(result.segments),
+                        "language": result.language,
+                        "model": result.model,
                     }
                     log(f"transcribed {p.name}: {len(result.segments)} segment(s)")
             stages["transcribe"]["per_participant"] = transcribe_stats
@@ -232,8 +236,9 @@ def process_space(
                 segments = merge_transcripts(per_speaker, shift_s=-mixed.timeline_start_s)
             transcript_files = write_transcripts(segments, out_dir)
             feed_path = options.feed_path or out_dir / "feed.xml"
+            language = episode_language(manifest.space.language, transcribe_stats)
             published = _publish(
-                manifest, consent, mastered, transcript_files, out_dir, feed_path, options
+                manifest, consent, mastered, transcript_files, out_dir, feed_path, options, language
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -279,7 +284,7 @@ def process_space(
     ) | {"outputs": published["outputs"]}
     report["episode"]["guid"] = published["guid"]
     report["model"] = {
-        "name": options.whisper.model,
+        "name": options.whisper.model or "by language",
         "compute_type": options.whisper.compute_type,
         "cpu_threads": options.whisper.cpu_threads,
         "beam_size": options.whisper.beam_size,
@@ -359,6 +364,7 @@ def _publish(
     out_dir: Path,
     feed_path: Path,
     options: ProcessOptions,
+    language: str,
 ) -> dict:
     feed_dir = feed_path.resolve().parent
     base_url = options.base_url or feed_dir.as_uri() + "/"
@@ -380,7 +386,7 @@ def _publish(
         link=show_info.link or base_url,
         feed_url=feed_url,
         image_url=image_url,
-        language=show_info.language or manifest.space.language,
+        language=show_info.language or language,
         category=show_info.category,
         explicit=show_info.explicit,
         owner_email=show_info.email,
@@ -403,7 +409,7 @@ def _publish(
         duration_s=main_file.duration_s,
         persons=persons([(by_id[pid].name, by_id[pid].role) for pid in consent.audible]),
         transcripts=transcript_links(
-            {key: _url(path) for key, path in transcript_files.items()}, manifest.space.language
+            {key: _url(path) for key, path in transcript_files.items()}, language
         ),
     )
     xml = build_feed(show, [item])

@@ -59,7 +59,7 @@ def show_feed(session: Session, show: Show) -> bytes:
                 persons=persons([(p["name"], p["role"]) for p in episode.persons]),
                 transcripts=transcript_links(
                     {fmt: media_url(episode, f"transcript.{fmt}") for fmt in episode.transcripts},
-                    space.language,
+                    (episode.report.get("episode") or {}).get("language", space.language),
                 )
                 if transcripts_servable(session, episode)
                 else [],

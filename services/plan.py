@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
 from pipeline.edits import Mute, Operation, operations_to_data
 from pipeline.states import Stage
-from pipeline.transcribe import model_fingerprint
+from pipeline.transcribe import chosen_model, model_fingerprint, speaker_language
 from services.consent import may_keep_track
 from services.editing import chosen_operations, needs_speech
 from services.ledger import current_states
@@ -139,10 +139,14 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         settings.mp3_bitrate,
         settings.opus_bitrate if settings.deliver_opus else None,
     )
-    whisper = model_fingerprint(settings.whisper_settings())
-    transcribe_fps = {
-        p.id: fingerprint("transcribe", track_of(p), space.language, whisper) for p in transcribed
-    }
+    whisper = settings.whisper_settings()
+
+    def transcribe_fp(p: Participant) -> str:
+        language = speaker_language(p.language, space.language)
+        model = replace(whisper, model=chosen_model(whisper, language))
+        return fingerprint("transcribe", track_of(p), language, model_fingerprint(model))
+
+    transcribe_fps = {p.id: transcribe_fp(p) for p in transcribed}
     taken = snapshot(publication)
     publish_fp = fingerprint(
         "publish",

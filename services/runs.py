@@ -104,6 +104,8 @@ class TranscriptionResult(StageResult):
     audio_s: float = 0.0
     wall_s: float = 0.0
     real_time_factor: float = 0.0
+    language: str = ""  # what Whisper transcribed (detected, for auto)
+    model: str = ""
 
     def output_keys(self) -> set[str]:
         return {self.key} if self.key else set()

@@ -22,7 +22,7 @@ from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.report import ReportInputs, TrackLine, build_report
 from pipeline.states import Stage
-from pipeline.transcribe import transcribe_track
+from pipeline.transcribe import speaker_language, transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
 from services.editing import needs_speech, render_plan
 from services.plan import SpacePlan
@@ -208,7 +208,7 @@ def transcribe_participant(
         speaker_id=participant.id,
         speaker=participant.name,
         offset_s=participant.offset_s,
-        language=plan.space.language,
+        language=speaker_language(participant.language, plan.space.language),
         settings=ctx.settings.whisper_settings(),
         timeout_s=ctx.settings.stage_timeout_s,
         speech=_activity(ctx, participant.id).on_track(participant.offset_s),
@@ -224,6 +224,8 @@ def transcribe_participant(
         audio_s=round(result.audio_s, 3),
         wall_s=round(result.wall_s, 3),
         real_time_factor=round(result.audio_s / max(result.wall_s, 1e-6), 1),
+        language=result.language,
+        model=result.model,
     )
 
 
