@@ -13,7 +13,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
-from api.access import may_manage_show, public_show, published_episode, space_for
+from api.access import (
+    managed_episode,
+    may_manage_show,
+    public_show,
+    published_episode,
+    space_for,
+)
 from api.auth import (
     SESSION_COOKIE,
     principal_for,
@@ -44,8 +50,9 @@ from infra.models import Participant, Show, Space, TranscriptSegment
 from infra.urls import cover_url, feed_url
 from services import erasure
 from services import statements as services_statements
+from services import editing
 from services.errors import Forbidden
-from services.publishing import published_episodes
+from services.publishing import episode_timeline, published_episodes
 
 # What a listener may report, in the words the report form shows.
 REPORT_CATEGORIES = (
@@ -285,6 +292,42 @@ def erasures_page(
         for found in erasure.requests_by_due_date(session)
     ]
     return render(request, "erasures.html", session, principal, requests=requests)
+@router.get("/host/episodes/{episode_id}/edit", response_class=HTMLResponse)
+def edit_page(
+    episode_id: str, request: Request, session: SessionDep, principal: Host
+) -> HTMLResponse:
+    """The editor: the transcript as published now, each line with its room-time range (its
+    first and last word), to cut or mute; shorten silences; the version history, previews,
+    publishing and reverting, all through the versions API."""
+    episode = managed_episode(session, principal, episode_id)
+    space = session.get(Space, episode.space_id)
+    on_episode = episode_timeline(episode)
+    handles = {p.id: p.handle for p in space.participants}
+    lines = [
+        {
+            "start_s": row.start_s,
+            "speaker": row.speaker,
+            "handle": handles.get(row.participant_id, ""),
+            "text": row.text,
+            "room_start_s": on_episode.room_time(row.start_s),
+            "room_end_s": on_episode.room_time(row.end_s),
+        }
+        for row in _transcript(session, episode.id)
+    ]
+    return render(
+        request,
+        "edit.html",
+        session,
+        principal,
+        show=session.get(Show, episode.show_id),
+        episode=episode_out(episode) if episode.media else None,
+        episode_id=episode.id,
+        lines=lines,
+        versions=editing.versions(session, episode),
+        edit_version=episode.edit_version,
+        rendered_version=episode.rendered_version,
+        space_id=space.id,
+    )
 
 
 @router.get("/moderate", response_class=HTMLResponse)

@@ -250,6 +250,8 @@ ROUTES = [
           lambda w, a, t: ("/moderation/sweeps", {})),
     # The web pages admit roles like the endpoints whose data they show.
     Route("GET", "/", EVERYONE, False, lambda w, a, t: ("/", {})),
+    Route("GET", "/host/episodes/{episode_id}/edit", HOSTS, True,
+          lambda w, a, t: (f"/host/episodes/{w.episodes[t]}/edit", {})),
     Route("GET", "/login", EVERYONE, False, lambda w, a, t: ("/login", {})),
     Route("GET", "/consent", EVERYONE, False, lambda w, a, t: ("/consent", {})),
     Route("POST", "/login", EVERYONE, False,  # anyone signs in with a key (a wrong one is told so)
