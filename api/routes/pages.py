@@ -48,9 +48,8 @@ from api.views import (
 from api.web import publish_action, render, safe_next
 from infra.models import Participant, Show, Space, TranscriptSegment
 from infra.urls import cover_url, feed_url
-from services import erasure
+from services import editing, erasure
 from services import statements as services_statements
-from services import editing
 from services.errors import Forbidden
 from services.publishing import episode_timeline, published_episodes
 
@@ -292,6 +291,8 @@ def erasures_page(
         for found in erasure.requests_by_due_date(session)
     ]
     return render(request, "erasures.html", session, principal, requests=requests)
+
+
 @router.get("/host/episodes/{episode_id}/edit", response_class=HTMLResponse)
 def edit_page(
     episode_id: str, request: Request, session: SessionDep, principal: Host
