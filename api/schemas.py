@@ -791,6 +791,39 @@ class EmergencyIn(InputModel):
     reason: str = Field(min_length=3, max_length=5000)
 
 
+class ErasureAssetOut(BaseModel):
+    kind: str = Field(
+        description="raw_track, live_chunk, review_transcript, activity, transcript, mix, "
+        "master, episode_audio, episode_transcript, clip or search_lines"
+    )
+    key: str | None = Field(default=None, description="the bucket object (administrators only)")
+    state: str = Field(description="present, erased, or held by a complaint or appeal")
+    held_until: datetime | None = None
+
+
+class ErasureOut(BaseModel):
+    """An erasure request (GDPR article 17) with every object made from the voice."""
+
+    id: str
+    space_id: str
+    participant: str = Field(description="the participant's handle")
+    requested_at: datetime
+    due_at: datetime = Field(description="a month after the request, later when extended")
+    extended_months: int
+    extension_reason: str | None
+    overdue: bool
+    closed_at: datetime | None
+    held_until: datetime | None = Field(
+        description="a legal hold (an open complaint or appeal) keeps the raw recording until"
+    )
+    assets: list[ErasureAssetOut]
+
+
+class ErasureExtendIn(InputModel):
+    months: int = Field(ge=1, le=2)
+    reason: str = Field(min_length=3, max_length=2000)
+
+
 class AuditOut(BaseModel):
     seq: int
     at: datetime

@@ -221,6 +221,18 @@ ROUTES = [
     Route("GET", "/moderation/transparency", MODERATORS, False,
           lambda w, a, t: ("/moderation/transparency?since=2026-01-01T00:00:00Z"
                            "&until=2027-01-01T00:00:00Z", {})),
+    # Erasing withdraws every consent: each call is made by a participant of its own.
+    Route("POST", "/me/erasure", PARTICIPANT, False,
+          lambda w, a, t: ("/me/erasure", {"headers": w.fresh_participant_headers(a, t)})),
+    Route("GET", "/me/erasures", PARTICIPANT, False, lambda w, a, t: ("/me/erasures", {})),
+    Route("GET", "/erasures", ADMIN, False, lambda w, a, t: ("/erasures", {})),
+    Route("GET", "/erasures/{request_id}", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}", {})),
+    Route("POST", "/erasures/{request_id}/extend", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}/extend",
+                           {"json": {"months": 1, "reason": "the bucket's provider is slow"}})),
+    Route("POST", "/erasures/{request_id}/close", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}/close", {})),
     Route("GET", "/moderation/queue", MODERATORS, False, lambda w, a, t: ("/moderation/queue", {})),
     Route("GET", "/moderation/complaints/{complaint_id}", MODERATORS, False,
           lambda w, a, t: (f"/moderation/complaints/{w.complaints[t]}", {})),
@@ -411,7 +423,7 @@ def test_matrix(prepared: World, route: Route) -> None:
         for target in ("A", "B"):
             url, kwargs = route.call(world, actor, target)
             response = world.client.request(
-                route.method, url, headers=world.headers(actor), **kwargs
+                route.method, url, headers=kwargs.pop("headers", world.headers(actor)), **kwargs
             )
             # A page's sign-in sets a cookie; the matrix speaks for the header keys alone.
             world.client.cookies.clear()

@@ -114,6 +114,8 @@ def _complain(session, space_id: str, *, status="open", decided_at=None) -> None
 def test_sweep_deletes_expired_unheld_recordings_and_keeps_held_ones(s3, database_url) -> None:
     store, settings = _store(s3, database_url)
     t0 = utcnow()
+    now = t0 + 31 * DAY  # "31 days later", injected
+    window = settings.retention_policy().appeal_window
     with session_scope(database_url) as session:
         show = Show(title="Show", author="Host")
         session.add(show)
@@ -122,12 +124,11 @@ def test_sweep_deletes_expired_unheld_recordings_and_keeps_held_ones(s3, databas
         fresh = _space(session, store, show, "ended yesterday", t0 + 30 * DAY)
         held = _space(session, store, show, "open complaint", t0)
         _complain(session, held)
-        released = _space(session, store, show, "hold released 91 days ago", t0 - 100 * DAY)
-        _complain(session, released, status="dismissed", decided_at=t0 + 31 * DAY - 91 * DAY)
-        appeal = _space(session, store, show, "appeal window open", t0 - 100 * DAY)
-        _complain(session, appeal, status="actioned", decided_at=t0 + 31 * DAY - 89 * DAY)
+        released = _space(session, store, show, "appeal window over", now - window - 10 * DAY)
+        _complain(session, released, status="dismissed", decided_at=now - window - DAY)
+        appeal = _space(session, store, show, "appeal window open", now - window - 10 * DAY)
+        _complain(session, appeal, status="actioned", decided_at=now - window + DAY)
 
-    now = t0 + 31 * DAY  # "31 days later", injected
     report = sweep(store, database_url, settings.retention_policy(), now)
 
     def vault(space_id: str) -> list[str]:
