@@ -2,7 +2,7 @@
 (a worker paused past the broker's redelivery must not overwrite the newer attempt's result)
 
 Revision ID: 0012
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01 22:20:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
