@@ -591,3 +591,63 @@ def _run_row(stack: ServiceStack, space_id: str, handle: str) -> dict:
     result = json.loads(result) if isinstance(result, str) else result
     return {"status": status, "result": result, "token": token, "attempts": attempts,
             "error": error}  # fmt: skip
+
+
+def _mount_tmpfs(folder: Path, size: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
+
+
+def _resize_tmpfs(folder: Path, size: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+
+
+def test_a_full_scratch_disk_fails_stages_cleanly_and_they_run_again_once_there_is_room(
+    own_stack, short_space: Path, tmp_path: Path
+) -> None:
+    """The workers' scratch directory is a small tmpfs, filled up (resized to 1 MiB: a track
+    fits, its decoded audio does not, so ffmpeg runs out of room): the stages that need it fail
+    with "the scratch disk was full", are
+    retried rather than failed for good (an ffmpeg that runs out of room is the machine's
+    trouble, not the input's), nothing is published meanwhile and nothing half-written stays
+    behind; once there is room the space is published, once."""
+    scratch = tmp_path / "scratch"
+    _mount_tmpfs(scratch, "256m")
+    try:
+        stack = own_stack("redis", SPACECAST_WORK_DIR=str(scratch))
+        stack.kill_workers()
+        with stack.client() as client:
+            space_id = submit_sample(client, short_space)  # uploads go through while there is room
+            _resize_tmpfs(scratch, "1m")
+            stack.start_worker()
+
+            def full_errors() -> list[dict]:
+                return [
+                    s for s in stage_status(client, space_id)
+                    if s.get("error") == "the scratch disk was full; the stage is retried"
+                ]  # fmt: skip
+
+            stalled = wait_until(full_errors, 240, "a stage meeting the full disk", every_s=0.3)
+            time.sleep(2.0)  # a few more attempts against the full disk
+            state = client.get(f"/spaces/{space_id}").json()
+            assert state["status"] == "processing", state  # not failed for good
+            assert count_episodes(stack, space_id) == 0
+            _resize_tmpfs(scratch, "256m")
+            freed = time.monotonic()
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - freed
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+            assert sorted(p.name for p in scratch.iterdir()) == []  # every attempt cleaned up
+        stack.stop(drop_queues=True)
+    finally:
+        subprocess.run(["umount", "-l", str(scratch)], check=False)
+    record_result(
+        FaultResult("scratch disk full (a 1 MiB tmpfs) during processing, then resized", 1,
+                    episodes, 0.0, 0.0, published_after, published_after,
+                    f"whole-file upload; {len(stalled)} stage(s) retried with 'the scratch disk "
+                    "was full' meanwhile, none failed for good; recover = room to published")
+    )  # fmt: skip
