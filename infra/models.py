@@ -241,6 +241,9 @@ class StageRun(Base):
     # queued -> running -> done; failed (error a user can act on) or retrying (transient error)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The attempt that owns the run: set when an attempt starts, checked when it records its
+    # outcome, so a worker that was paused while another took the stage over is fenced out.
+    attempt_token: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)

@@ -243,6 +243,7 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     space = plan.space
     if not plan.audible:
         with session_scope(ctx.settings.database_url) as session:
+            ctx.hold_attempt(session)  # a late attempt (a paused worker) changes nothing
             stale = withdraw_episode(session, space, plan.snapshot)
         stale += _delete_stale_work(ctx, plan, keep=set())
         delete_objects(ctx.store, stale)
@@ -273,6 +274,7 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     if master.edits:
         report["edits"] = master.edits
     with session_scope(ctx.settings.database_url) as session:
+        ctx.hold_attempt(session)  # a late attempt (a paused worker) changes nothing
         stale = publish_rendering(
             session,
             space,
