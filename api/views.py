@@ -41,6 +41,7 @@ def show_out(show: Show, *, private: bool) -> schemas.ShowOut:
         category=show.category,
         explicit=show.explicit,
         owner_email=show.owner_email if private else None,
+        level_speakers=show.level_speakers,
         feed_url=feed_url(show.id),
         created_at=show.created_at,
     )

@@ -48,6 +48,8 @@ class ReportInputs:
     stages: Mapping[str, dict] = field(default_factory=dict)
     consent_snapshot: Mapping[str, Sequence[str]] | None = None
     main: str = "mp3"
+    # Leveling between speakers: applied, target_lufs, tracks (participant id -> measured, gain).
+    leveling: Mapping | None = None
 
 
 def transcript_summary(segments: Sequence[Segment]) -> dict:
@@ -120,6 +122,13 @@ def build_report(inputs: ReportInputs) -> dict:
             ],
             "ducked": inputs.ducked,
             "ducked_windows": inputs.ducked_windows,
+        },
+        "leveling": {
+            **{k: v for k, v in (inputs.leveling or {"applied": False}).items() if k != "tracks"},
+            "tracks": {
+                shown.get(pid, pid): level
+                for pid, level in ((inputs.leveling or {}).get("tracks") or {}).items()
+            },
         },
         "transcript": transcript_summary(inputs.segments),
         "transcription": {

@@ -21,7 +21,7 @@ from services.ledger import current_states
 STAGE_VERSIONS = {
     "activity": 2,
     "bleed": 1,
-    "mix": 2,
+    "mix": 3,
     "master": 1,
     "transcribe": 3,
     "publish": 3,
@@ -57,6 +57,11 @@ class SpacePlan:
         """Recorded speakers kept out of the episode, whose voice may be on others' microphones."""
         episode_out = {e.participant_id for e in self.exclusions if e.excluded_from == "episode"}
         return [p for p in self.recorded if p.id in episode_out]
+
+    @property
+    def leveled(self) -> bool:
+        """The show levels voices between speakers before the mix (the host's choice)."""
+        return bool(self.space.show.level_speakers)
 
     @property
     def held(self) -> bool:
@@ -104,10 +109,13 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         sorted(activity_fps[pid] for pid in suspects if pid in activity_fps),
         sorted(track_of(p) for p in audible),
     )
+    leveled = bool(space.show.level_speakers)
     mix_fp = fingerprint(
         "mix",
         sorted(track_of(p) for p in audible),
         bleed_fp if space.duck_excluded else None,
+        # Leveling measures each voice on its speech windows: they are inputs of the mix.
+        sorted(activity_fps.get(p.id, "") for p in audible) if leveled else None,
     )
     master_fp = fingerprint(
         "master",

@@ -16,6 +16,7 @@ from pipeline.activity import SpeechActivity, detect_speech
 from pipeline.bleed import TrackRef, detect_bleed
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
 from pipeline.errors import InvalidTrack
+from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.loudness import Loudness
 from pipeline.master import FORMATS, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
@@ -106,10 +107,27 @@ def check_bleed(ctx: StageContext, plan: SpacePlan, _: str) -> BleedResult:
 
 @stage(Stage.MIX, queue="audio")
 def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
-    inputs = [MixInput(_fetch_track(ctx, p), p.offset_s, p.name) for p in plan.audible]
+    results = _results(ctx)
+    levels: dict[str, SpeakerLevel] = {}
+    if plan.leveled:  # each voice measured on its own speech, then brought to one loudness
+        for p in plan.audible:
+            levels[p.id] = level_speaker(
+                _fetch_track(ctx, p),
+                results.activity[p.id].activity().on_track(p.offset_s),
+                timeout_s=ctx.settings.stage_timeout_s,
+                label=p.name,
+            )
+    inputs = [
+        MixInput(
+            _fetch_track(ctx, p),
+            p.offset_s,
+            p.name,
+            gain=levels[p.id].points if p.id in levels else (),
+        )
+        for p in plan.audible
+    ]
     duck: list[tuple[float, float]] = []
     if plan.space.duck_excluded:
-        results = _results(ctx)
         bleeding = results.bleed.bleeding() if results.bleed else set()
         duck = sorted(w for pid in bleeding for w in results.activity[pid].windows())
     expected_s = max(p.offset_s + p.track.duration_s for p in plan.audible) - min(
@@ -136,7 +154,10 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         voices=[p.id for p in plan.audible],
         loudness=mixed.loudness.as_dict(),
         ducked_windows=len(duck),
-        cost=stage_costs(mixed.run.cpu_s, mixed.run.max_rss_mb),
+        leveling=leveling_report(plan.leveled, levels),
+        cost=stage_costs(
+            mixed.run.cpu_s + sum(level.cpu_s for level in levels.values()), mixed.run.max_rss_mb
+        ),
     )
 
 
@@ -319,6 +340,7 @@ def _report(
             bleed_findings=results.bleed.findings if results.bleed else [],
             ducked=plan.space.duck_excluded,
             ducked_windows=mix.ducked_windows,
+            leveling=mix.leveling or None,
             timeline_start_s=mix.timeline_start_s,
             mix_loudness=mix.loudness,
             files=master.files,

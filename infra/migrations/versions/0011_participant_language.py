@@ -1,4 +1,5 @@
-"""participants: the language a participant speaks when it is not the space's
+"""participants: the language a participant speaks when it is not the space's; shows: whether
+voices are leveled between speakers before the mix (on for every show, as new shows are)
 
 Revision ID: 0011
 Revises: 0008
@@ -17,8 +18,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("participants") as batch_op:
         batch_op.add_column(sa.Column("language", sa.String(length=35), nullable=True))
+    with op.batch_alter_table("shows") as batch_op:
+        batch_op.add_column(
+            sa.Column("level_speakers", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("shows") as batch_op:
+        batch_op.drop_column("level_speakers")
     with op.batch_alter_table("participants") as batch_op:
         batch_op.drop_column("language")
