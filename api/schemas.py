@@ -479,8 +479,10 @@ class ErrorOut(BaseModel):
 
 class UserIn(InputModel):
     name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
-    roles: list[Literal["admin", "host", "moderator", "listener", "room"]] = Field(
-        min_length=1, max_length=5, description="room: the platform's room service account"
+    roles: list[Literal["admin", "host", "moderator", "listener", "room", "monitor"]] = Field(
+        min_length=1,
+        max_length=6,
+        description="room: the platform's room service account; monitor: reads /metrics only",
     )
 
 
@@ -572,11 +574,15 @@ class ClipOut(BaseModel):
     id: str
     episode_id: str
     title: str
-    start_s: float = Field(description="seconds into the episode")
-    end_s: float
+    start_s: float | None = Field(
+        description="seconds into the episode as published now; null when the host's edits "
+        "no longer hold the clip's range"
+    )
+    end_s: float | None
     duration_s: float
     status: str = Field(
-        description="queued, ready, failed, withdrawn (consent), expired (episode taken down), "
+        description="queued, ready, failed, withdrawn (consent), expired (episode taken down, "
+        "or the host edited its moment out), "
         "removed (by moderation) or deleted"
     )
     error: str | None
@@ -587,7 +593,9 @@ class ClipOut(BaseModel):
     audiogram_url: str | None
     captions_url: str | None
     share_url: str
-    context_url: str = Field(description="the full episode at the clip's moment")
+    context_url: str | None = Field(
+        description="the full episode at the clip's moment (null when edited out)"
+    )
     pinned: bool
     soundbite: bool
     replays: int
@@ -635,6 +643,23 @@ class ComplaintIn(InputModel):
     end_s: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
     category: ComplaintCategory
     text: str = Field(default="", max_length=5000)
+    notice: StrictBool = Field(
+        default=False,
+        description="a formal notice (DSA article 16): needs notifier_name, notifier_email, "
+        "location_url, good_faith and the reasons in text",
+    )
+    notifier_name: str | None = Field(default=None, min_length=1, max_length=200)
+    notifier_email: str | None = Field(
+        default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
+    location_url: AnyHttpUrl | None = Field(
+        default=None, description="the episode or clip URL the notice is about"
+    )
+    good_faith: StrictBool = Field(
+        default=False,
+        description="the notifier's statement that the notice is accurate and complete in good "
+        "faith",
+    )
 
 
 class ComplaintOut(BaseModel):
@@ -652,6 +677,18 @@ class ComplaintOut(BaseModel):
     decision: str | None
     decided_at: datetime | None
     created_at: datetime
+    notice: bool = False
+    notifier_name: str | None = None
+    notifier_email: str | None = None
+    location_url: str | None = None
+    good_faith: bool = False
+    acknowledgment: str | None = Field(
+        default=None, description="for a formal notice: its receipt, with its id"
+    )
+    appeal_until: datetime | None = Field(
+        default=None, description="once decided: the decision may be appealed until then"
+    )
+    emergency: bool = Field(default=False, description="an administrator's emergency takedown")
 
 
 class QueueItemOut(ComplaintOut):
@@ -702,6 +739,70 @@ class ModerationDecisionIn(InputModel):
     )
 
 
+class StatementOut(BaseModel):
+    """A statement of reasons (DSA article 17), as the restricted party reads it."""
+
+    id: str
+    complaint_id: str | None
+    space_id: str | None
+    restriction: str = Field(
+        description="episode_removed, speaker_removed, clip_removed or space_offline"
+    )
+    subject: str
+    category: str
+    facts: str
+    ground: str = Field(description="the rule relied on")
+    automated: bool = Field(description="whether automated means detected or decided it")
+    emergency: bool
+    evidence: list[dict] = Field(description="what the moderators heard and searched, and when")
+    text: str
+    decided_at: datetime
+    appeal_until: datetime
+    lifted_at: datetime | None = Field(description="reversed on review or on appeal")
+    lift_reason: str | None
+
+
+class AppealIn(InputModel):
+    text: str = Field(min_length=3, max_length=5000, description="why the decision is wrong")
+
+
+class AppealOut(BaseModel):
+    id: str
+    complaint_id: str
+    status: str = Field(description="open, upheld or reversed")
+    text: str
+    created_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+
+
+class AppealDecisionIn(InputModel):
+    decision: Literal["uphold", "reverse"]
+    reason: str = Field(min_length=3, max_length=5000)
+
+
+class TemplateIn(InputModel):
+    ground: str = Field(min_length=3, max_length=2000, description="the rule relied on")
+    text: str = Field(
+        min_length=3,
+        max_length=10_000,
+        description="the statement, with $subject, $restriction, $decided_at, $facts, $ground, "
+        "$automation, $appeal_until, $complaint_id and $category filled in",
+    )
+
+
+class TemplateOut(BaseModel):
+    category: str
+    ground: str
+    text: str
+    edited: bool = Field(description="a moderator's version, not the default")
+
+
+class EmergencyIn(InputModel):
+    category: ComplaintCategory
+    reason: str = Field(min_length=3, max_length=5000)
+
+
 class AuditOut(BaseModel):
     seq: int
     at: datetime
@@ -721,3 +822,59 @@ class DeletionOut(BaseModel):
     deleted_at: datetime | None
     attempts: int
     last_error: str | None
+
+
+class VersionIn(InputModel):
+    """A host's edit list (docs/api.md#editing-versions-of-an-episode). Every time is room
+    time; ``mute`` names a speaker by the room's handle."""
+
+    operations: list[dict] = Field(
+        max_length=500,
+        description="each {op: trim | cut | mute | shorten_silences, ...}: trim {start_s, "
+        "end_s} (either null), cut {start_s, end_s}, mute {speaker_id, start_s, end_s}, "
+        "shorten_silences {longer_than_s, to_s}",
+        json_schema_extra={
+            "example": [
+                {"op": "cut", "start_s": 12.0, "end_s": 15.5},
+                {"op": "mute", "speaker_id": "chioma", "start_s": 30.0, "end_s": 31.2},
+            ]
+        },
+    )
+    note: str = Field(default="", max_length=500)
+
+
+class VersionOut(BaseModel):
+    number: int = Field(description="1, 2, ...; 0 is the room as recorded")
+    operations: list[dict]
+    note: str
+    created_by: str | None
+    created_at: datetime | None
+    published_at: datetime | None = Field(description="when the host last published it")
+    chosen: bool = Field(description="the version the episode renders (published last)")
+    rendered: bool = Field(description="the version the episode's current media hold")
+
+
+class VersionListOut(BaseModel):
+    episode_id: str
+    edit_version: int
+    rendered_version: int
+    versions: list[VersionOut]
+
+
+class PreviewCut(BaseModel):
+    room_start_s: float
+    room_end_s: float
+    at_s: float = Field(description="where in the edited episode the seam falls")
+
+
+class PreviewOut(BaseModel):
+    """What a version makes of the episode, from speech activity (nothing is rendered)."""
+
+    version: int
+    duration_s: float
+    unedited_duration_s: float
+    saved_s: float
+    silence_saved_s: float = Field(description="of saved_s, what shortening silences took")
+    kept: list[list[float]] = Field(description="room-time spans kept, in order")
+    cuts: list[PreviewCut]
+    mutes: list[dict]

@@ -39,3 +39,7 @@ class TimeLimitExceeded(SpacecastError):
 
 class ConsentPending(SpacecastError):
     """Publication is held until every speaker has answered the consent prompt."""
+
+
+class InvalidEdit(SpacecastError):
+    """An edit list does not fit the episode (the message names the offending operation)."""

@@ -30,6 +30,14 @@ from pipeline.consent import (
     entries_from_shorthand,
 )
 from pipeline.cover import render_cover
+from pipeline.edits import (
+    EditPlan,
+    Operation,
+    RoomTimeline,
+    resolve,
+    retime_segments,
+    validate,
+)
 from pipeline.episode import (
     episode_description,
     episode_guid,
@@ -43,7 +51,7 @@ from pipeline.errors import ConsentPending, NothingToPublish
 from pipeline.feed import FeedItem, Show, build_feed, carry_over_items
 from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.manifest import Manifest, load_manifest
-from pipeline.master import MP3, DeliveryFormat, LoudnessTarget, master_episode
+from pipeline.master import MP3, DeliveryFormat, Edits, LoudnessTarget, master_episode
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.probe import TrackLimits, probe_track
 from pipeline.report import ReportInputs, TrackLine, build_report
@@ -62,6 +70,7 @@ class ProcessOptions:
     stage_timeout_s: float = 6 * 3600.0
     hold_missing: bool = False  # refuse to publish while someone has not answered
     duck_excluded: bool = False  # lower every track while an excluded speaker bleeds into it
+    edits: tuple[Operation, ...] = ()  # a host's edit list (pipeline.edits), room time
 
 
 def _max_rss_mb() -> float:
@@ -148,6 +157,8 @@ def process_space(
             f"{manifest_path.name}: no participant consented to publication, so there is no episode"
         )
 
+    plan = plan_edits(options.edits, consent.audible, by_id, probes, activity)
+
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="spacecast-", dir=out_dir))
     try:
@@ -173,6 +184,7 @@ def process_space(
                     by_id[pid].offset,
                     by_id[pid].track,
                     gain=levels[pid].points if pid in levels else (),
+                    mute=tuple(plan.mutes_of(pid)) if plan else (),
                 )
                 for pid in consent.audible
             ]
@@ -193,6 +205,7 @@ def process_space(
                     formats=options.formats,
                     target=options.target,
                     timeout_s=options.stage_timeout_s,
+                    edits=Edits(plan, mixed.timeline_start_s) if plan else None,
                 )
                 stages["master"].update(
                     cpu_s=round(mastered.cpu_s, 3), ffmpeg_max_rss_mb=round(mastered.max_rss_mb, 1)
@@ -231,7 +244,10 @@ def process_space(
             mixed, mastered = audio.result()
 
         with _Timer(stages, "publish"):
-            segments = merge_transcripts(per_speaker, shift_s=-mixed.timeline_start_s)
+            if plan:
+                segments = merge_transcripts([retime_segments(s, plan) for s in per_speaker])
+            else:
+                segments = merge_transcripts(per_speaker, shift_s=-mixed.timeline_start_s)
             transcript_files = write_transcripts(segments, out_dir)
             feed_path = options.feed_path or out_dir / "feed.xml"
             language = episode_language(manifest.space.language, transcribe_stats)
@@ -289,11 +305,33 @@ def process_space(
         "beam_size": options.whisper.beam_size,
         "vad": options.whisper.vad,
     }
+    if plan:
+        report["edits"] = plan.as_dict()
     report["stages"] = stages
     report["total_wall_s"] = round(time.monotonic() - started, 3)
     report["peak_rss_mb"] = round(_max_rss_mb(), 1)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
+
+
+def plan_edits(
+    ops: tuple[Operation, ...],
+    audible: list[str],
+    by_id: dict,
+    probes: dict,
+    activity: dict[str, SpeechActivity],
+) -> EditPlan | None:
+    """The edit list checked against the published tracks and resolved (None: no edits)."""
+    if not ops:
+        return None
+    timeline = RoomTimeline(
+        start_s=min(by_id[pid].offset for pid in audible),
+        end_s=max(by_id[pid].offset + probes[pid].duration_s for pid in audible),
+        speakers={pid: by_id[pid].name for pid in audible},
+    )
+    validate(ops, timeline)
+    speech = [window for pid in audible for window in activity[pid].segments]
+    return resolve(ops, timeline, speech=speech)
 
 
 def check_bleed(

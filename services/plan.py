@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 from infra.models import Participant, Space
 from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
+from pipeline.edits import Mute, Operation, operations_to_data
 from pipeline.states import Stage
 from pipeline.transcribe import chosen_model, model_fingerprint, speaker_language
 from services.consent import may_keep_track
+from services.editing import chosen_operations, needs_speech
 from services.ledger import current_states
 
 # Bump when a stage's output for the same inputs changes (a new algorithm or format).
@@ -47,6 +49,8 @@ class SpacePlan:
     transcribe_fps: dict[str, str]
     publish_fp: str
     snapshot: dict = field(default_factory=dict)
+    edit_version: int = 0  # the episode version rendered (0: the room as recorded)
+    edits: tuple[Operation, ...] = ()  # its operations; mutes name participant ids
 
     @property
     def exclusions(self) -> tuple[Exclusion, ...]:
@@ -109,17 +113,34 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         sorted(activity_fps[pid] for pid in suspects if pid in activity_fps),
         sorted(track_of(p) for p in audible),
     )
+    edit_version, edits = chosen_operations(session, space)
+    audible_ids = {p.id for p in audible}
+    # Mutes change the mix; cuts, trims and shortened silences only the mastered files (the
+    # mix stays on the room timeline). Edits of nobody (a mute of a withdrawn voice) change none.
+    mutes = [op for op in edits if isinstance(op, Mute) and op.speaker_id in audible_ids]
+    cuts = [op for op in edits if not isinstance(op, Mute)]
     leveled = bool(space.show.level_speakers)
     mix_fp = fingerprint(
         "mix",
         sorted(track_of(p) for p in audible),
         bleed_fp if space.duck_excluded else None,
+        *([operations_to_data(mutes)] if mutes else []),
         # Leveling measures each voice on its speech windows: they are inputs of the mix.
         sorted(activity_fps.get(p.id, "") for p in audible) if leveled else None,
     )
     master_fp = fingerprint(
         "master",
         mix_fp,
+        *(
+            [
+                operations_to_data(cuts),
+                sorted(activity_fps[p.id] for p in audible if p.id in activity_fps)
+                if needs_speech(edits)
+                else None,
+            ]
+            if cuts
+            else []
+        ),
         settings.target_lufs,
         settings.true_peak_dbtp,
         settings.loudness_tolerance_lu,
@@ -146,6 +167,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         space.title,
         space.description,
         space.language,
+        *([edit_version] if edit_version else []),
     )
     return SpacePlan(
         space=space,
@@ -160,4 +182,6 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         transcribe_fps=transcribe_fps,
         publish_fp=publish_fp,
         snapshot=taken,
+        edit_version=edit_version,
+        edits=edits,
     )

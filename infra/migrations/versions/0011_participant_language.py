@@ -1,8 +1,7 @@
-"""participants: the language a participant speaks when it is not the space's; shows: whether
-voices are leveled between speakers before the mix (on for every show, as new shows are)
+"""participants: the language a participant speaks when it is not the space's
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 22:10:00
 """
 
@@ -10,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -18,14 +17,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("participants") as batch_op:
         batch_op.add_column(sa.Column("language", sa.String(length=35), nullable=True))
-    with op.batch_alter_table("shows") as batch_op:
-        batch_op.add_column(
-            sa.Column("level_speakers", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("shows") as batch_op:
-        batch_op.drop_column("level_speakers")
     with op.batch_alter_table("participants") as batch_op:
         batch_op.drop_column("language")
