@@ -256,6 +256,11 @@ class ParticipantOut(BaseModel):
     consent: ConsentOut
     speech_s: float | None = Field(description="seconds of speech on their track, once measured")
     track: TrackOut | None
+    health: dict | None = Field(
+        default=None,
+        description="how their published track sounds as recorded, once mixed: speech level, "
+        "noise floor, hum, clipping, gaps and the problems found",
+    )
 
 
 class SpaceIn(InputModel):

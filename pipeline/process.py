@@ -49,6 +49,7 @@ from pipeline.episode import (
 )
 from pipeline.errors import ConsentPending, NothingToPublish
 from pipeline.feed import FeedItem, Show, build_feed, carry_over_items
+from pipeline.health import TrackHealth, measure_health
 from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.manifest import Manifest, load_manifest
 from pipeline.master import MP3, DeliveryFormat, Edits, LoudnessTarget, master_episode
@@ -166,8 +167,18 @@ def process_space(
             bleed = check_bleed(manifest, track_paths, consent, activity, work, options)
         duck = duck_windows(bleed, activity) if options.duck_excluded else []
         levels: dict[str, SpeakerLevel] = {}
+        health: dict[str, TrackHealth] = {}
 
         def _audio():
+            with _Timer(stages, "health"):
+                for pid in consent.audible:
+                    health[pid] = measure_health(
+                        track_paths[pid],
+                        activity[pid].on_track(by_id[pid].offset),
+                        timeout_s=options.stage_timeout_s,
+                        label=by_id[pid].track,
+                    )
+                stages["health"]["cpu_s"] = round(sum(h.cpu_s for h in health.values()), 3)
             with _Timer(stages, "level"):
                 if manifest.show.level_speakers:
                     for pid in consent.audible:
@@ -276,6 +287,7 @@ def process_space(
                     transcribed=p.id in consent.transcribed,
                     speech_s=activity[p.id].speech_s if p.id in activity else None,
                     probe=probes[p.id].as_dict() if p.id in probes else None,
+                    health=health[p.id].as_dict() if p.id in health else None,
                 )
                 for p in manifest.participants
             ],

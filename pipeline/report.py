@@ -26,6 +26,7 @@ class TrackLine:
     speech_s: float | None
     probe: dict | None
     track: str | None = None  # the file name, offline
+    health: dict | None = None  # pipeline.health.TrackHealth.as_dict(), for published tracks
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def build_report(inputs: ReportInputs) -> dict:
                 if t.speech_s is not None
                 else None,
                 "probe": t.probe,
+                "health": t.health,
             }
             for t in inputs.tracks
         ],

@@ -125,8 +125,9 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         sorted(track_of(p) for p in audible),
         bleed_fp if space.duck_excluded else None,
         *([operations_to_data(mutes)] if mutes else []),
-        # Leveling measures each voice on its speech windows: they are inputs of the mix.
-        sorted(activity_fps.get(p.id, "") for p in audible) if leveled else None,
+        # Track health and leveling measure each voice on its speech windows: inputs of the mix.
+        sorted(activity_fps.get(p.id, "") for p in audible),
+        leveled,
     )
     master_fp = fingerprint(
         "master",

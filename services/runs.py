@@ -79,6 +79,7 @@ class MixResult(StageResult):
     loudness: dict = field(default_factory=dict)
     ducked_windows: int = 0
     leveling: dict = field(default_factory=dict)  # pipeline.leveling.leveling_report
+    health: dict = field(default_factory=dict)  # participant id -> TrackHealth.as_dict()
 
     def output_keys(self) -> set[str]:
         return {k for k in (self.key, self.profile_key) if k}

@@ -17,6 +17,7 @@ from pipeline.bleed import TrackRef, detect_bleed
 from pipeline.edits import EditPlan, retime_segments
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
 from pipeline.errors import InvalidTrack
+from pipeline.health import measure_health
 from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.loudness import Loudness
 from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
@@ -120,6 +121,15 @@ def _edit_plan(ctx: StageContext, plan: SpacePlan, *, speech: bool) -> EditPlan 
 @stage(Stage.MIX, queue="audio")
 def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
     results = _results(ctx)
+    health = {  # how each published track sounds as recorded, for the host
+        p.id: measure_health(
+            _fetch_track(ctx, p),
+            results.activity[p.id].activity().on_track(p.offset_s),
+            timeout_s=ctx.settings.stage_timeout_s,
+            label=p.name,
+        )
+        for p in plan.audible
+    }
     levels: dict[str, SpeakerLevel] = {}
     if plan.leveled:  # each voice measured on its own speech, then brought to one loudness
         for p in plan.audible:
@@ -169,8 +179,12 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         loudness=mixed.loudness.as_dict(),
         ducked_windows=len(duck),
         leveling=leveling_report(plan.leveled, levels),
+        health={pid: h.as_dict() for pid, h in health.items()},
         cost=stage_costs(
-            mixed.run.cpu_s + sum(level.cpu_s for level in levels.values()), mixed.run.max_rss_mb
+            mixed.run.cpu_s
+            + sum(level.cpu_s for level in levels.values())
+            + sum(h.cpu_s for h in health.values()),
+            mixed.run.max_rss_mb,
         ),
     )
 
@@ -356,6 +370,7 @@ def _report(
                     }
                     if p.track
                     else None,
+                    health=mix.health.get(p.id),
                 )
                 for p in plan.space.participants
             ],

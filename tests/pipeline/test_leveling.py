@@ -191,6 +191,14 @@ def test_voices_15_db_apart_are_within_2_lu_in_the_episode(uneven_room, tmp_path
     gains = {who: t["gain_db"] for who, t in report["tracks"].items()}
     assert gains["bruno"] - gains["alice"] == pytest.approx(before, abs=1.0)
     assert leveled["stages"]["level"]["cpu_s"] > 0
+    # Each published track's health, as recorded: the same 16 dB between the voices, the same
+    # faint room under each.
+    health = {t["participant_id"]: t["health"] for t in leveled["tracks"]}
+    assert health["alice"]["speech_rms_dbfs"] - health["bruno"]["speech_rms_dbfs"] == (
+        pytest.approx(16.0, abs=1.5)
+    )
+    assert health["bruno"]["noise_floor_dbfs"] == pytest.approx(-75.0, abs=2.0)
+    assert health["bruno"]["problems"] == []
 
     raw = process_space(_manifest(folder, level=False), tmp_path / "raw", options)
     as_recorded, raw_levels = spread(
