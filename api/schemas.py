@@ -97,6 +97,11 @@ class ShowIn(InputModel):
     )
     explicit: StrictBool = False
     owner_email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
+    level_speakers: StrictBool = Field(
+        default=True,
+        description="bring every published voice to one loudness before the mix "
+        "(false: the sound as recorded)",
+    )
 
     @field_validator("category")
     @classmethod
@@ -120,9 +125,16 @@ class ShowOut(BaseModel):
     category: str
     explicit: bool
     owner_email: str | None
+    level_speakers: bool
     id: str
     feed_url: str
     created_at: datetime
+
+
+class ShowPatch(InputModel):
+    level_speakers: StrictBool | None = Field(
+        default=None, description="level voices between speakers in the next rendering"
+    )
 
 
 class ConsentIn(InputModel):
@@ -244,6 +256,11 @@ class ParticipantOut(BaseModel):
     consent: ConsentOut
     speech_s: float | None = Field(description="seconds of speech on their track, once measured")
     track: TrackOut | None
+    health: dict | None = Field(
+        default=None,
+        description="how their published track sounds as recorded, once mixed: speech level, "
+        "noise floor, hum, clipping, gaps and the problems found",
+    )
 
 
 class SpaceIn(InputModel):

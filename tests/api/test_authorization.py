@@ -105,6 +105,8 @@ ROUTES = [
           lambda w, a, t: ("/shows", {"json": {"title": "New show", "author": a}})),
     Route("GET", "/shows", HOSTS, False, lambda w, a, t: ("/shows", {})),
     Route("GET", "/shows/{show_id}", EVERYONE, False, lambda w, a, t: (f"/shows/{w.shows[t]}", {})),
+    Route("PATCH", "/shows/{show_id}", HOSTS, True,
+          lambda w, a, t: (f"/shows/{w.shows[t]}", {"json": {"level_speakers": True}})),
     Route("GET", "/shows/{show_id}/feed.xml", EVERYONE, False,
           lambda w, a, t: (f"/shows/{w.shows[t]}/feed.xml", {})),
     Route("GET", "/shows/{show_id}/cover.png", EVERYONE, False,
