@@ -252,6 +252,8 @@ class EpisodeOut(BaseModel):
     loudness: dict
     persons: list[dict]
     feed_url: str
+    chapters_url: str | None = None  # JSON chapters (format 1.2.0); None: no chapters
+    chapters: list[dict] = []  # {"start_s", "end_s", "title", "generated"}, episode timeline
 
 
 class MissingOut(BaseModel):

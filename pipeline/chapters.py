@@ -32,6 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.transcript import Segment
 
@@ -296,6 +297,79 @@ def generate_chapters(
         Chapter(start_s=round(a, 3), end_s=round(b, 3), title=title)
         for a, b, title in zip(starts, ends, titles, strict=True)
     ]
+
+
+def chapters_at(
+    marks: Sequence[tuple[float, str | None]], segments: Sequence[Segment], duration_s: float
+) -> list[Chapter]:
+    """Chapters starting at the host's ``marks`` (start, title), each running to the next; a
+    mark without a title gets one generated from the chapter's words (as in
+    :func:`generate_chapters`), so it changes with the transcript."""
+    ordered = sorted((start, title) for start, title in marks if 0.0 <= start < duration_s)
+    starts = [start for start, _ in ordered]
+    ends = [*starts[1:], duration_s]
+    sentences = [s for s in segments if s.text.strip()]
+    texts = [
+        " ".join(s.text for s in sentences if a <= s.start_s < b or (k == 0 and s.start_s < a)
+                 or (k == len(starts) - 1 and s.start_s >= b))
+        for k, (a, b) in enumerate(zip(starts, ends, strict=True))
+    ]  # fmt: skip
+    generated = title_chapters(texts)
+    return [
+        Chapter(round(a, 3), round(b, 3), title or made, generated=title is None)
+        for (a, title), b, made in zip(ordered, ends, generated, strict=True)
+    ]
+
+
+def episode_chapters(
+    segments: Sequence[Segment],
+    duration_s: float,
+    settings: ChapterSettings | None = None,
+    *,
+    marks: Sequence[tuple[float, str | None]] | None = None,
+) -> list[Chapter]:
+    """The chapters an episode publishes: at the host's ``marks`` when the host set them, else
+    generated; none when that makes fewer than two (one chapter is no table of contents)."""
+    if marks is not None:
+        chapters = chapters_at(marks, segments, duration_s)
+    else:
+        chapters = generate_chapters(segments, duration_s, settings)
+    return chapters if len(chapters) >= 2 else []
+
+
+def write_id3_chapters(mp3: Path, chapters: Sequence[Chapter], *, title: str) -> None:
+    """Put ``chapters`` into the MP3's ID3v2.3 tag as CHAP frames (times in milliseconds, each
+    with its title) under one ordered, top-level CTOC, replacing any there; the audio is not
+    touched. Kept to ID3v2.3, the version every podcast app reads."""
+    from mutagen.id3 import CHAP, CTOC, ID3, TIT2, CTOCFlags, ID3NoHeaderError
+
+    try:
+        tags = ID3(mp3)
+    except ID3NoHeaderError:
+        tags = ID3()
+    tags.delall("CHAP")
+    tags.delall("CTOC")
+    ids = [f"chp{index}" for index in range(len(chapters))]
+    tags.add(
+        CTOC(
+            element_id="toc",
+            flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+            child_element_ids=ids,
+            sub_frames=[TIT2(encoding=1, text=[title])],
+        )
+    )
+    for element_id, chapter in zip(ids, chapters, strict=True):
+        tags.add(
+            CHAP(
+                element_id=element_id,
+                start_time=round(chapter.start_s * 1000),
+                end_time=round(chapter.end_s * 1000),
+                start_offset=0xFFFFFFFF,  # not given: players seek by time
+                end_offset=0xFFFFFFFF,
+                sub_frames=[TIT2(encoding=1, text=[chapter.title])],
+            )
+        )
+    tags.save(mp3, v2_version=3)
 
 
 def format_timestamp(seconds: float) -> str:

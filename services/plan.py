@@ -7,9 +7,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.models import Participant, Space
+from infra.models import Episode, Participant, Space
 from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
 from pipeline.states import Stage
@@ -24,7 +25,7 @@ STAGE_VERSIONS = {
     "mix": 2,
     "master": 1,
     "transcribe": 3,
-    "publish": 3,
+    "publish": 4,
 }
 
 
@@ -47,6 +48,7 @@ class SpacePlan:
     transcribe_fps: dict[str, str]
     publish_fp: str
     snapshot: dict = field(default_factory=dict)
+    host_chapters: list | None = None  # the host's own chapters, which publishing keeps
 
     @property
     def exclusions(self) -> tuple[Exclusion, ...]:
@@ -123,6 +125,9 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         p.id: fingerprint("transcribe", track_of(p), space.language, whisper) for p in transcribed
     }
     taken = snapshot(publication)
+    host_chapters = session.scalar(
+        select(Episode.host_chapters).where(Episode.space_id == space.id)
+    )
     publish_fp = fingerprint(
         "publish",
         master_fp,
@@ -134,6 +139,8 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         space.title,
         space.description,
         space.language,
+        settings.chapter_min_s,
+        host_chapters,
     )
     return SpacePlan(
         space=space,
@@ -148,4 +155,5 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         transcribe_fps=transcribe_fps,
         publish_fp=publish_fp,
         snapshot=taken,
+        host_chapters=host_chapters,
     )

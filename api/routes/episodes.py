@@ -4,7 +4,7 @@ requests) or by redirect to a short-lived signed URL, never from a public bucket
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from api import schemas
 from api.access import managed_episode, published_episode
@@ -13,8 +13,9 @@ from api.roles import Anyone, Host
 from api.streaming import WITHDRAWABLE, stream_object
 from api.views import episode_out
 from infra.urls import MEDIA_FILES
+from pipeline.chapters import CHAPTERS_MIME
 from services.errors import NotFound
-from services.publishing import delete_objects, media_key_of, take_down_episode
+from services.publishing import chapters_json_of, delete_objects, media_key_of, take_down_episode
 
 router = APIRouter(tags=["episodes"])
 
@@ -38,6 +39,23 @@ def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: 
 def read_report(episode_id: str, session: SessionDep, principal: Host) -> dict:
     """What was measured: loudness of the delivered files, probes, exclusions, stage timings."""
     return managed_episode(session, principal, episode_id).report
+
+
+@router.get(
+    "/media/episodes/{episode_id}/{render_id}/chapters.json",
+    response_class=JSONResponse,
+    responses={200: {"content": {CHAPTERS_MIME: {}}}, 410: {"model": schemas.ErrorOut}},
+)
+def read_chapters(episode_id: str, render_id: str, session: SessionDep, _: Anyone) -> JSONResponse:
+    """The episode's chapters in the JSON chapters format 1.2.0, which web players may load
+    from any site (Access-Control-Allow-Origin: *)."""
+    episode = published_episode(session, episode_id)
+    doc = chapters_json_of(session, episode, render_id)
+    return JSONResponse(
+        doc,
+        media_type=CHAPTERS_MIME,
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": WITHDRAWABLE},
+    )
 
 
 @router.get(

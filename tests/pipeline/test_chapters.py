@@ -7,19 +7,24 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
+from pathlib import Path
 
 import jsonschema_rs
 import pytest
+from mutagen.id3 import ID3
 
 from bench.chapters import equal_boundaries, match_boundaries, transcribe_space
 from bench.topics import build_topic_space
 from pipeline.chapters import (
     Chapter,
     ChapterSettings,
+    chapters_at,
     chapters_description,
     content_terms,
     generate_chapters,
     to_chapters_json,
+    write_id3_chapters,
 )
 from pipeline.transcribe import WhisperSettings
 from pipeline.transcript import Segment
@@ -154,3 +159,60 @@ def test_description_lists_chapters_as_timestamps() -> None:
                 Chapter(3725.0, 3800.0, "Goodbye")]  # fmt: skip
     assert chapters_description(chapters) == "0:00 Intro\n1:15 Bees\n1:02:05 Goodbye"
     assert chapters_description(chapters[:1]) == ""
+
+
+def _decoded_md5(path: Path) -> str:
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a", "-f", "md5", "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def test_id3_chapters_read_back_by_mutagen_and_ffprobe_with_the_audio_untouched(
+    tmp_path: Path,
+) -> None:
+    mp3 = tmp_path / "episode.mp3"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=12",
+         "-c:a", "libmp3lame", "-b:a", "64k", str(mp3)],
+        check=True,
+    )  # fmt: skip
+    before = _decoded_md5(mp3)
+    chapters = [Chapter(0.0, 4.5, "Jupiter and telescope"), Chapter(4.5, 12.0, "Sourdough — é")]
+    write_id3_chapters(mp3, chapters, title="Night sky")
+    write_id3_chapters(mp3, chapters, title="Night sky")  # again (a re-render): not doubled
+    assert _decoded_md5(mp3) == before
+
+    tags = ID3(mp3)
+    assert tags.version[:2] == (2, 3)
+    toc = tags.getall("CTOC")
+    assert len(toc) == 1 and toc[0].child_element_ids == ["chp0", "chp1"]
+    chaps = sorted(tags.getall("CHAP"), key=lambda c: c.start_time)
+    assert [(c.start_time, c.end_time, c.sub_frames["TIT2"].text[0]) for c in chaps] == [
+        (0, 4500, "Jupiter and telescope"),
+        (4500, 12000, "Sourdough — é"),
+    ]
+    probed = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_chapters", "-of", "json", str(mp3)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )["chapters"]
+    # mutagen writes frames shortest first; the CTOC gives players their order.
+    assert sorted(
+        (float(c["start_time"]), float(c["end_time"]), c["tags"]["title"]) for c in probed
+    ) == [(0.0, 4.5, "Jupiter and telescope"), (4.5, 12.0, "Sourdough — é")]
+
+
+def test_host_marks_keep_their_titles_and_untitled_ones_are_generated() -> None:
+    lines = [_line("alice", t, "Jupiter through the telescope.") for t in range(0, 300, 10)] + [
+        _line("bruno", t, "The sourdough and the oven.") for t in range(300, 600, 10)
+    ]
+    chapters = chapters_at([(300.0, None), (0.0, "Welcome")], lines, 600.0)
+    assert chapters[0] == Chapter(0.0, 300.0, "Welcome", generated=False)
+    assert (chapters[1].start_s, chapters[1].end_s, chapters[1].generated) == (300.0, 600.0, True)
+    assert set(chapters[1].title.lower().split()) == {"sourdough", "and", "oven"}
