@@ -67,6 +67,7 @@ class Settings(BaseSettings):
 
     # Chapters (pipeline/chapters.py; measured in bench/chapters.py)
     chapter_min_s: float = 120.0
+    chapter_edit_rate: str = "30/hour"  # host edits of chapters (each renders the episode again)
 
     # Shown to everyone who joins a recorded space (a space may set its own).
     recording_notice: str = (

@@ -105,8 +105,11 @@ def published_episodes(session: Session, show_id: str) -> list[tuple[Episode, Sp
 
 
 def episode_keys(episode: Episode) -> list[str]:
-    """The bucket objects of the episode's current rendering (audio and transcripts)."""
-    return [entry["key"] for entry in episode.media.values()] + list(episode.transcripts.values())
+    """The bucket objects of the episode's current rendering (audio, the master's MP3 beside
+    the chaptered copy, and transcripts)."""
+    keys = [entry["key"] for entry in episode.media.values()]
+    keys += [entry["plain"]["key"] for entry in episode.media.values() if "plain" in entry]
+    return keys + list(episode.transcripts.values())
 
 
 def retire_runs(session: Session, runs: Iterable[StageRun]) -> list[str]:

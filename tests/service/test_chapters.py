@@ -181,4 +181,35 @@ def test_chapters_are_published_and_withdrawn_with_the_words_they_come_from(
         assert _id3_titles(anyone, state["episode"]["audio"]["mp3"], mp3) == again
         words = host.get(state["episode"]["transcripts"]["json"]).json()["segments"]
         assert "Chioma" not in {s["speaker"] for s in words}
-        print(f"\nchapters before: {titles}; after Chioma withdrew her words: {again}")
+
+        # The host sets their own: a title for the first, the second's made from the words
+        # still consented to; published by rendering again (MP3, JSON, feed).
+        middle = round(starts[1], 1)
+        edited = host.put(
+            f"/episodes/{state['episode']['id']}/chapters",
+            json={"chapters": [{"start_s": 0, "title": "Stargazing"}, {"start_s": middle}]},
+        )
+        assert edited.status_code == 202, edited.text
+        previous = state["episode"]["audio"]["mp3"]
+        deadline = time.monotonic() + 600
+        while True:
+            state = wait_until_done(host, space_id, timeout_s=600)
+            if state["status"] == "published" and state["episode"]["audio"]["mp3"] != previous:
+                break
+            assert time.monotonic() < deadline, state
+            time.sleep(0.5)
+        doc = anyone.get(state["episode"]["chapters_url"]).raise_for_status().json()
+        VALIDATOR.validate(doc)
+        assert (doc["chapters"][0]["startTime"], doc["chapters"][0]["title"]) == (0.0, "Stargazing")
+        assert doc["chapters"][1]["startTime"] == middle
+        made = doc["chapters"][1]["title"]
+        assert made and not set(content_terms(made)) & bee_terms, made
+        mp3 = tmp_path / "edited.mp3"
+        assert _id3_titles(anyone, state["episode"]["audio"]["mp3"], mp3) == ["Stargazing", made]
+        (item,) = podcastparser.parse(stack.base_url, io.BytesIO(_feed(host, show_id)))["episodes"]
+        assert "0:00 Stargazing" in item["description"]
+        listed = host.get(f"/episodes/{state['episode']['id']}/chapters").json()
+        assert listed["pending"] is False
+        assert [c["generated"] for c in listed["chapters"]] == [False, True]
+        print(f"\nchapters before: {titles}; after Chioma withdrew her words: {again}; "
+              f"the host's: {['Stargazing', made]}")  # fmt: skip
