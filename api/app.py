@@ -14,6 +14,7 @@ from api import errors
 from api.deps import store_dep
 from api.input import CleanURL, declare_clean_parameters
 from api.limits import BodyLimit
+from api.metrics import RequestIds, RequestMetrics, metrics_registry
 from api.routes import (
     chunks,
     clips,
@@ -28,8 +29,11 @@ from api.routes import (
     shows,
     spaces,
     users,
+    versions,
 )
+from api.routes import health as probes
 from api.web import API_DIR
+from infra.health import service_readiness
 from infra.queue import install_broker
 from infra.settings import get_settings
 
@@ -74,6 +78,9 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     errors.install(app)
+    app.state.readiness = service_readiness(settings)
+    app.state.metrics = metrics_registry(settings)
+    app.include_router(probes.router)
     for router in (
         users.router,
         shows.router,
@@ -82,6 +89,7 @@ def create_app() -> FastAPI:
         consent.router,
         me.router,
         episodes.router,
+        versions.router,
         clips.router,
         complaints.router,
         moderation.router,
@@ -97,6 +105,8 @@ def create_app() -> FastAPI:
         upload_bytes=settings.max_track_bytes + 64 * 1024,
     )
     app.add_middleware(CleanURL)
+    # Outermost, so every answer is counted: refused bodies and bad URLs too.
+    app.add_middleware(RequestMetrics, registry=app.state.metrics)
     build_openapi = app.openapi
     app.openapi = lambda: declare_clean_parameters(build_openapi())  # type: ignore[method-assign]
 
@@ -117,6 +127,9 @@ def create_app() -> FastAPI:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+
+    # Outermost of all: the id is set in the context uvicorn's access log line is written in.
+    app.add_middleware(RequestIds)
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

@@ -6,7 +6,8 @@ Roles: ``admin``, ``host`` (their own shows), ``moderator`` (the vault, audited)
 ingest for one show), ``room`` (the platform's room service, an account an operator makes: ingest
 for every show, and the only one besides an admin that vouches for participants: it reports
 joins and delivers invite links), ``participant`` (a key for one participation, claimed by the
-participant on their own device: their own data) and ``public`` (no key).
+participant on their own device: their own data), ``monitor`` (reads the deployment's metrics,
+nothing else: the key a Prometheus server holds) and ``public`` (no key).
 Unknown, revoked or expired keys get 401; a role an endpoint does not admit gets 403; an object
 the caller may not reach is answered 404, as if it did not exist.
 
@@ -43,6 +44,7 @@ class Role(StrEnum):
     RECORDER = "recorder"
     ROOM = "room"
     PARTICIPANT = "participant"
+    MONITOR = "monitor"  # reads the metrics, nothing else (a key for Prometheus)
     PUBLIC = "public"
 
 

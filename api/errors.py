@@ -15,6 +15,8 @@ from api.tracks import UploadTooLarge
 from infra.faults import dependency_unavailable
 from pipeline.chunks import ChunkConflict
 from pipeline.errors import (
+    InvalidEdit,
+    InvalidLanguage,
     InvalidManifest,
     InvalidTrack,
     ModelUnavailable,
@@ -32,6 +34,8 @@ STATUS: list[tuple[type[SpacecastError], int]] = [
     (ChunkConflict, 409),
     (InvalidTrack, 422),
     (InvalidManifest, 422),
+    (InvalidEdit, 422),
+    (InvalidLanguage, 422),
     (TimeLimitExceeded, 422),  # a pathological input: the same one would run out again
     (NothingToPublish, 409),
     (ModelUnavailable, 503),

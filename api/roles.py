@@ -76,6 +76,11 @@ Moderator = Annotated[
 Participant = Annotated[
     Principal, Depends(allow(Role.PARTICIPANT, objects="their own participation"))
 ]
+# Prometheus's key reads the figures and nothing else; an operator's admin key may too.
+Monitor = Annotated[
+    Principal,
+    Depends(allow(Role.MONITOR, Role.ADMIN, objects="the deployment's metrics (no user data)")),
+]
 AccountHolder = Annotated[
     Principal,
     Depends(
@@ -100,6 +105,7 @@ AnyKey = Annotated[
             Role.ROOM,
             Role.RECORDER,
             Role.PARTICIPANT,
+            Role.MONITOR,
             objects="the caller",
         )
     ),

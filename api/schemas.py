@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from pipeline.errors import InvalidLanguage
 from pipeline.feed import ITUNES_CATEGORIES
 from pipeline.text import refused_class, text_problem
+from pipeline.transcribe import check_known_language
 
 HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # A person's name: one line, no angle brackets, none of the characters pipeline.text refuses.
@@ -17,6 +19,9 @@ TITLE_PATTERN = rf"^[^<>{refused_class()}]*$"
 _EMAIL_PART = rf"[^@ {refused_class()}]+"
 EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
 Role = Literal["host", "cohost", "speaker", "guest"]
+# What a room or a speaker speaks: a language tag (its primary language one Whisper knows), or
+# "auto" to detect it from the speech.
+SPEECH_LANGUAGE_PATTERN = r"^(auto|[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)$"
 # Free text that may span lines; every other string field is one line.
 _MULTILINE_FIELDS = frozenset({"description", "text", "reason", "note"})
 
@@ -29,6 +34,15 @@ def _check_text(value: object, *, multiline: bool) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _check_text(item, multiline=multiline)
+
+
+def _speech_language(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_known_language(value)
+    except InvalidLanguage as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _declare_clean_text(schema: dict) -> None:
@@ -141,12 +155,23 @@ class ParticipantIn(InputModel):
         ge=0.0, le=7 * 24 * 3600.0, description="room-time second of the track's first sample"
     )
     consent: ConsentIn = Field(default_factory=ConsentIn)
+    language: str | None = Field(
+        default=None,
+        pattern=SPEECH_LANGUAGE_PATTERN,
+        description="what this participant speaks when not the space's language "
+        "(a language tag, or auto)",
+    )
+
+    _language = field_validator("language")(_speech_language)
 
 
 class ParticipantPatch(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     role: Role | None = None
     offset: float | None = Field(default=None, ge=0.0, le=7 * 24 * 3600.0)
+    language: str | None = Field(default=None, pattern=SPEECH_LANGUAGE_PATTERN)
+
+    _language = field_validator("language")(_speech_language)
 
 
 class TrackOut(BaseModel):
@@ -214,6 +239,7 @@ class ParticipantOut(BaseModel):
     name: str
     role: str
     offset: float
+    language: str | None = Field(description="when not the space's language")
     joined_at: datetime | None
     consent: ConsentOut
     speech_s: float | None = Field(description="seconds of speech on their track, once measured")
@@ -224,8 +250,15 @@ class SpaceIn(InputModel):
     title: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=10_000)
     started_at: datetime | None = None
-    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    language: str = Field(
+        default="en",
+        pattern=SPEECH_LANGUAGE_PATTERN,
+        description="what the room speaks: a language tag (picks the Whisper model), or auto "
+        "to detect it from each speaker's first speech",
+    )
     participants: list[ParticipantIn] = Field(default_factory=list, max_length=500)
+
+    _language = field_validator("language")(_speech_language)
 
 
 class StageOut(BaseModel):
@@ -436,8 +469,10 @@ class ErrorOut(BaseModel):
 
 class UserIn(InputModel):
     name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
-    roles: list[Literal["admin", "host", "moderator", "listener", "room"]] = Field(
-        min_length=1, max_length=5, description="room: the platform's room service account"
+    roles: list[Literal["admin", "host", "moderator", "listener", "room", "monitor"]] = Field(
+        min_length=1,
+        max_length=6,
+        description="room: the platform's room service account; monitor: reads /metrics only",
     )
 
 
@@ -560,11 +595,15 @@ class ClipOut(BaseModel):
     id: str
     episode_id: str
     title: str
-    start_s: float = Field(description="seconds into the episode")
-    end_s: float
+    start_s: float | None = Field(
+        description="seconds into the episode as published now; null when the host's edits "
+        "no longer hold the clip's range"
+    )
+    end_s: float | None
     duration_s: float
     status: str = Field(
-        description="queued, ready, failed, withdrawn (consent), expired (episode taken down), "
+        description="queued, ready, failed, withdrawn (consent), expired (episode taken down, "
+        "or the host edited its moment out), "
         "removed (by moderation) or deleted"
     )
     error: str | None
@@ -575,7 +614,9 @@ class ClipOut(BaseModel):
     audiogram_url: str | None
     captions_url: str | None
     share_url: str
-    context_url: str = Field(description="the full episode at the clip's moment")
+    context_url: str | None = Field(
+        description="the full episode at the clip's moment (null when edited out)"
+    )
     pinned: bool
     soundbite: bool
     replays: int
@@ -623,6 +664,23 @@ class ComplaintIn(InputModel):
     end_s: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
     category: ComplaintCategory
     text: str = Field(default="", max_length=5000)
+    notice: StrictBool = Field(
+        default=False,
+        description="a formal notice (DSA article 16): needs notifier_name, notifier_email, "
+        "location_url, good_faith and the reasons in text",
+    )
+    notifier_name: str | None = Field(default=None, min_length=1, max_length=200)
+    notifier_email: str | None = Field(
+        default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
+    location_url: AnyHttpUrl | None = Field(
+        default=None, description="the episode or clip URL the notice is about"
+    )
+    good_faith: StrictBool = Field(
+        default=False,
+        description="the notifier's statement that the notice is accurate and complete in good "
+        "faith",
+    )
 
 
 class ComplaintOut(BaseModel):
@@ -640,6 +698,18 @@ class ComplaintOut(BaseModel):
     decision: str | None
     decided_at: datetime | None
     created_at: datetime
+    notice: bool = False
+    notifier_name: str | None = None
+    notifier_email: str | None = None
+    location_url: str | None = None
+    good_faith: bool = False
+    acknowledgment: str | None = Field(
+        default=None, description="for a formal notice: its receipt, with its id"
+    )
+    appeal_until: datetime | None = Field(
+        default=None, description="once decided: the decision may be appealed until then"
+    )
+    emergency: bool = Field(default=False, description="an administrator's emergency takedown")
 
 
 class QueueItemOut(ComplaintOut):
@@ -690,6 +760,70 @@ class ModerationDecisionIn(InputModel):
     )
 
 
+class StatementOut(BaseModel):
+    """A statement of reasons (DSA article 17), as the restricted party reads it."""
+
+    id: str
+    complaint_id: str | None
+    space_id: str | None
+    restriction: str = Field(
+        description="episode_removed, speaker_removed, clip_removed or space_offline"
+    )
+    subject: str
+    category: str
+    facts: str
+    ground: str = Field(description="the rule relied on")
+    automated: bool = Field(description="whether automated means detected or decided it")
+    emergency: bool
+    evidence: list[dict] = Field(description="what the moderators heard and searched, and when")
+    text: str
+    decided_at: datetime
+    appeal_until: datetime
+    lifted_at: datetime | None = Field(description="reversed on review or on appeal")
+    lift_reason: str | None
+
+
+class AppealIn(InputModel):
+    text: str = Field(min_length=3, max_length=5000, description="why the decision is wrong")
+
+
+class AppealOut(BaseModel):
+    id: str
+    complaint_id: str
+    status: str = Field(description="open, upheld or reversed")
+    text: str
+    created_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+
+
+class AppealDecisionIn(InputModel):
+    decision: Literal["uphold", "reverse"]
+    reason: str = Field(min_length=3, max_length=5000)
+
+
+class TemplateIn(InputModel):
+    ground: str = Field(min_length=3, max_length=2000, description="the rule relied on")
+    text: str = Field(
+        min_length=3,
+        max_length=10_000,
+        description="the statement, with $subject, $restriction, $decided_at, $facts, $ground, "
+        "$automation, $appeal_until, $complaint_id and $category filled in",
+    )
+
+
+class TemplateOut(BaseModel):
+    category: str
+    ground: str
+    text: str
+    edited: bool = Field(description="a moderator's version, not the default")
+
+
+class EmergencyIn(InputModel):
+    category: ComplaintCategory
+    reason: str = Field(min_length=3, max_length=5000)
+
+
 class AuditOut(BaseModel):
     seq: int
     at: datetime
@@ -709,3 +843,59 @@ class DeletionOut(BaseModel):
     deleted_at: datetime | None
     attempts: int
     last_error: str | None
+
+
+class VersionIn(InputModel):
+    """A host's edit list (docs/api.md#editing-versions-of-an-episode). Every time is room
+    time; ``mute`` names a speaker by the room's handle."""
+
+    operations: list[dict] = Field(
+        max_length=500,
+        description="each {op: trim | cut | mute | shorten_silences, ...}: trim {start_s, "
+        "end_s} (either null), cut {start_s, end_s}, mute {speaker_id, start_s, end_s}, "
+        "shorten_silences {longer_than_s, to_s}",
+        json_schema_extra={
+            "example": [
+                {"op": "cut", "start_s": 12.0, "end_s": 15.5},
+                {"op": "mute", "speaker_id": "chioma", "start_s": 30.0, "end_s": 31.2},
+            ]
+        },
+    )
+    note: str = Field(default="", max_length=500)
+
+
+class VersionOut(BaseModel):
+    number: int = Field(description="1, 2, ...; 0 is the room as recorded")
+    operations: list[dict]
+    note: str
+    created_by: str | None
+    created_at: datetime | None
+    published_at: datetime | None = Field(description="when the host last published it")
+    chosen: bool = Field(description="the version the episode renders (published last)")
+    rendered: bool = Field(description="the version the episode's current media hold")
+
+
+class VersionListOut(BaseModel):
+    episode_id: str
+    edit_version: int
+    rendered_version: int
+    versions: list[VersionOut]
+
+
+class PreviewCut(BaseModel):
+    room_start_s: float
+    room_end_s: float
+    at_s: float = Field(description="where in the edited episode the seam falls")
+
+
+class PreviewOut(BaseModel):
+    """What a version makes of the episode, from speech activity (nothing is rendered)."""
+
+    version: int
+    duration_s: float
+    unedited_duration_s: float
+    saved_s: float
+    silence_saved_s: float = Field(description="of saved_s, what shortening silences took")
+    kept: list[list[float]] = Field(description="room-time spans kept, in order")
+    cuts: list[PreviewCut]
+    mutes: list[dict]

@@ -59,6 +59,7 @@ def participant_out(
         name=p.name,
         role=p.role,
         offset=p.offset_s,
+        language=p.language,
         joined_at=p.joined_at,
         consent=consent_out(state or ConsentState()),
         speech_s=speech_s,

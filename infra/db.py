@@ -55,6 +55,28 @@ def open_session(url: str) -> Session:
     return _sessions(url)()
 
 
+def schema_revisions(url: str) -> tuple[str | None, str]:
+    """The database's schema revision (None: no tables yet) and the newest migration's; raises
+    SQLAlchemy's error when the database cannot be reached."""
+    import logging
+
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)  # reading the revision is not news
+    try:
+        with get_engine(url).connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        alembic_log.setLevel(level)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return current, ScriptDirectory.from_config(config).get_current_head()
+
+
 def migrate(url: str | None = None) -> None:
     """Upgrade the schema to the newest migration."""
     from alembic import command

@@ -1,6 +1,6 @@
 """Database tables: accounts and keys, participants' grants, shows, spaces, participants, their
 tracks and live chunks, per-stage runs, dead letters, episodes, clips, and moderation
-(complaints, removed ranges, the audit log, deletion records)."""
+(complaints, statements of reasons, appeals, removed ranges, the audit log, deletion records)."""
 
 from __future__ import annotations
 
@@ -167,6 +167,8 @@ class Participant(Base):
     role: Mapped[str] = mapped_column(String(20), default="speaker")
     offset_s: Mapped[float] = mapped_column(Float, default=0.0)
     joined_at: Mapped[datetime | None]  # when the room service reported them joining
+    # What they speak when it is not the space's language (a language tag or "auto").
+    language: Mapped[str | None] = mapped_column(String(35))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A moderator's decision took their part out of everything published (not a consent answer:
     # the participant cannot undo it).
@@ -299,7 +301,31 @@ class Episode(Base):
     removed_at: Mapped[datetime | None]  # taken down by its host or a moderator
     removed_by: Mapped[str | None] = mapped_column(String(20))  # "host" or "moderation"
     removal_reason: Mapped[str | None] = mapped_column(Text)
+    # The host's edits: the version (EpisodeVersion.number, 0 = the room as recorded) the flow
+    # renders, the version the current media were rendered from, and the room-time spans that
+    # rendering kept ([[start_s, end_s], ...]; empty: the room unedited from timeline_start_s).
+    edit_version: Mapped[int] = mapped_column(Integer, default=0)
+    rendered_version: Mapped[int] = mapped_column(Integer, default=0)
+    kept: Mapped[list] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EpisodeVersion(Base):
+    """One version of a host's edit list for an episode (never changed once made; a revert is a
+    new version with an earlier one's operations). Times are room time; a mute names the
+    speaker by the room's handle."""
+
+    __tablename__ = "episode_versions"
+    __table_args__ = (UniqueConstraint("episode_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    episode_id: Mapped[str] = mapped_column(ForeignKey("episodes.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... (0 is the room as recorded)
+    operations: Mapped[list] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100))  # user:ID
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]  # when the host last published it
 
 
 class ConsentEntry(Base):
@@ -383,6 +409,14 @@ class Complaint(Base):
     category: Mapped[str] = mapped_column(String(30))
     text: Mapped[str] = mapped_column(Text, default="")
     reporter: Mapped[str] = mapped_column(String(100))  # user:ID or participant:ID
+    # A formal notice (DSA article 16): who gives it, the exact place, a statement of good faith.
+    is_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    notifier_name: Mapped[str | None] = mapped_column(String(200))
+    notifier_email: Mapped[str | None] = mapped_column(String(320))
+    location_url: Mapped[str | None] = mapped_column(String(2000))
+    good_faith: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An administrator took the space offline at once; the complaint is the review of that.
+    emergency_at: Mapped[datetime | None]
     # open -> escalated -> dismissed | actioned
     status: Mapped[str] = mapped_column(String(12), default="open", index=True)
     decision: Mapped[str | None] = mapped_column(String(20))
@@ -390,6 +424,67 @@ class Complaint(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Statement(Base):
+    """A statement of reasons (DSA article 17): what a decision restricted, the facts and the rule
+    relied on, whether automation was used, and how to appeal. Kept for as long as the platform
+    keeps decision records: it outlives the vault and the audio it was about."""
+
+    __tablename__ = "statements"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    complaint_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), index=True)
+    # Who the decision restricts, who may read it and appeal: "user:ID", "participant:ID".
+    affected: Mapped[list] = mapped_column(JSON, default=list)
+    # episode_removed, speaker_removed, clip_removed, space_offline
+    restriction: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(300))  # what was restricted, in words
+    category: Mapped[str] = mapped_column(String(30))
+    facts: Mapped[str] = mapped_column(Text)
+    ground: Mapped[str] = mapped_column(Text)  # the rule relied on
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence: Mapped[list] = mapped_column(JSON, default=list)  # what was heard, and when
+    text: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    appeal_until: Mapped[datetime]
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[str | None] = mapped_column(String(100))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Appeal(Base):
+    """An appeal against the decision on a complaint, by its notifier or the affected party;
+    reviewed by another moderator than the one who decided. Open, it holds the recordings."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.id"), index=True)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    appellant: Mapped[str] = mapped_column(String(100))  # user:ID or participant:ID
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)  # upheld, reversed
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReasonTemplate(Base):
+    """A moderator-edited statement template for one complaint category (defaults in
+    ``pipeline.statements``)."""
+
+    __tablename__ = "reason_templates"
+
+    category: Mapped[str] = mapped_column(String(30), primary_key=True)
+    ground: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class RemovedRange(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -126,3 +126,83 @@ def enqueue_message(data: dict) -> None:
     """Send again a message as the broker held it (a dead letter, its retries reset)."""
     broker = dramatiq.get_broker() if dramatiq.broker.global_broker else install_broker()
     broker.enqueue(dramatiq.Message(**data))
+
+
+def broker_probe(url: str, timeout_s: float) -> Callable[[], None]:
+    """A check that the broker answers, each network wait bounded by ``timeout_s``: a Redis
+    PING, or an AMQP connection opened and closed. Its own connection, not the process's
+    broker's, so a slow probe never holds up a send."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+
+        def ping() -> None:
+            if not client.ping():
+                raise ConnectionError("Redis did not answer PING")
+
+        return ping
+    if url.startswith(("amqp://", "amqps://")):
+        import pika
+
+        def probe() -> None:
+            parameters = pika.URLParameters(url)
+            parameters.socket_timeout = timeout_s
+            parameters.blocked_connection_timeout = timeout_s
+            parameters.stack_timeout = timeout_s
+            pika.BlockingConnection(parameters).close()
+
+        return probe
+    return lambda: None  # stub://: in this process
+
+
+def queue_depths(url: str, timeout_s: float) -> dict[str, dict[str, int]]:
+    """Messages held per queue (with the deployment's prefix): ``ready`` (waiting, and on Redis
+    also fetched but not acknowledged), ``delayed`` (retries waiting out their backoff) and
+    ``dead`` (out of retries)."""
+    names = {name: queue_name(name) for name in QUEUES}
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        pipe = client.pipeline(transaction=False)
+        for full in names.values():
+            key = f"dramatiq:{full}"
+            pipe.hlen(f"{key}.msgs")
+            pipe.hlen(f"{key}.DQ.msgs")
+            pipe.zcard(f"{key}.XQ")
+        counts = pipe.execute()
+        client.close()
+        return {
+            name: dict(zip(("ready", "delayed", "dead"), counts[3 * i : 3 * i + 3], strict=True))
+            for i, name in enumerate(names)
+        }
+    if url.startswith(("amqp://", "amqps://")):
+        import pika
+
+        parameters = pika.URLParameters(url)
+        parameters.socket_timeout = timeout_s
+        parameters.blocked_connection_timeout = timeout_s
+        parameters.stack_timeout = timeout_s
+        connection = pika.BlockingConnection(parameters)
+        try:
+            depths = {}
+            for name, full in names.items():
+                counts = []
+                for queue in (full, f"{full}.DQ", f"{full}.XQ"):
+                    channel = connection.channel()
+                    try:
+                        declared = channel.queue_declare(queue=queue, passive=True)
+                        counts.append(declared.method.message_count)
+                        channel.close()
+                    except pika.exceptions.ChannelClosedByBroker:
+                        counts.append(0)  # not declared yet: nothing was ever sent to it
+                depths[name] = dict(zip(("ready", "delayed", "dead"), counts, strict=True))
+            return depths
+        finally:
+            connection.close()
+    return {}

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     queue_prefix: str = ""  # namespaces queue names, so several deployments can share a broker
     public_base_url: str = "http://127.0.0.1:8000"
     media_delivery: Literal["proxy", "redirect"] = "proxy"
+    # Operations: how long GET /readyz waits for each dependency; log lines as plain text or
+    # JSON ("auto": JSON unless stderr is a terminal); the workers' Prometheus exporter (off
+    # when the port is 0; each worker host serves its own, on a private address).
+    ready_timeout_s: float = 2.0
+    log_format: Literal["text", "json", "auto"] = "text"
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 0
 
     # S3-compatible storage (AWS S3, MinIO, R2, rclone serve s3, ...)
     s3_endpoint_url: str | None = None
@@ -58,7 +65,9 @@ class Settings(BaseSettings):
     retry_max_backoff_ms: int = 300_000
 
     # Transcription
-    whisper_model: str = "tiny.en"
+    # Unset: chosen by each track's language (tiny.en for English, base for the rest); set, the
+    # operator's choice for every language.
+    whisper_model: str | None = None
     whisper_compute_type: str = "int8"
     whisper_threads: int = max(1, min(4, os.cpu_count() or 1))
     whisper_beam_size: int = 5
@@ -113,7 +122,7 @@ class Settings(BaseSettings):
 
     # Moderation: raw recordings kept after a space ends, and after a complaint is decided
     retention_days: float = 30.0
-    appeal_window_days: float = 90.0
+    appeal_window_days: float = 183.0  # DSA article 20: appeals for at least 6 months
     complaint_rate: str = "5/hour"
     sweep_interval_s: float = 3600.0  # how often `spacecast scheduler` asks for a sweep
     resume_interval_s: float = 60.0  # how often `spacecast scheduler` resumes stalled spaces
@@ -128,7 +137,7 @@ class Settings(BaseSettings):
 
     def whisper_settings(self) -> WhisperSettings:
         return WhisperSettings(
-            model=self.whisper_model,
+            model=self.whisper_model or None,
             compute_type=self.whisper_compute_type,
             cpu_threads=self.whisper_threads,
             beam_size=self.whisper_beam_size,

@@ -14,7 +14,7 @@ Key layout (every part is a server-generated id, never user text):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -236,3 +236,28 @@ class ObjectStore:
             content_range=content_range,
             content_type=response.get("ContentType", "application/octet-stream"),
         )
+
+
+def bucket_probe(settings: Settings, timeout_s: float) -> Callable[[], None]:
+    """A check that the bucket answers, made once: one attempt per call, each network wait
+    bounded by ``timeout_s`` (the store's own client retries for minutes, which a readiness
+    probe must not)."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key,
+        aws_secret_access_key=settings.s3_secret_key,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": settings.s3_addressing_style},
+            retries={"mode": "standard", "max_attempts": 1},
+            connect_timeout=timeout_s,
+            read_timeout=timeout_s,
+        ),
+    )
+
+    def probe() -> None:
+        client.head_bucket(Bucket=settings.s3_bucket)
+
+    return probe

@@ -10,6 +10,7 @@ from pathlib import Path
 from pipeline.activity import SpeechActivity
 from pipeline.consent import Publication
 from pipeline.feed import Person, TranscriptLink
+from pipeline.transcribe import AUTO
 from pipeline.transcript import (
     JSON_MIME,
     SRT_MIME,
@@ -43,6 +44,19 @@ def write_transcripts(segments: Sequence[Segment], out_dir: Path) -> dict[str, P
         path.write_text(texts[key], encoding="utf-8")
         paths[key] = path
     return paths
+
+
+def episode_language(room_language: str, transcription: dict[str, dict]) -> str:
+    """The language the episode is announced in: the room's, or for an ``auto`` room the one
+    detected on the most transcribed audio (English when nobody was transcribed)."""
+    if room_language.lower() != AUTO:
+        return room_language
+    heard: dict[str, float] = {}
+    for stats in transcription.values():
+        language = stats.get("language")
+        if language and language != AUTO:
+            heard[language] = heard.get(language, 0.0) + float(stats.get("audio_s") or 0.0)
+    return max(heard, key=lambda k: heard[k]) if heard else "en"
 
 
 def transcript_links(urls: dict[str, str], language: str) -> list[TranscriptLink]:

@@ -25,6 +25,10 @@ class ModelUnavailable(SpacecastError):
     """The configured Whisper model cannot be found locally."""
 
 
+class InvalidLanguage(SpacecastError):
+    """A language tag that Whisper cannot transcribe (neither a language it knows nor auto)."""
+
+
 class NothingToPublish(SpacecastError):
     """No participant may be published, so there is no episode to make."""
 
@@ -35,3 +39,7 @@ class TimeLimitExceeded(SpacecastError):
 
 class ConsentPending(SpacecastError):
     """Publication is held until every speaker has answered the consent prompt."""
+
+
+class InvalidEdit(SpacecastError):
+    """An edit list does not fit the episode (the message names the offending operation)."""

@@ -14,9 +14,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.errors import InvalidManifest
+from pipeline.errors import InvalidLanguage, InvalidManifest
+from pipeline.transcribe import check_known_language, speaker_language
 
 Role = Literal["host", "cohost", "speaker", "guest"]
+
+
+def _known_language(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_known_language(value)
+    except InvalidLanguage as exc:
+        raise ValueError(str(exc)) from None
 
 
 class Consent(BaseModel):
@@ -38,7 +48,14 @@ class SpaceInfo(BaseModel):
     title: str = Field(min_length=1, max_length=500)
     description: str | None = None
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    language: str = Field(default="en", min_length=2, max_length=35)
+    language: str = Field(
+        default="en",
+        min_length=2,
+        max_length=35,
+        description="what the room speaks: a language tag, or 'auto' to detect it per speaker",
+    )
+
+    _language = field_validator("language")(_known_language)
 
     @field_validator("started_at")
     @classmethod
@@ -71,6 +88,17 @@ class ParticipantInfo(BaseModel):
         ge=0.0, description="seconds on the room timeline of the track's first sample"
     )
     consent: Consent = Field(default_factory=Consent)
+    language: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=35,
+        description="what this participant speaks, when not the room's language",
+    )
+
+    _language = field_validator("language")(_known_language)
+
+    def speaks(self, room_language: str) -> str:
+        return speaker_language(self.language, room_language)
 
     @field_validator("offset")
     @classmethod

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from pipeline.edits import EditPlan, cut_filter
 from pipeline.errors import LoudnessTargetMissed
 from pipeline.ffmpeg import ALLOWED_DEMUXERS, output_path, run_ffmpeg, run_ffmpeg_teed
 from pipeline.loudness import (
@@ -169,11 +170,28 @@ class Excerpt:
     fade_s: float = 0.25
 
 
+@dataclass(frozen=True)
+class Edits:
+    """A host's edits to render: the plan's kept spans of the room, cut out of a mix whose
+    first sample is room time ``mix_start_s``."""
+
+    plan: EditPlan
+    mix_start_s: float
+
+
 def master_command(
-    mix: Path, renders: Sequence[Render], excerpt: Excerpt | None = None, *, to_pipe: bool = False
+    mix: Path,
+    renders: Sequence[Render],
+    excerpt: Excerpt | None = None,
+    *,
+    to_pipe: bool = False,
+    edits: Edits | None = None,
 ) -> list[str]:
     """ffmpeg arguments rendering every file in one pass; equal treatments share one chain.
-    ``to_pipe``: the (single) output goes to standard output instead of its path."""
+    ``to_pipe``: the (single) output goes to standard output instead of its path. ``edits``:
+    the mix is cut to the edit plan's kept spans first (not with an excerpt)."""
+    if edits is not None and excerpt is not None:
+        raise ValueError("an excerpt of an edited episode is rendered from its own plan")
     options = {"protocol_whitelist": "file", "format_whitelist": ALLOWED_DEMUXERS}
     if excerpt is not None:
         options.update(ss=f"{excerpt.start_s:.3f}", t=f"{excerpt.duration_s:.3f}")
@@ -183,6 +201,8 @@ def master_command(
         source = source.filter("afade", t="in", d=excerpt.fade_s).filter(
             "afade", t="out", st=f"{fade_out_at:.3f}", d=excerpt.fade_s
         )
+    if edits is not None:
+        source = cut_filter(source, edits.plan, mix_start_s=edits.mix_start_s)
     by_treatment: dict[Treatment, list[Render]] = {}
     for render in renders:
         by_treatment.setdefault(render.treatment, []).append(render)
@@ -241,13 +261,14 @@ def _render_and_measure(
     timeout_s: float,
     on_progress: Callable[[float], None] | None,
     result: MasterResult,
+    edits: Edits | None = None,
 ) -> dict[str, tuple[Loudness, float]]:
     """Render one pass and measure every file it wrote: a single file is measured while it is
     encoded (two processes, two cores); several are measured side by side once written."""
     if len(renders) == 1:
         (render,) = renders
         run, log, decoded_s = run_ffmpeg_teed(
-            master_command(mix, renders, excerpt, to_pipe=True),
+            master_command(mix, renders, excerpt, to_pipe=True, edits=edits),
             render.path,
             container=render.fmt.container,
             measure_filter=MEASURE_FILTER,
@@ -257,7 +278,7 @@ def _render_and_measure(
         measured = {render.fmt.name: (summary_of(log, render.path.name), decoded_s)}
     else:
         run = run_ffmpeg(
-            master_command(mix, renders, excerpt),
+            master_command(mix, renders, excerpt, edits=edits),
             timeout_s=timeout_s,
             what="mastering the episode",
             on_progress=on_progress,
@@ -286,10 +307,12 @@ def master_episode(
     timeout_s: float,
     stem: str = "episode",
     excerpt: Excerpt | None = None,
+    edits: Edits | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> MasterResult:
-    """Render ``formats`` from ``mix`` (or an ``excerpt`` of it) into ``out_dir`` and prove each
-    meets ``target``; ``mix_loudness`` is the loudness of what is rendered."""
+    """Render ``formats`` from ``mix`` (or an ``excerpt`` of it, or the mix cut by a host's
+    ``edits``) into ``out_dir`` and prove each meets ``target``; ``mix_loudness`` is the
+    loudness of the mix (a cut one is measured as delivered and corrected in the next pass)."""
     result = MasterResult()
     treatments = {fmt.name: first_treatment(mix_loudness, target, fmt) for fmt in formats}
     pending = list(formats)
@@ -300,7 +323,13 @@ def master_episode(
             for fmt in pending
         ]
         measured_files = _render_and_measure(
-            mix, renders, excerpt, timeout_s=timeout_s, on_progress=on_progress, result=result
+            mix,
+            renders,
+            excerpt,
+            timeout_s=timeout_s,
+            on_progress=on_progress,
+            result=result,
+            edits=edits,
         )
         still_pending = []
         for render in renders:

@@ -33,6 +33,7 @@ class MixInput:
     path: Path
     offset_s: float
     label: str
+    mute: tuple[tuple[float, float], ...] = ()  # room-time ranges this track is silenced (edits)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ def duck_expression(windows: Sequence[tuple[float, float]], start_s: float) -> s
         [(max(0.0, a - start_s - DUCK_PAD_S), b - start_s + DUCK_PAD_S) for a, b in windows]
     )
     return "+".join(f"between(t,{a:.3f},{b:.3f})" for a, b in spans)
+
+
+def mute_expression(windows: Sequence[tuple[float, float]], start_s: float) -> str:
+    """An ffmpeg timeline expression true during ``windows`` (room time, exactly: a host's mute
+    is not padded), on the mix's timeline."""
+    spans = _merge_windows([(max(0.0, a - start_s), b - start_s) for a, b in windows])
+    return "+".join(f"between(t,{a:.4f},{b:.4f})" for a, b in spans)
 
 
 def _merge_windows(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -77,6 +85,7 @@ def mix_command(
     The mix starts at the earliest offset among ``inputs``, so a late first speaker does not open
     the episode with silence. During ``duck`` windows (room time: an excluded speaker talking),
     every track is lowered by ``DUCK_DB`` so their voice is not heard through other microphones.
+    A track's ``mute`` ranges (a host's edit) are silenced on that track alone.
     """
     if not inputs:
         raise NothingToPublish("there is no track to mix")
@@ -94,6 +103,8 @@ def mix_command(
             track = track.filter(
                 "volume", volume=f"{DUCK_DB}dB", enable=duck_expression(duck, start_s)
             )
+        if item.mute:
+            track = track.filter("volume", volume=0, enable=mute_expression(item.mute, start_s))
         aligned.append(track)
     mixed = (
         ffmpeg.filter(aligned, "amix", inputs=len(aligned), duration="longest", normalize=0)

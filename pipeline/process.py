@@ -29,9 +29,18 @@ from pipeline.consent import (
     entries_from_shorthand,
 )
 from pipeline.cover import render_cover
+from pipeline.edits import (
+    EditPlan,
+    Operation,
+    RoomTimeline,
+    resolve,
+    retime_segments,
+    validate,
+)
 from pipeline.episode import (
     episode_description,
     episode_guid,
+    episode_language,
     missing_summary,
     persons,
     transcript_links,
@@ -40,7 +49,7 @@ from pipeline.episode import (
 from pipeline.errors import ConsentPending, NothingToPublish
 from pipeline.feed import FeedItem, Show, build_feed, carry_over_items
 from pipeline.manifest import Manifest, load_manifest
-from pipeline.master import MP3, DeliveryFormat, LoudnessTarget, master_episode
+from pipeline.master import MP3, DeliveryFormat, Edits, LoudnessTarget, master_episode
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.probe import TrackLimits, probe_track
 from pipeline.report import ReportInputs, TrackLine, build_report
@@ -59,6 +68,7 @@ class ProcessOptions:
     stage_timeout_s: float = 6 * 3600.0
     hold_missing: bool = False  # refuse to publish while someone has not answered
     duck_excluded: bool = False  # lower every track while an excluded speaker bleeds into it
+    edits: tuple[Operation, ...] = ()  # a host's edit list (pipeline.edits), room time
 
 
 def _max_rss_mb() -> float:
@@ -110,7 +120,8 @@ def process_space(
     started = time.monotonic()
     stages: dict[str, dict] = {}
     manifest, track_paths = load_manifest(manifest_path)
-    check_language(options.whisper, manifest.space.language)
+    for p in manifest.participants:  # a forced English-only model refuses before any work
+        check_language(options.whisper, p.speaks(manifest.space.language))
     consent = decide_from_manifest(manifest)
     by_id = {p.id: p for p in manifest.participants}
     # Tracks of everyone who agreed to be recorded; a refused recording is never opened.
@@ -144,6 +155,8 @@ def process_space(
             f"{manifest_path.name}: no participant consented to publication, so there is no episode"
         )
 
+    plan = plan_edits(options.edits, consent.audible, by_id, probes, activity)
+
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="spacecast-", dir=out_dir))
     try:
@@ -151,7 +164,12 @@ def process_space(
             bleed = check_bleed(manifest, track_paths, consent, activity, work, options)
         duck = duck_windows(bleed, activity) if options.duck_excluded else []
         mix_inputs = [
-            MixInput(track_paths[pid], by_id[pid].offset, by_id[pid].track)
+            MixInput(
+                track_paths[pid],
+                by_id[pid].offset,
+                by_id[pid].track,
+                mute=tuple(plan.mutes_of(pid)) if plan else (),
+            )
             for pid in consent.audible
         ]
 
@@ -173,6 +191,7 @@ def process_space(
                     formats=options.formats,
                     target=options.target,
                     timeout_s=options.stage_timeout_s,
+                    edits=Edits(plan, mixed.timeline_start_s) if plan else None,
                 )
                 stages["master"].update(
                     cpu_s=round(mastered.cpu_s, 3), ffmpeg_max_rss_mb=round(mastered.max_rss_mb, 1)
@@ -192,7 +211,7 @@ def process_space(
                         speaker_id=pid,
                         speaker=p.name,
                         offset_s=p.offset,
-                        language=manifest.space.language,
+                        language=p.speaks(manifest.space.language),
                         settings=options.whisper,
                         timeout_s=options.stage_timeout_s,
                         speech=activity[pid].on_track(p.offset),
@@ -203,17 +222,23 @@ def process_space(
                         "wall_s": round(result.wall_s, 3),
                         "real_time_factor": round(result.audio_s / max(result.wall_s, 1e-6), 1),
                         "segments": len(result.segments),
+                        "language": result.language,
+                        "model": result.model,
                     }
                     log(f"transcribed {p.name}: {len(result.segments)} segment(s)")
             stages["transcribe"]["per_participant"] = transcribe_stats
             mixed, mastered = audio.result()
 
         with _Timer(stages, "publish"):
-            segments = merge_transcripts(per_speaker, shift_s=-mixed.timeline_start_s)
+            if plan:
+                segments = merge_transcripts([retime_segments(s, plan) for s in per_speaker])
+            else:
+                segments = merge_transcripts(per_speaker, shift_s=-mixed.timeline_start_s)
             transcript_files = write_transcripts(segments, out_dir)
             feed_path = options.feed_path or out_dir / "feed.xml"
+            language = episode_language(manifest.space.language, transcribe_stats)
             published = _publish(
-                manifest, consent, mastered, transcript_files, out_dir, feed_path, options
+                manifest, consent, mastered, transcript_files, out_dir, feed_path, options, language
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -259,17 +284,39 @@ def process_space(
     ) | {"outputs": published["outputs"]}
     report["episode"]["guid"] = published["guid"]
     report["model"] = {
-        "name": options.whisper.model,
+        "name": options.whisper.model or "by language",
         "compute_type": options.whisper.compute_type,
         "cpu_threads": options.whisper.cpu_threads,
         "beam_size": options.whisper.beam_size,
         "vad": options.whisper.vad,
     }
+    if plan:
+        report["edits"] = plan.as_dict()
     report["stages"] = stages
     report["total_wall_s"] = round(time.monotonic() - started, 3)
     report["peak_rss_mb"] = round(_max_rss_mb(), 1)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
+
+
+def plan_edits(
+    ops: tuple[Operation, ...],
+    audible: list[str],
+    by_id: dict,
+    probes: dict,
+    activity: dict[str, SpeechActivity],
+) -> EditPlan | None:
+    """The edit list checked against the published tracks and resolved (None: no edits)."""
+    if not ops:
+        return None
+    timeline = RoomTimeline(
+        start_s=min(by_id[pid].offset for pid in audible),
+        end_s=max(by_id[pid].offset + probes[pid].duration_s for pid in audible),
+        speakers={pid: by_id[pid].name for pid in audible},
+    )
+    validate(ops, timeline)
+    speech = [window for pid in audible for window in activity[pid].segments]
+    return resolve(ops, timeline, speech=speech)
 
 
 def check_bleed(
@@ -317,6 +364,7 @@ def _publish(
     out_dir: Path,
     feed_path: Path,
     options: ProcessOptions,
+    language: str,
 ) -> dict:
     feed_dir = feed_path.resolve().parent
     base_url = options.base_url or feed_dir.as_uri() + "/"
@@ -338,7 +386,7 @@ def _publish(
         link=show_info.link or base_url,
         feed_url=feed_url,
         image_url=image_url,
-        language=show_info.language or manifest.space.language,
+        language=show_info.language or language,
         category=show_info.category,
         explicit=show_info.explicit,
         owner_email=show_info.email,
@@ -361,7 +409,7 @@ def _publish(
         duration_s=main_file.duration_s,
         persons=persons([(by_id[pid].name, by_id[pid].role) for pid in consent.audible]),
         transcripts=transcript_links(
-            {key: _url(path) for key, path in transcript_files.items()}, manifest.space.language
+            {key: _url(path) for key, path in transcript_files.items()}, language
         ),
     )
     xml = build_feed(show, [item])

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.transcript import Segment
 
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"(?:[^\W_]|')+")  # letters and digits of any script, and apostrophes
 # Spellings Whisper and a script may legitimately differ on.
 _EQUIVALENT = {"neighborhood": "neighbourhood", "honor": "honour", "color": "colour"}
 
 
 def normalize_words(text: str) -> list[str]:
-    words = _WORD.findall(text.lower().replace("-", " "))
+    """Lower-case words without accents (``Été`` and ``ete`` are one word), hyphens splitting."""
+    folded = "".join(
+        ch
+        for ch in unicodedata.normalize("NFKD", text.lower().replace("\u2019", "'"))
+        if not unicodedata.combining(ch)
+    )
+    words = _WORD.findall(folded.replace("-", " "))
     return [_EQUIVALENT.get(w.strip("'"), w.strip("'")) for w in words if w.strip("'")]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.consent import Exclusion
+from pipeline.episode import episode_language
 from pipeline.transcript import Segment
 
 
@@ -70,6 +71,9 @@ def build_report(inputs: ReportInputs) -> dict:
         "episode": {
             "duration_s": round(main["duration_s"], 3),
             "timeline_start_s": round(inputs.timeline_start_s, 3),
+            "language": episode_language(
+                inputs.space.get("language", "en"), dict(inputs.transcription)
+            ),
             "mix_loudness": inputs.mix_loudness,
             "files": {
                 name: {k: v for k, v in f.items() if k != "key"} for name, f in inputs.files.items()

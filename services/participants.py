@@ -40,8 +40,8 @@ from infra.models import (
 )
 from infra.settings import get_settings
 from services.accounts import issue_key
+from services.audit import audit
 from services.errors import Conflict, Gone, NotFound
-from services.moderation import audit
 from services.publishing import transcripts_servable
 
 _CHALLENGE = re.compile(r"^[0-9a-f]{64}$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from infra.models import Episode, Participant, Space
 from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
+from pipeline.edits import Mute, Operation, operations_to_data
 from pipeline.states import Stage
-from pipeline.transcribe import model_fingerprint
+from pipeline.transcribe import chosen_model, model_fingerprint, speaker_language
 from services.consent import may_keep_track
+from services.editing import chosen_operations, needs_speech
 from services.ledger import current_states
 
 # Bump when a stage's output for the same inputs changes (a new algorithm or format).
@@ -49,6 +51,8 @@ class SpacePlan:
     publish_fp: str
     snapshot: dict = field(default_factory=dict)
     host_chapters: list | None = None  # the host's own chapters, which publishing keeps
+    edit_version: int = 0  # the episode version rendered (0: the room as recorded)
+    edits: tuple[Operation, ...] = ()  # its operations; mutes name participant ids
 
     @property
     def exclusions(self) -> tuple[Exclusion, ...]:
@@ -106,24 +110,45 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         sorted(activity_fps[pid] for pid in suspects if pid in activity_fps),
         sorted(track_of(p) for p in audible),
     )
+    edit_version, edits = chosen_operations(session, space)
+    audible_ids = {p.id for p in audible}
+    # Mutes change the mix; cuts, trims and shortened silences only the mastered files (the
+    # mix stays on the room timeline). Edits of nobody (a mute of a withdrawn voice) change none.
+    mutes = [op for op in edits if isinstance(op, Mute) and op.speaker_id in audible_ids]
+    cuts = [op for op in edits if not isinstance(op, Mute)]
     mix_fp = fingerprint(
         "mix",
         sorted(track_of(p) for p in audible),
         bleed_fp if space.duck_excluded else None,
+        *([operations_to_data(mutes)] if mutes else []),
     )
     master_fp = fingerprint(
         "master",
         mix_fp,
+        *(
+            [
+                operations_to_data(cuts),
+                sorted(activity_fps[p.id] for p in audible if p.id in activity_fps)
+                if needs_speech(edits)
+                else None,
+            ]
+            if cuts
+            else []
+        ),
         settings.target_lufs,
         settings.true_peak_dbtp,
         settings.loudness_tolerance_lu,
         settings.mp3_bitrate,
         settings.opus_bitrate if settings.deliver_opus else None,
     )
-    whisper = model_fingerprint(settings.whisper_settings())
-    transcribe_fps = {
-        p.id: fingerprint("transcribe", track_of(p), space.language, whisper) for p in transcribed
-    }
+    whisper = settings.whisper_settings()
+
+    def transcribe_fp(p: Participant) -> str:
+        language = speaker_language(p.language, space.language)
+        model = replace(whisper, model=chosen_model(whisper, language))
+        return fingerprint("transcribe", track_of(p), language, model_fingerprint(model))
+
+    transcribe_fps = {p.id: transcribe_fp(p) for p in transcribed}
     taken = snapshot(publication)
     host_chapters = session.scalar(
         select(Episode.host_chapters).where(Episode.space_id == space.id)
@@ -141,6 +166,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         space.language,
         settings.chapter_min_s,
         host_chapters,
+        *([edit_version] if edit_version else []),
     )
     return SpacePlan(
         space=space,
@@ -156,4 +182,6 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         publish_fp=publish_fp,
         snapshot=taken,
         host_chapters=host_chapters,
+        edit_version=edit_version,
+        edits=edits,
     )

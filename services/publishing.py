@@ -21,6 +21,7 @@ from infra.queue import enqueue
 from infra.storage import ObjectStore, work_key
 from pipeline.chapters import chapters_from_data, to_chapters_json
 from pipeline.consent import ConsentState, snapshot_allowed
+from pipeline.edits import EditPlan
 from pipeline.episode import episode_description, episode_guid
 from pipeline.states import RENDERED, ClipStatus, RunStatus, SpaceStatus
 from pipeline.transcript import Segment
@@ -240,6 +241,43 @@ class Rendering:
     report: dict
     timeline_start_s: float
     chapters: list = field(default_factory=list)  # chapters_to_data; empty: none
+    kept: list = ()  # room-time spans the host's edits kept (empty: the room unedited)
+    version: int = 0  # the episode version rendered
+
+
+def episode_timeline(episode: Episode) -> EditPlan:
+    """How the episode's current rendering maps the room: the spans its edits kept, or the
+    whole room from its first sample (room time minus ``timeline_start_s``)."""
+    if episode.kept:
+        return EditPlan(kept=tuple((float(a), float(b)) for a, b in episode.kept))
+    return EditPlan(kept=((episode.timeline_start_s, float("inf")),))
+
+
+def _expire_edited_clips(session: Session, episode: Episode, rendering: Rendering) -> list[str]:
+    """A clip whose range the new rendering no longer holds whole (cut, trimmed, or a voice in
+    it muted) expires with its media: it would point at words the episode no longer has."""
+    if not rendering.kept:
+        return []
+    timeline = EditPlan(kept=tuple((float(a), float(b)) for a, b in rendering.kept))
+    mutes = rendering.report.get("edits", {}).get("mutes", [])
+    keys: list[str] = []
+    live = (ClipStatus.READY, ClipStatus.QUEUED, ClipStatus.FAILED)
+    for clip in session.scalars(select(Clip).where(Clip.episode_id == episode.id)):
+        if clip.status not in live:
+            continue
+        muted = any(
+            m["speaker_id"] in clip.speakers
+            and clip.start_s < m["end_s"]
+            and m["start_s"] < clip.end_s
+            for m in mutes
+        )
+        if timeline.episode_range(clip.start_s, clip.end_s) is None or muted:
+            keys += [entry["key"] for entry in clip.media.values() if entry.get("key")]
+            clip.status, clip.media = ClipStatus.EXPIRED, {}
+            clip.error = (
+                f"the host edited this moment out of the episode (version {rendering.version})"
+            )
+    return keys
 
 
 def publish_rendering(session: Session, space: Space, rendering: Rendering) -> list[str]:
@@ -272,6 +310,9 @@ def publish_rendering(session: Session, space: Space, rendering: Rendering) -> l
     episode.persons = [{"name": name, "role": role} for _, name, role in rendering.voices]
     episode.consent_snapshot = rendering.snapshot
     episode.report = rendering.report
+    episode.kept = [list(span) for span in rendering.kept]
+    episode.rendered_version = rendering.version
+    old |= set(_expire_edited_clips(session, episode, rendering))
     session.flush()
     session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
     session.add_all(

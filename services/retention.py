@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from infra.db import session_scope
-from infra.models import Complaint, Deletion, Participant, Space, Track, utcnow
+from infra.models import Appeal, Complaint, Deletion, Participant, Space, Track, utcnow
 from infra.storage import ObjectStore, vault_prefix
 from pipeline.consent import ConsentState
 from pipeline.retention import (
@@ -55,12 +55,19 @@ def ended_at(session: Session, space: Space) -> datetime:
 
 
 def holds_of(session: Session, space_id: str) -> list[Hold]:
+    """Every complaint about the space, and every appeal (an open appeal holds like an open
+    complaint; a decided one for the appeal window after its decision)."""
     rows = session.execute(
         select(Complaint.id, Complaint.status, Complaint.decided_at).where(
             Complaint.space_id == space_id
         )
     )
-    return [Hold(complaint_id, status, decided_at) for complaint_id, status, decided_at in rows]
+    appeals = session.execute(
+        select(Appeal.id, Appeal.status, Appeal.decided_at).where(Appeal.space_id == space_id)
+    )
+    return [Hold(complaint_id, status, decided_at) for complaint_id, status, decided_at in rows] + [
+        Hold(f"appeal {appeal_id}", status, decided_at) for appeal_id, status, decided_at in appeals
+    ]
 
 
 def retention_for(

@@ -88,6 +88,9 @@ class MasterResult(StageResult):
     stage: ClassVar[Stage] = Stage.MASTER
     files: dict = field(default_factory=dict)  # "mp3"/"opus" -> delivered file, with its key
     voices: list = field(default_factory=list)
+    # The host's edits rendered: the version and EditPlan.as_dict() (room spans kept, mutes,
+    # what shortening silences saved); empty for the room as recorded.
+    edits: dict = field(default_factory=dict)
 
     def output_keys(self) -> set[str]:
         return {f["key"] for f in self.files.values() if "key" in f}
@@ -101,6 +104,8 @@ class TranscriptionResult(StageResult):
     audio_s: float = 0.0
     wall_s: float = 0.0
     real_time_factor: float = 0.0
+    language: str = ""  # what Whisper transcribed (detected, for auto)
+    model: str = ""
 
     def output_keys(self) -> set[str]:
         return {self.key} if self.key else set()

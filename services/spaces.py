@@ -31,6 +31,7 @@ class ParticipantSpec:
     role: str
     offset_s: float
     consent: Mapping[str, bool | None]  # the shorthand a host or the room reports
+    language: str | None = None  # when not the space's language
 
 
 def participant(session: Session, space: Space, handle: str) -> Participant:
@@ -71,6 +72,7 @@ def register(session: Session, space: Space, spec: ParticipantSpec, by: Answerer
         name=spec.name.strip(),
         role=spec.role,
         offset_s=spec.offset_s,
+        language=spec.language,
     )
     session.add(new)
     session.flush()
@@ -115,9 +117,12 @@ def update_participant(
     name: str | None,
     role: str | None,
     offset_s: float | None,
+    language: str | None = None,
 ) -> Participant:
     require_recording(space)
     found = participant(session, space, handle)
+    if language is not None:
+        found.language = language
     if name is not None:
         found.name = name.strip()
     if role is not None:

@@ -22,6 +22,7 @@ EXIT_HELD = 3
 
 def _process(args: argparse.Namespace) -> int:
     from infra.settings import get_settings
+    from pipeline.edits import load_edit_list
     from pipeline.master import FORMATS, with_bitrate
     from pipeline.process import ProcessOptions, process_space
 
@@ -42,6 +43,7 @@ def _process(args: argparse.Namespace) -> int:
         stage_timeout_s=settings.stage_timeout_s,
         hold_missing=args.hold_missing,
         duck_excluded=args.duck_excluded,
+        edits=tuple(load_edit_list(Path(args.edits))) if args.edits else (),
     )
     out = Path(args.out)
     log = (
@@ -71,31 +73,19 @@ def require_schema(url: str) -> None:
     """Refuse, in one line, a database that cannot be opened or whose schema is missing or not
     this version's: commands that read accounts would otherwise fail deep inside with a
     traceback (``no such table: users``)."""
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from infra.db import MIGRATIONS, get_engine
+    from infra.db import schema_revisions
 
     shown = make_url(url).render_as_string(hide_password=True)
-    alembic_log = logging.getLogger("alembic")
-    level = alembic_log.level
-    alembic_log.setLevel(logging.WARNING)  # reading the revision is not news
     try:
-        with get_engine(url).connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+        current, head = schema_revisions(url)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise SpacecastError(f"cannot open the database at {shown}: {reason}") from None
-    finally:
-        alembic_log.setLevel(level)
     if current is None:
         raise SpacecastError(f"the database at {shown} has no tables yet; run spacecast migrate")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
     if current != head:
         raise SpacecastError(
             f"the database at {shown} is at schema revision {current}, this spacecast expects "
@@ -107,15 +97,20 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from infra.logs import wants_json
     from infra.settings import get_settings
 
-    require_schema(get_settings().database_url)
+    settings = get_settings()
+    require_schema(settings.database_url)
+    # JSON lines: uvicorn's own loggers hand their lines to the root logger's JSON handler
+    # instead of configuring handlers of their own.
     uvicorn.run(
         create_app(),
         host=args.host,
         port=args.port,
         log_level="info",
-        **get_settings().proxy_options(),
+        **({"log_config": None} if wants_json(settings.log_format) else {}),
+        **settings.proxy_options(),
     )
     return 0
 
@@ -128,11 +123,37 @@ def _worker(args: argparse.Namespace) -> int:
     # idles: hold no more messages per queue than there are threads to run them. Read by
     # dramatiq.worker when it is imported, so set before.
     os.environ.setdefault("dramatiq_queue_prefetch", str(args.threads))
+    _configure_worker_metrics()
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
+    from infra.logs import wants_json
+    from infra.settings import get_settings
+
     argv = ["workers.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
+    if wants_json(get_settings().log_format):
+        argv.append("--skip-logging")  # Dramatiq's own lines go through the JSON handler too
     return dramatiq_main(make_argument_parser().parse_args(argv)) or 0
+
+
+def _configure_worker_metrics() -> None:
+    """Point Dramatiq's Prometheus exporter (added by ``workers.app`` when
+    ``SPACECAST_WORKER_METRICS_PORT`` is set) at the configured address and a fresh folder of
+    its own. Dramatiq's module reads these once in each process it forks, the exporter's
+    included, so they are set here, before Dramatiq starts."""
+    import os
+    import tempfile
+
+    from infra.settings import get_settings
+
+    settings = get_settings()
+    if not settings.worker_metrics_port:
+        return
+    folder = tempfile.mkdtemp(prefix="spacecast-worker-metrics-", dir=settings.work_dir)
+    # Dramatiq's own (lower-case) names.
+    os.environ["dramatiq_prom_host"] = settings.worker_metrics_host  # noqa: SIM112
+    os.environ["dramatiq_prom_port"] = str(settings.worker_metrics_port)  # noqa: SIM112
+    os.environ["dramatiq_prom_db"] = folder  # noqa: SIM112
 
 
 def _scheduler(args: argparse.Namespace) -> int:
@@ -245,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="lower every track while an excluded speaker who bleeds into it talks",
     )
+    process.add_argument(
+        "--edits",
+        help="edit list to apply (JSON: trim, cut, mute, shorten_silences; room time)",
+    )
     process.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     process.set_defaults(run=_process)
 
@@ -281,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--role",
         action="append",
         required=True,
-        choices=["admin", "host", "moderator", "listener", "room"],
+        choices=["admin", "host", "moderator", "listener", "room", "monitor"],
         help="repeat for several roles (room: the platform's room service account)",
     )
     create.set_defaults(run=_create_user)
@@ -322,7 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from infra.logs import TEXT_FORMAT, configure_logging
+    from infra.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)
+    configure_logging(get_settings().log_format)
     for noisy in (
         "httpx",
         "botocore",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.middleware import Retries
 
+from infra.logs import configure_logging
 from infra.queue import install_broker
 from infra.settings import get_settings
 from workers import clips, flow, moderation, stage, stages  # noqa: F401  (stages declare)
@@ -19,10 +20,17 @@ _installed: dramatiq.Broker | None = None
 def install() -> dramatiq.Broker:
     """Install the broker and register every actor on it (once per process)."""
     global _installed
-    broker = install_broker([(DeadLetters(), Retries)])
+    settings = get_settings()
+    middleware: list = [(DeadLetters(), Retries)]
+    if settings.worker_metrics_port:
+        # Each message's duration, errors, retries and dead letters per actor and queue.
+        from dramatiq.middleware.prometheus import Prometheus
+
+        middleware.append((Prometheus(), None))
+    broker = install_broker(middleware)
     if _installed is broker:
         return broker
-    settings = get_settings()
+    configure_logging(settings.log_format)  # in each worker process, on Dramatiq's handler
     stage.register(broker, settings)
     flow.register(broker)
     clips.register(broker)

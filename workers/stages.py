@@ -15,15 +15,17 @@ from infra.storage import media_key, sha256_file, work_key
 from pipeline.activity import SpeechActivity, detect_speech
 from pipeline.bleed import TrackRef, detect_bleed
 from pipeline.chapters import Chapter, chapters_to_data, episode_chapters, write_id3_chapters
+from pipeline.edits import EditPlan, retime_segments
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
 from pipeline.errors import InvalidTrack
 from pipeline.loudness import Loudness
-from pipeline.master import FORMATS, master_episode, with_bitrate
+from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.report import ReportInputs, TrackLine, build_report
 from pipeline.states import Stage
-from pipeline.transcribe import transcribe_track
+from pipeline.transcribe import speaker_language, transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
+from services.editing import needs_speech, render_plan
 from services.plan import SpacePlan
 from services.publishing import (
     Rendering,
@@ -105,9 +107,28 @@ def check_bleed(ctx: StageContext, plan: SpacePlan, _: str) -> BleedResult:
     return BleedResult(findings=[f.as_dict() for f in findings])
 
 
+def _edit_plan(ctx: StageContext, plan: SpacePlan, *, speech: bool) -> EditPlan | None:
+    """The host's edits over the voices published now; with when they speak (``speech``) where
+    shortening silences needs it."""
+    windows = []
+    if speech and needs_speech(plan.edits):
+        activity = _results(ctx).activity
+        windows = [w for p in plan.audible for w in activity[p.id].windows()]
+    return render_plan(plan.edits, plan.audible, windows)
+
+
 @stage(Stage.MIX, queue="audio")
 def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
-    inputs = [MixInput(_fetch_track(ctx, p), p.offset_s, p.name) for p in plan.audible]
+    edits = _edit_plan(ctx, plan, speech=False)
+    inputs = [
+        MixInput(
+            _fetch_track(ctx, p),
+            p.offset_s,
+            p.name,
+            mute=tuple(edits.mutes_of(p.id)) if edits else (),
+        )
+        for p in plan.audible
+    ]
     duck: list[tuple[float, float]] = []
     if plan.space.duck_excluded:
         results = _results(ctx)
@@ -150,6 +171,7 @@ def master_space(ctx: StageContext, plan: SpacePlan, _: str) -> MasterResult:
     formats = [with_bitrate(FORMATS["mp3"], settings.mp3_bitrate)]
     if settings.deliver_opus:
         formats.append(with_bitrate(FORMATS["opus"], settings.opus_bitrate))
+    edits = _edit_plan(ctx, plan, speech=True)
     mastered = master_episode(
         mix_path,
         Loudness(mix.loudness["integrated_lufs"], mix.loudness["true_peak_dbtp"] or -120.0, 0.0),
@@ -157,7 +179,10 @@ def master_space(ctx: StageContext, plan: SpacePlan, _: str) -> MasterResult:
         formats=formats,
         target=settings.loudness_target(),
         timeout_s=settings.stage_timeout_s,
-        on_progress=lambda s: ctx.progress(s / max(mix.duration_s, 1e-6)),
+        edits=Edits(edits, mix.timeline_start_s) if edits else None,
+        on_progress=lambda s: ctx.progress(
+            s / max(edits.duration_s if edits else mix.duration_s, 1e-6)
+        ),
     )
     files = {}
     for name, delivered in mastered.files.items():
@@ -167,6 +192,7 @@ def master_space(ctx: StageContext, plan: SpacePlan, _: str) -> MasterResult:
     return MasterResult(
         files=files,
         voices=list(mix.voices),
+        edits={"version": plan.edit_version, **edits.as_dict()} if edits else {},
         cost=stage_costs(mastered.cpu_s, mastered.max_rss_mb),
     )
 
@@ -183,7 +209,7 @@ def transcribe_participant(
         speaker_id=participant.id,
         speaker=participant.name,
         offset_s=participant.offset_s,
-        language=plan.space.language,
+        language=speaker_language(participant.language, plan.space.language),
         settings=ctx.settings.whisper_settings(),
         timeout_s=ctx.settings.stage_timeout_s,
         speech=_activity(ctx, participant.id).on_track(participant.offset_s),
@@ -199,6 +225,8 @@ def transcribe_participant(
         audio_s=round(result.audio_s, 3),
         wall_s=round(result.wall_s, 3),
         real_time_factor=round(result.audio_s / max(result.wall_s, 1e-6), 1),
+        language=result.language,
+        model=result.model,
     )
 
 
@@ -229,7 +257,13 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
         result = results.transcription[participant.id]
         per_speaker.append(segments_from_data(json.loads(ctx.store.get_bytes(result.key))))
         transcription[participant.id] = result.as_dict()
-    segments = merge_transcripts(per_speaker, shift_s=-mix.timeline_start_s)
+    kept = [tuple(span) for span in master.edits.get("kept", [])]
+    if kept:
+        now = _edit_plan(ctx, plan, speech=False)
+        edited = EditPlan(kept=tuple(kept), mutes=now.mutes if now else ())
+        segments = merge_transcripts([retime_segments(s, edited) for s in per_speaker])
+    else:
+        segments = merge_transcripts(per_speaker, shift_s=-mix.timeline_start_s)
     render_id = plan.publish_fp[:16]
     transcript_keys = {}
     for fmt, path in write_transcripts(segments, ctx.scratch).items():
@@ -246,6 +280,8 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     media = dict(master.files)
     if chapters:
         media["mp3"] = _chaptered_mp3(ctx, render_id, master.files["mp3"], chapters, space.title)
+    if master.edits:
+        report["edits"] = master.edits
     with session_scope(ctx.settings.database_url) as session:
         stale = publish_rendering(
             session,
@@ -258,8 +294,10 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
                 voices=[(p.id, p.name, p.role) for p in plan.audible],
                 snapshot=plan.snapshot,
                 report=report,
-                timeline_start_s=mix.timeline_start_s,
                 chapters=chapters_to_data(chapters),
+                timeline_start_s=kept[0][0] if kept else mix.timeline_start_s,
+                kept=[list(span) for span in kept],
+                version=plan.edit_version,
             ),
         )
         waiting = clips_waiting(session, space.id)

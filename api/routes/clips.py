@@ -27,13 +27,14 @@ from pipeline.states import ClipStatus
 from pipeline.transcript import segments_from_data
 from services import clips
 from services.errors import Gone, NotFound
-from services.publishing import clip_servable, delete_objects, take_down_clip
+from services.publishing import clip_servable, delete_objects, episode_timeline, take_down_clip
 
 router = APIRouter(tags=["clips"])
 
 
 def clip_out(session, clip: Clip, episode: Episode) -> schemas.ClipOut:
-    shift = episode.timeline_start_s
+    # Where the episode as edited now plays the clip's words (none: the host edited them out).
+    at = episode_timeline(episode).episode_range(clip.start_s, clip.end_s)
     names = {p.id: p.name for p in session.get(Space, clip.space_id).participants}
     ready = clip.status == ClipStatus.READY
     lines = segments_from_data(clip.transcript) if ready else []
@@ -41,8 +42,8 @@ def clip_out(session, clip: Clip, episode: Episode) -> schemas.ClipOut:
         id=clip.id,
         episode_id=clip.episode_id,
         title=clip.title or episode.title,
-        start_s=round(clip.start_s - shift, 3),
-        end_s=round(clip.end_s - shift, 3),
+        start_s=round(at[0], 3) if at else None,
+        end_s=round(at[1], 3) if at else None,
         duration_s=round(clip.end_s - clip.start_s, 3),
         status=clip.status,
         error=clip.error,
@@ -56,7 +57,7 @@ def clip_out(session, clip: Clip, episode: Episode) -> schemas.ClipOut:
         audiogram_url=clip_media_url(clip, "clip.mp4") if ready and "mp4" in clip.media else None,
         captions_url=clip_media_url(clip, "clip.vtt") if ready else None,
         share_url=clip_share_url(clip),
-        context_url=episode_moment_url(episode, clip.start_s - shift),
+        context_url=episode_moment_url(episode, at[0]) if at else None,
         pinned=clip.pinned,
         soundbite=clip.soundbite,
         replays=clip.replays,

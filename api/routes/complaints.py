@@ -3,7 +3,9 @@ against what the caller may see, the space's recordings are held, and review is 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from api import schemas
@@ -12,8 +14,8 @@ from api.auth import Principal, Role
 from api.deps import SessionDep
 from api.limits import rate_limited
 from api.roles import Reporter
-from infra.models import Clip, Complaint, Episode, Participant, Space
-from services import moderation
+from infra.models import Appeal, Clip, Complaint, Episode, Participant, Space, Statement
+from services import moderation, statements
 from services.errors import Invalid, NotFound
 from services.publishing import clip_servable
 
@@ -39,6 +41,21 @@ def complaint_out(session: Session, complaint: Complaint) -> schemas.ComplaintOu
         decision=complaint.decision,
         decided_at=complaint.decided_at,
         created_at=complaint.created_at,
+        notice=complaint.is_notice,
+        notifier_name=complaint.notifier_name,
+        notifier_email=complaint.notifier_email,
+        location_url=complaint.location_url,
+        good_faith=complaint.good_faith,
+        acknowledgment=(
+            f"Notice {complaint.id} received on {complaint.created_at:%Y-%m-%d %H:%M} UTC. "
+            "A moderator reviews it; you are told the decision here."
+            if complaint.is_notice
+            else None
+        ),
+        appeal_until=(
+            statements.appeal_deadline(complaint.decided_at) if complaint.decided_at else None
+        ),
+        emergency=complaint.emergency_at is not None,
     )
 
 
@@ -103,6 +120,16 @@ def file_complaint(
         end_s=body.end_s,
         category=body.category,
         text=body.text,
+        notice=(
+            moderation.Notice(
+                name=body.notifier_name,
+                email=body.notifier_email,
+                location_url=str(body.location_url) if body.location_url else None,
+                good_faith=body.good_faith,
+            )
+            if body.notice
+            else None
+        ),
     )
     return complaint_out(session, complaint)
 
@@ -119,3 +146,69 @@ def reporter_of_complaints(principal: Principal) -> str:
     if principal.participant_id:
         return f"participant:{principal.participant_id}"
     return principal.subject
+
+
+def parties_of(principal: Principal) -> set[str]:
+    """The names a decision record may give the caller (as notifier or as affected party)."""
+    return {principal.subject, reporter_of_complaints(principal)}
+
+
+def statement_out(found: Statement) -> schemas.StatementOut:
+    return schemas.StatementOut.model_validate(found, from_attributes=True)
+
+
+def appeal_out(found: Appeal) -> schemas.AppealOut:
+    return schemas.AppealOut.model_validate(found, from_attributes=True)
+
+
+@router.post(
+    "/complaints/{complaint_id}/appeals",
+    status_code=201,
+    response_model=schemas.AppealOut,
+    dependencies=[Depends(rate_limited("appeal", "complaint_rate", noun="appeals"))],
+)
+def appeal(
+    complaint_id: str, body: schemas.AppealIn, session: SessionDep, principal: Reporter
+) -> schemas.AppealOut:
+    """Appeal the decision on a complaint: its notifier, or a party the decision restricted
+    (the host of a removed episode, a removed speaker), within the appeal window. Another
+    moderator than the one who decided reviews it."""
+    found = session.get(Complaint, complaint_id)
+    if found is None:
+        raise NotFound(f"complaint {complaint_id} not found")
+    return appeal_out(
+        statements.file_appeal(
+            session,
+            found,
+            subjects=parties_of(principal),
+            appellant=reporter_of_complaints(principal),
+            text=body.text,
+        )
+    )
+
+
+@router.get("/statements/{statement_id}", response_model=schemas.StatementOut)
+def read_statement(
+    statement_id: str, session: SessionDep, principal: Reporter
+) -> schemas.StatementOut:
+    """A statement of reasons, for the parties the decision restricted (and moderators)."""
+    found = statements.statement(session, statement_id)
+    if not statements.may_read(
+        found,
+        subjects=parties_of(principal),
+        is_moderator=principal.has(Role.MODERATOR, Role.ADMIN),
+    ):
+        raise NotFound(f"statement {statement_id} not found")
+    return statement_out(found)
+
+
+@router.get("/statements", response_model=list[schemas.StatementOut])
+def my_statements(
+    session: SessionDep,
+    principal: Reporter,
+    space_id: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[schemas.StatementOut]:
+    """The statements of reasons of decisions that restricted you (a host: your shows'
+    episodes, speakers and clips; a participant: your voice), oldest first."""
+    rows = statements.statements_for(session, parties_of(principal), space_id)
+    return [statement_out(s) for s in rows]

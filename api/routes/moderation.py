@@ -1,6 +1,8 @@
 """The moderators' side: the review queue, each complaint's evidence (the reported window on the
 accused speaker's own track and on the mix of every retained track, the transcript around it,
-search across the space), decisions, the audit log, retention and the sweeper's records.
+search across the space), decisions and their statements of reasons, appeals, the emergency
+takedown, statement templates, the transparency report, the audit log, retention and the
+sweeper's records.
 
 Moderators reach the vault only through a complaint, and every access and decision is written
 to the append-only audit log with who, when and why (``services.moderation``).
@@ -10,28 +12,32 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from api import schemas
 from api.deps import SessionDep, StoreDep
 from api.roles import Admin, Moderator
-from api.routes.complaints import complaint_out
+from api.routes.complaints import appeal_out, complaint_out, statement_out
 from api.views import retention_out
 from infra.db import session_scope
-from infra.models import Participant, Space
+from infra.models import Participant, ReasonTemplate, Space
 from infra.queue import enqueue
 from infra.settings import get_settings
 from infra.urls import base_url
 from pipeline.review import lines_in, search_lines
+from pipeline.statements import CATEGORIES, transparency_csv
 from pipeline.transcript import Segment
-from services import moderation, retention
-from services.moderation import audit, review_queue
+from services import moderation, retention, statements
+from services.audit import audit, audit_trail
+from services.errors import NotFound
+from services.moderation import review_queue
 from services.retention import retention_for
 
 router = APIRouter(prefix="/moderation", tags=["moderation"])
@@ -109,7 +115,7 @@ def review(
         complaint_id=complaint.id,
     )
     session.commit()
-    trail = moderation.audit_trail(session, complaint_id=complaint.id, oldest_first=True)
+    trail = audit_trail(session, complaint_id=complaint.id, oldest_first=True)
     return schemas.ReviewOut(
         complaint=complaint_out(session, complaint),
         space_title=space.title,
@@ -247,9 +253,7 @@ def audit_log(
     """The audit log, newest first."""
     return [
         schemas.AuditOut.model_validate(e, from_attributes=True)
-        for e in moderation.audit_trail(
-            session, complaint_id=complaint_id, space_id=space_id, limit=limit
-        )
+        for e in audit_trail(session, complaint_id=complaint_id, space_id=space_id, limit=limit)
     ]
 
 
@@ -273,3 +277,109 @@ def request_sweep(principal: Admin) -> dict:
     """Sweep the vault now rather than at the next scheduled time."""
     enqueue("sweep_vault")
     return {"status": "queued"}
+
+
+@router.get("/statements", response_model=list[schemas.StatementOut])
+def statements_of_space(
+    space_id: Annotated[str, Query(min_length=1, max_length=32)],
+    session: SessionDep,
+    principal: Moderator,
+) -> list[schemas.StatementOut]:
+    """Every statement of reasons written about a space, oldest first."""
+    return [statement_out(s) for s in statements.statements_of_space(session, space_id)]
+
+
+@router.get("/appeals", response_model=list[schemas.AppealOut])
+def appeals_queue(session: SessionDep, principal: Moderator) -> list[schemas.AppealOut]:
+    """Open appeals, oldest first."""
+    return [appeal_out(a) for a in statements.open_appeals(session)]
+
+
+@router.post("/appeals/{appeal_id}/decision", response_model=schemas.AppealOut)
+def decide_appeal(
+    appeal_id: str,
+    body: schemas.AppealDecisionIn,
+    session: SessionDep,
+    store: StoreDep,
+    principal: Moderator,
+) -> schemas.AppealOut:
+    """Uphold or reverse (by another moderator than the one who decided): reversing a removal
+    renders the episode again or lets the speaker back in; reversing a dismissal reopens the
+    complaint."""
+    return appeal_out(
+        statements.decide_appeal(
+            session,
+            store,
+            statements.appeal(session, appeal_id),
+            decision=body.decision,
+            reason=body.reason,
+            moderator=principal.subject,
+        )
+    )
+
+
+@router.get("/templates", response_model=list[schemas.TemplateOut])
+def templates(session: SessionDep, principal: Moderator) -> list[schemas.TemplateOut]:
+    """The statement of reasons template of each complaint category."""
+    return [_template_out(session, category) for category in CATEGORIES]
+
+
+@router.put("/templates/{category}", response_model=schemas.TemplateOut)
+def edit_template(
+    category: str, body: schemas.TemplateIn, session: SessionDep, principal: Moderator
+) -> schemas.TemplateOut:
+    """Change a category's template; statements already written keep their text."""
+    statements.save_template(
+        session, category, ground=body.ground, text=body.text, by=principal.subject
+    )
+    return _template_out(session, category)
+
+
+def _template_out(session: Session, category: str) -> schemas.TemplateOut:
+    ground, text = statements.template_for(session, category)
+    edited = session.get(ReasonTemplate, category) is not None
+    return schemas.TemplateOut(category=category, ground=ground, text=text, edited=edited)
+
+
+@router.post("/spaces/{space_id}/takedown", status_code=201, response_model=schemas.ComplaintOut)
+def emergency_takedown(
+    space_id: str,
+    body: schemas.EmergencyIn,
+    session: SessionDep,
+    store: StoreDep,
+    principal: Admin,
+) -> schemas.ComplaintOut:
+    """Take a space's media offline now (every episode, clip and media URL answers 410),
+    pending a moderator's review of the complaint this files: ``remove_episode`` confirms,
+    ``dismiss`` lifts it."""
+    space = session.get(Space, space_id)
+    if space is None:
+        raise NotFound(f"space {space_id} not found")
+    filed = statements.emergency_takedown(
+        session, store, space, admin=principal.subject, category=body.category, reason=body.reason
+    )
+    return complaint_out(session, filed)
+
+
+@router.get("/transparency", response_model=None)
+def transparency(
+    session: SessionDep,
+    principal: Moderator,
+    since: datetime,
+    until: datetime,
+    format: Literal["json", "csv"] = "json",
+):
+    """Counts over [since, until): complaints and notices, decisions by type and category,
+    median hours to decision, appeals and reversals; as JSON or CSV."""
+    report = statements.transparency_report(session, _aware(since), _aware(until))
+    if format == "csv":
+        return Response(
+            transparency_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="transparency.csv"'},
+        )
+    return report
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -25,7 +25,7 @@ router = APIRouter(tags=["spaces"])
 
 def _spec(body: schemas.ParticipantIn) -> spaces.ParticipantSpec:
     return spaces.ParticipantSpec(
-        body.id, body.name, body.role, body.offset, body.consent.model_dump()
+        body.id, body.name, body.role, body.offset, body.consent.model_dump(), body.language
     )
 
 
@@ -73,7 +73,13 @@ def update_participant(
 ) -> schemas.ParticipantOut:
     space = space_for(session, principal, space_id, ingest=True)
     participant = spaces.update_participant(
-        session, space, handle, name=body.name, role=body.role, offset_s=body.offset
+        session,
+        space,
+        handle,
+        name=body.name,
+        role=body.role,
+        offset_s=body.offset,
+        language=body.language,
     )
     return participant_out(participant, current_states(session, space.id).get(participant.id))
 

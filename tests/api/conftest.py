@@ -45,6 +45,11 @@ class World:
             _, episode_id, _ = _published_space(session, store, show, "Fresh")
         return episode_id
 
+    def fresh_space_of(self, target: str) -> str:
+        """The space of a new published episode of show ``target``, to take offline."""
+        episode = self.fresh_episode(target)
+        return self.client.get(f"/episodes/{episode}").json()["space_id"]
+
     def fresh_complaint(self, target: str) -> str:
         """A new open complaint about Alice in show ``target``'s live space, to decide."""
         from infra.db import session_scope
@@ -52,6 +57,76 @@ class World:
 
         with session_scope(get_settings().database_url) as session:
             return _complaint(session, self.spaces[target])
+
+    def subject_of(self, actor: str) -> str:
+        """How decision records name the actor: user:ID, or participant:ID for a participant."""
+        from infra.db import session_scope
+        from infra.models import ApiKey
+        from infra.settings import get_settings
+
+        with session_scope(get_settings().database_url) as session:
+            key = session.get(ApiKey, self.key_ids[actor]) if actor in self.key_ids else None
+            if key is None:
+                return "nobody"
+            return (
+                f"participant:{key.participant_id}" if key.participant_id else f"user:{key.user_id}"
+            )
+
+    def decided_complaint(self, actor: str, target: str) -> str:
+        """A complaint the actor filed, dismissed by a moderator: theirs to appeal."""
+        from infra.db import session_scope
+        from infra.models import Complaint, utcnow
+        from infra.settings import get_settings
+
+        with session_scope(get_settings().database_url) as session:
+            found = session.get(Complaint, _complaint(session, self.spaces[target]))
+            found.reporter = self.subject_of(actor)
+            found.status, found.decision = "dismissed", "dismiss"
+            found.decided_by, found.decided_at = "user:another-moderator", utcnow()
+            return found.id
+
+    def statement_for(self, actor: str, target: str) -> str:
+        """A statement of reasons naming the actor as the restricted party."""
+        from datetime import timedelta
+
+        from infra.db import session_scope
+        from infra.models import Statement, utcnow
+        from infra.settings import get_settings
+
+        with session_scope(get_settings().database_url) as session:
+            found = Statement(
+                space_id=self.spaces[target],
+                affected=[self.subject_of(actor)],
+                restriction="clip_removed",
+                subject="a clip",
+                category="spam",
+                facts="the clip advertised a scam",
+                ground="the community rules on spam",
+                text="We removed a clip.",
+                decided_by="user:another-moderator",
+                appeal_until=utcnow() + timedelta(days=183),
+            )
+            session.add(found)
+            session.flush()
+            return found.id
+
+    def fresh_appeal(self, target: str) -> str:
+        """An open appeal against a decision another moderator took."""
+        from infra.db import session_scope
+        from infra.models import Appeal
+        from infra.settings import get_settings
+
+        complaint_id = self.decided_complaint("listener", target)
+        with session_scope(get_settings().database_url) as session:
+            found = Appeal(
+                complaint_id=complaint_id,
+                space_id=self.spaces[target],
+                appellant="user:someone",
+                text="the remark was a quote",
+            )
+            session.add(found)
+            session.flush()
+            return found.id
 
     def fresh_user(self) -> str:
         """A new listener account, for the calls that disable or enable one."""
@@ -315,6 +390,7 @@ def world(api_env) -> Iterator[World]:
             ("moderator", ["moderator"]),
             ("listener", ["listener"]),
             ("room", ["room"]),
+            ("monitor", ["monitor"]),
         ]:
             _, key, token = create_user(session, actor, roles)
             keys[actor], key_ids[actor] = token, key.id

@@ -1,5 +1,5 @@
 """The retention rules at chosen instants: 30 days after the space ends, held while a complaint
-is open and for 90 days after its decision."""
+is open and for the appeal window (here 90 days) after its decision."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pipeline.retention import Hold, RetentionPolicy, retention_of
 
 ENDED = datetime(2026, 1, 1, 12, tzinfo=UTC)
-POLICY = RetentionPolicy()
 DAY = timedelta(days=1)
+POLICY = RetentionPolicy(appeal_window=90 * DAY)
 
 
 def test_recordings_expire_thirty_days_after_the_space_ends() -> None:

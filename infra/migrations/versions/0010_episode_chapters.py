@@ -1,7 +1,7 @@
 """episodes: the published chapters, and the host's own chapters (which the publish stage keeps)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0013
 Create Date: 2026-12-01 22:10:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,222 @@
+"""Episode versions: the host's edit lists, each checked against the episode's room and voices,
+published (and reverted) through the one re-render path, previewed without rendering; and the
+edit list the stages render for a space.
+
+Version 0 is the room as recorded (no operations). Versions are never changed once made; the
+episode names the version the flow renders (``Episode.edit_version``), so a consent change
+re-renders the latest published version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from infra.models import Episode, EpisodeVersion, Participant, Space, utcnow
+from pipeline.edits import (
+    EditPlan,
+    Mute,
+    Operation,
+    RoomTimeline,
+    ShortenSilences,
+    operations_from_data,
+    operations_to_data,
+    resolve,
+    validate,
+)
+from services.errors import Conflict, Invalid, NotFound
+from services.publishing import render_again
+from services.runs import done_results
+
+MAX_VERSIONS = 200  # per episode
+NOTE_MAX_CHARS = 500
+
+
+def room_timeline(voices: list[Participant], *, key: str = "handle") -> RoomTimeline:
+    """The stretch of the room an unedited episode of ``voices`` holds (their tracks from the
+    first one's start to the last one's end) and its speakers, named by handle (what hosts
+    write) or by participant id (what the stages use)."""
+    with_track = [p for p in voices if p.track is not None]
+    if not with_track:
+        raise Conflict("the episode has no published speaker's track to edit")
+    return RoomTimeline(
+        start_s=min(p.offset_s for p in with_track),
+        end_s=max(p.offset_s + p.track.duration_s for p in with_track),
+        speakers={getattr(p, key): p.name for p in with_track},
+    )
+
+
+def _voices(space: Space, episode: Episode) -> list[Participant]:
+    audible = set(episode.consent_snapshot.get("audible", []))
+    return [p for p in space.participants if p.id in audible]
+
+
+def versions(session: Session, episode: Episode) -> list[EpisodeVersion]:
+    return list(
+        session.scalars(
+            select(EpisodeVersion)
+            .where(EpisodeVersion.episode_id == episode.id)
+            .order_by(EpisodeVersion.number)
+        )
+    )
+
+
+def version_of(session: Session, episode: Episode, number: int) -> EpisodeVersion | None:
+    """The version ``number`` of the episode (None for 0, the room as recorded)."""
+    if number == 0:
+        return None
+    found = session.scalar(
+        select(EpisodeVersion).where(
+            EpisodeVersion.episode_id == episode.id, EpisodeVersion.number == number
+        )
+    )
+    if found is None:
+        raise NotFound(f"version {number} of episode {episode.id} not found")
+    return found
+
+
+def create_version(
+    session: Session, episode: Episode, operations: object, *, note: str, actor: str
+) -> EpisodeVersion:
+    """A new version from the host's edit list, refused naming the offending operation when it
+    does not fit the episode's room and published voices. Not published until asked."""
+    if episode.removed_at is not None:
+        raise Conflict(f"episode {episode.id} was taken down: nothing of it is edited")
+    if len(note) > NOTE_MAX_CHARS:
+        raise Invalid(f"note: at most {NOTE_MAX_CHARS} characters")
+    ops = operations_from_data(operations)
+    space = session.get(Space, episode.space_id)
+    validate(ops, room_timeline(_voices(space, episode)))
+    number = (
+        session.scalar(
+            select(func.max(EpisodeVersion.number)).where(EpisodeVersion.episode_id == episode.id)
+        )
+        or 0
+    ) + 1
+    if number > MAX_VERSIONS:
+        raise Conflict(f"episode {episode.id} has {MAX_VERSIONS} versions, the most it may have")
+    version = EpisodeVersion(
+        episode_id=episode.id,
+        number=number,
+        operations=operations_to_data(ops),
+        note=note,
+        created_by=actor,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def publish_version(session: Session, episode: Episode, number: int) -> bool:
+    """Make version ``number`` the one the episode renders and render it: the same path a
+    consent change takes (``render_again``), so the new rendering replaces the episode under
+    its guid and the replaced media are deleted as it lands. The version is checked again
+    against the voices published now (a mute of someone withdrawn since is refused)."""
+    if episode.removed_at is not None:
+        raise Conflict(f"episode {episode.id} was taken down: nothing of it is published")
+    version = version_of(session, episode, number)
+    space = session.get(Space, episode.space_id)
+    if version is not None:
+        validate(operations_from_data(version.operations), room_timeline(_voices(space, episode)))
+        version.published_at = utcnow()
+    if episode.edit_version == number == episode.rendered_version:
+        session.commit()  # already the episode: nothing to render again
+        return False
+    episode.edit_version = number
+    return render_again(session, space)
+
+
+def revert(session: Session, episode: Episode, number: int, *, actor: str) -> EpisodeVersion:
+    """Go back to version ``number``: a new version with its operations, published."""
+    earlier = version_of(session, episode, number)
+    version = create_version(
+        session,
+        episode,
+        earlier.operations if earlier is not None else [],
+        note=f"revert to version {number}",
+        actor=actor,
+    )
+    publish_version(session, episode, version.number)
+    return version
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a version would make of the episode, from speech activity alone (nothing rendered)."""
+
+    number: int
+    plan: EditPlan
+    unedited_s: float
+    cuts: list[dict]  # each removed stretch: room time, and where in the edited episode it was
+
+    def as_dict(self) -> dict:
+        return {
+            "version": self.number,
+            "duration_s": round(self.plan.duration_s, 3),
+            "unedited_duration_s": round(self.unedited_s, 3),
+            "saved_s": round(self.unedited_s - self.plan.duration_s, 3),
+            "silence_saved_s": round(self.plan.silence_saved_s, 3),
+            "kept": [[round(a, 3), round(b, 3)] for a, b in self.plan.kept],
+            "cuts": self.cuts,
+            "mutes": operations_to_data(self.plan.mutes),
+        }
+
+
+def preview(session: Session, episode: Episode, number: int) -> Preview:
+    space = session.get(Space, episode.space_id)
+    version = version_of(session, episode, number)
+    voices = _voices(space, episode)
+    timeline = room_timeline(voices)
+    ops = operations_from_data(version.operations if version is not None else [])
+    plan = resolve(ops, timeline, speech=_speech(session, space.id, [p.id for p in voices]))
+    cuts = [
+        {
+            "room_start_s": round(a, 3),
+            "room_end_s": round(b, 3),
+            "at_s": round(plan.episode_time(a - 1e-6) or 0.0, 3),
+        }
+        for a, b in plan.removed
+    ]
+    return Preview(number, plan, timeline.end_s - timeline.start_s, cuts)
+
+
+def _speech(session: Session, space_id: str, voices: list[str]) -> list[tuple[float, float]]:
+    activity = done_results(session, space_id).activity
+    return [w for pid in voices if pid in activity for w in activity[pid].windows()]
+
+
+# What the stages render.
+
+
+def chosen_operations(session: Session, space: Space) -> tuple[int, tuple[Operation, ...]]:
+    """The version the space's episode renders and its operations, mutes naming participant
+    ids (the stages' names); (0, ()) for an episode never edited."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
+    if episode is None or episode.edit_version == 0:
+        return 0, ()
+    version = version_of(session, episode, episode.edit_version)
+    by_handle = {p.handle: p.id for p in space.participants}
+    ops = []
+    for op in operations_from_data(version.operations):
+        if isinstance(op, Mute):
+            op = Mute(by_handle.get(op.speaker_id, op.speaker_id), op.start_s, op.end_s)
+        ops.append(op)
+    return episode.edit_version, tuple(ops)
+
+
+def needs_speech(ops: tuple[Operation, ...]) -> bool:
+    return any(isinstance(op, ShortenSilences) for op in ops)
+
+
+def render_plan(
+    ops: tuple[Operation, ...],
+    audible: list[Participant],
+    speech: list[tuple[float, float]] = (),
+) -> EditPlan | None:
+    """The edit plan of ``ops`` over the voices published now (None: nothing edited). A mute of
+    someone no longer published is dropped: their voice is not in the mix."""
+    if not ops:
+        return None
+    return resolve(ops, room_timeline(audible, key="id"), speech=speech)

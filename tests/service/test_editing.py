@@ -1,0 +1,214 @@
+"""Editing through the running service (real stages, S3 server, PostgreSQL, Redis): a host makes
+a version of the episode's edit list, previews it, publishes it (same guid, new media, the
+replaced media deleted, transcripts re-timed), reverts it; a withdrawal after an edit keeps the
+edit; nobody else reaches any of it."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from pathlib import Path
+
+import podcastparser
+import pytest
+
+from infra.samples import build_sample_space, load_spec
+from spacecast.demo import submit_sample, wait_until_done
+from tests.audio import decode, max_normalized_correlation, window
+
+pytestmark = pytest.mark.slow
+CHIOMA_FIRST = ("fountain", "pretzels")  # her first line, as tiny.en hears it
+DAN_FIRST = ("harmonica",)
+
+
+@pytest.fixture(scope="module")
+def room(redis_stack, tmp_path_factory) -> dict:
+    """quick_chat with all three speakers published, as the service first published it."""
+    spec = load_spec("quick_chat")
+    for p in spec["participants"]:
+        p["consent"] = {"record": True, "publish": True, "transcribe": True, "clip": True}
+    folder = tmp_path_factory.mktemp("edit-room")
+    build_sample_space(spec, folder)
+    with redis_stack.client() as host:
+        space_id = submit_sample(host, folder, finish={"missing": "exclude"})
+        state = wait_until_done(host, space_id, timeout_s=600)
+        assert state["status"] == "published", state
+    truth = json.loads((folder / "truth.json").read_text())["utterances"]
+    return {"state": state, "space_id": space_id, "truth": truth, "folder": folder}
+
+
+def feed_item(client, show_id: str) -> dict:
+    (item,) = podcastparser.parse(
+        f"{client.base_url}shows/{show_id}/feed.xml",
+        io.BytesIO(client.get(f"/shows/{show_id}/feed.xml").raise_for_status().content),
+    )["episodes"]
+    return item
+
+
+def lines(client, state: dict) -> list[dict]:
+    return client.get(state["episode"]["transcripts"]["json"]).raise_for_status().json()["segments"]
+
+
+def audio(client, state: dict, path: Path) -> Path:
+    path.write_bytes(client.get(state["episode"]["audio"]["mp3"]).raise_for_status().content)
+    return path
+
+
+def publish(client, space_id: str, episode_id: str, number: int) -> dict:
+    done = client.post(f"/episodes/{episode_id}/versions/{number}/publish")
+    assert done.status_code == 202, done.text
+    return settle(client, space_id, episode_id)
+
+
+def settle(client, space_id: str, episode_id: str) -> dict:
+    deadline = time.monotonic() + 300
+    while True:
+        state = wait_until_done(client, space_id, timeout_s=300, until=("published", "failed"))
+        listed = client.get(f"/episodes/{episode_id}/versions").json()
+        if state["status"] == "failed" or listed["rendered_version"] == listed["edit_version"]:
+            assert state["status"] == "published", state
+            return state
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.5)
+
+
+def test_edit_list_errors_name_the_operation_and_only_the_host_reaches_versions(
+    redis_stack, room
+) -> None:
+    episode_id = room["state"]["episode"]["id"]
+    url = f"/episodes/{episode_id}/versions"
+    with redis_stack.client() as host:
+        for operations, status, words in [
+            ([{"op": "cut", "start_s": 5, "end_s": 9}, {"op": "cut", "start_s": 8, "end_s": 12}],
+             422, "operation 2 (cut 8.00-12.00 s): overlaps operation 1 (cut 5.00-9.00 s)"),
+            ([{"op": "cut", "start_s": 5, "end_s": 900}], 422, "outside the episode"),
+            ([{"op": "mute", "speaker_id": "bruno", "start_s": 1, "end_s": 2}], 422,
+             "unknown speaker"),
+            ([{"op": "cut", "start_s": "5", "end_s": 9}], 422, "must be a number"),
+            ([{"op": "cut", "start_s": 5, "end_s": 9}] * 501, 422, "500"),
+        ]:  # fmt: skip
+            refused = host.post(url, json={"operations": operations})
+            assert refused.status_code == status, refused.text
+            assert words in refused.json()["detail"], refused.text
+        assert host.post(url, json={"operations": [], "note": "x" * 501}).status_code == 422
+        assert host.get(f"{url}/7").status_code == 404
+        assert host.post(f"{url}/7/publish").status_code == 404
+        listed = host.get(url).json()
+        assert [v["number"] for v in listed["versions"]] == [0]  # nothing refused was stored
+    other = redis_stack.create_user("Olga", "host")
+    with redis_stack.client(key=other) as stranger, redis_stack.client(key=None) as anyone:
+        for client in (stranger, anyone):
+            assert client.get(url).status_code in (401, 404)
+            assert client.post(url, json={"operations": []}).status_code in (401, 404)
+            assert client.post(f"{url}/0/publish").status_code in (401, 404)
+            assert client.get(f"{url}/0/preview").status_code in (401, 404)
+        listener = anyone.post("/listeners", json={"name": "Lee"}).json()["key"]["token"]
+    with redis_stack.client(key=listener) as lee:
+        assert lee.get(url).status_code in (403, 404)
+        assert lee.post(url, json={"operations": []}).status_code in (403, 404)
+
+
+def test_cut_and_mute_published_then_reverted(redis_stack, room, tmp_path) -> None:
+    state, truth, space_id = room["state"], room["truth"], room["space_id"]
+    episode_id, show_id = state["episode"]["id"], state["show_id"]
+    store = redis_stack.store()
+    chioma, dan = truth[1], truth[2]
+    a, b = chioma["start_s"] - 0.3, chioma["end_s"] + 0.3
+    mute = (dan["start_s"] - 0.2, dan["end_s"] + 0.2)
+    with redis_stack.client() as host:
+        before_item = feed_item(host, show_id)
+        before_lines = lines(host, state)
+        before_audio = audio(host, state, tmp_path / "before.mp3")
+        before_media = store.list_keys(f"media/{space_id}/")
+        shift = host.get(f"/episodes/{episode_id}/report").json()["episode"]["timeline_start_s"]
+
+        made = host.post(
+            f"/episodes/{episode_id}/versions",
+            json={
+                "operations": [
+                    {"op": "cut", "start_s": a, "end_s": b},
+                    {"op": "mute", "speaker_id": "dan", "start_s": mute[0], "end_s": mute[1]},
+                ],
+                "note": "no bakery talk, no harmonica",
+            },
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["number"] == 1 and not made.json()["chosen"]
+        preview = host.get(f"/episodes/{episode_id}/versions/1/preview").json()
+        assert preview["saved_s"] == pytest.approx(b - a, abs=0.002)
+        assert preview["cuts"][0]["at_s"] == pytest.approx(a - shift, abs=0.002)
+        assert feed_item(host, show_id)["enclosures"] == before_item["enclosures"]  # not yet
+
+        started = time.monotonic()
+        edited = publish(host, space_id, episode_id, 1)
+        edit_to_republished_s = time.monotonic() - started
+        item = feed_item(host, show_id)
+        after_lines = lines(host, edited)
+        after_audio = audio(host, edited, tmp_path / "after.mp3")
+        report = host.get(f"/episodes/{episode_id}/report").json()
+
+    # The feed: same guid, a new enclosure of the right length, shorter by the cut.
+    assert item["guid"] == before_item["guid"]
+    (enclosure,) = item["enclosures"]
+    assert enclosure["url"] != before_item["enclosures"][0]["url"]
+    assert enclosure["file_size"] == after_audio.stat().st_size
+    old_s = state["episode"]["duration_s"]
+    new_s = edited["episode"]["duration_s"]
+    assert old_s - new_s == pytest.approx(b - a, abs=0.05)
+    assert item["total_time"] == round(new_s)
+    assert report["edits"]["version"] == 1
+    # The replaced version's media are gone from the bucket.
+    for key in before_media:
+        assert not store.exists(key), key
+    # Transcripts: the cut words and the muted speaker's words are in none of them; later lines
+    # moved earlier by exactly the cut.
+    for fmt in ("json", "vtt", "srt"):
+        text = redis_stack.client().get(edited["episode"]["transcripts"][fmt]).text.lower()
+        assert not any(w in text for w in CHIOMA_FIRST + DAN_FIRST), fmt
+    assert all(any(w in line["body"].lower() for line in before_lines) for w in CHIOMA_FIRST)
+    later_before = [
+        (line["speaker"], line["body"], line["startTime"])
+        for line in before_lines
+        if line["startTime"] > b - shift
+        and not (line["speaker"] == "Dan" and line["startTime"] < mute[1] - shift)
+    ]
+    later_after = [
+        (line["speaker"], line["body"], line["startTime"])
+        for line in after_lines
+        if line["startTime"] > a - shift
+    ]
+    assert [x[:2] for x in later_after] == [x[:2] for x in later_before]
+    for old, new in zip(later_before, later_after, strict=True):
+        assert new[2] == pytest.approx(old[2] - (b - a), abs=0.02)
+    # Dan under the mute: his own track against the edited episode, under -30 dB.
+    own = decode(room["folder"] / "dan.flac")
+    dan_join = 4.0
+    heard = decode(after_audio)
+    at = dan["start_s"] - shift - (b - a)
+    correlation = max_normalized_correlation(
+        window(own, dan["start_s"] - dan_join, dan["end_s"] - dan_join),
+        window(heard, at, at + dan["end_s"] - dan["start_s"]),
+    )
+    assert correlation < 10 ** (-30 / 20)
+
+    # Revert to the room as recorded: the first rendering's audio and feed entry again.
+    with redis_stack.client() as host:
+        reverted = host.post(f"/episodes/{episode_id}/versions/0/revert")
+        assert reverted.status_code == 202, reverted.text
+        assert reverted.json()["number"] == 2 and reverted.json()["operations"] == []
+        back = settle(host, space_id, episode_id)
+        again = feed_item(host, show_id)
+        back_audio = audio(host, back, tmp_path / "back.mp3")
+        listed = host.get(f"/episodes/{episode_id}/versions").json()
+    assert again["guid"] == before_item["guid"]
+    assert again["total_time"] == before_item["total_time"]
+    assert back["episode"]["duration_s"] == pytest.approx(old_s, abs=0.001)
+    assert (
+        hashlib.sha256(decode(back_audio).tobytes()).hexdigest()
+        == hashlib.sha256(decode(before_audio).tobytes()).hexdigest()
+    )
+    assert [v["number"] for v in listed["versions"]] == [0, 1, 2]
+    assert listed["edit_version"] == listed["rendered_version"] == 2
+    print(f"\nediting measurements: edit_to_republished_s={edit_to_republished_s:.1f}")
