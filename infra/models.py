@@ -295,6 +295,12 @@ class Episode(Base):
     # {"json": key, "vtt": key, "srt": key}
     transcripts: Mapped[dict] = mapped_column(JSON)
     persons: Mapped[list] = mapped_column(JSON)  # [{"name", "role"}]
+    # The published chapters, episode timeline ([{"start_s", "end_s", "title", "generated"}];
+    # empty: none, an episode too short for two).
+    chapters: Mapped[list] = mapped_column(JSON, default=list)
+    # The host's own chapters ([{"start_s", "title"}], a title None to have it generated), which
+    # every rendering keeps; None: chapters are generated.
+    host_chapters: Mapped[list | None] = mapped_column(JSON)
     # Whose voice and words this rendering holds ({"audible": [...], "transcribed": [...]}).
     consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)
