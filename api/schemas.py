@@ -9,6 +9,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, field
 
 from pipeline.errors import InvalidLanguage
 from pipeline.feed import ITUNES_CATEGORIES
+from pipeline.statements import CATEGORIES
 from pipeline.text import refused_class, text_problem
 from pipeline.transcribe import check_known_language
 
@@ -652,18 +653,7 @@ class SuggestionOut(BaseModel):
 
 # Moderation
 
-ComplaintCategory = Literal[
-    "harassment",
-    "hate",
-    "violence",
-    "sexual",
-    "self_harm",
-    "privacy",
-    "spam",
-    "copyright",
-    "misinformation",
-    "other",
-]
+ComplaintCategory = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 
 class ComplaintIn(InputModel):
