@@ -28,9 +28,11 @@ from api.auth import (
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.limits import refuse_after_failures
-from api.roles import Anyone, Cutter, Host, Moderator
+from api.roles import Admin, Anyone, Cutter, Host, Moderator
 from api.routes import moderation
 from api.routes.clips import list_clips
+from api.routes.complaints import parties_of
+from api.routes.erasures import erasure_out
 from api.views import (
     chapter_list,
     episode_out,
@@ -44,9 +46,10 @@ from api.views import (
     transcript_turns,
 )
 from api.web import publish_action, render, safe_next
-from infra.models import Show, Space, TranscriptSegment
+from infra.models import Participant, Show, Space, TranscriptSegment
 from infra.urls import cover_url, feed_url
-from services import editing
+from services import editing, erasure
+from services import statements as services_statements
 from services.errors import Forbidden
 from services.publishing import published_episodes
 
@@ -73,13 +76,33 @@ def home(request: Request, session: SessionDep, principal: Anyone) -> HTMLRespon
 
 
 @router.get("/consent", response_class=HTMLResponse)
-def consent_page(request: Request, session: SessionDep, principal: Anyone) -> HTMLResponse:
+def consent_page(
+    request: Request, session: SessionDep, store: StoreDep, principal: Anyone
+) -> HTMLResponse:
     """A participant's own page: an invite link opens it (the link's secret is claimed by the
     page's script), then their answers, their data and their keys."""
     from api.routes.me import participation_of
 
     participation = participation_of(session, principal) if principal.participant_id else None
-    return render(request, "consent.html", session, principal, participation=participation)
+    statements, erasures = [], []
+    if participation is not None:
+        participant = session.get(Participant, principal.participant_id)
+        statements = services_statements.statements_for(
+            session, parties_of(principal), participant.space_id
+        )
+        erasures = [
+            erasure_out(session, store, found, with_keys=False)
+            for found in erasure.requests_of(session, participant)
+        ]
+    return render(
+        request,
+        "consent.html",
+        session,
+        principal,
+        participation=participation,
+        statements=statements,
+        erasures=erasures,
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -254,7 +277,20 @@ def space_page(
         space=space,
         show=session.get(Show, space.show_id),
         publish=publish_action(space),
+        statements=services_statements.statements_of_space(session, space.id),
     )
+
+
+@router.get("/admin/erasures", response_class=HTMLResponse)
+def erasures_page(
+    request: Request, session: SessionDep, store: StoreDep, principal: Admin
+) -> HTMLResponse:
+    """Erasure requests, the one due first first, with what is left of each voice."""
+    requests = [
+        erasure_out(session, store, found, with_keys=True)
+        for found in erasure.requests_by_due_date(session)
+    ]
+    return render(request, "erasures.html", session, principal, requests=requests)
 
 
 @router.get("/host/episodes/{episode_id}/edit", response_class=HTMLResponse)
