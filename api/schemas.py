@@ -844,7 +844,7 @@ class EmergencyIn(InputModel):
 class ErasureAssetOut(BaseModel):
     kind: str = Field(
         description="raw_track, live_chunk, review_transcript, activity, transcript, mix, "
-        "master, episode_audio, episode_transcript, clip or search_lines"
+        "master, episode_audio, episode_transcript, clip, search_lines or chapters"
     )
     key: str | None = Field(default=None, description="the bucket object (administrators only)")
     state: str = Field(description="present, erased, or held by a complaint or appeal")
