@@ -97,6 +97,11 @@ class ShowIn(InputModel):
     )
     explicit: StrictBool = False
     owner_email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
+    level_speakers: StrictBool = Field(
+        default=True,
+        description="bring every published voice to one loudness before the mix "
+        "(false: the sound as recorded)",
+    )
 
     @field_validator("category")
     @classmethod
@@ -120,9 +125,16 @@ class ShowOut(BaseModel):
     category: str
     explicit: bool
     owner_email: str | None
+    level_speakers: bool
     id: str
     feed_url: str
     created_at: datetime
+
+
+class ShowPatch(InputModel):
+    level_speakers: StrictBool | None = Field(
+        default=None, description="level voices between speakers in the next rendering"
+    )
 
 
 class ConsentIn(InputModel):
@@ -244,6 +256,11 @@ class ParticipantOut(BaseModel):
     consent: ConsentOut
     speech_s: float | None = Field(description="seconds of speech on their track, once measured")
     track: TrackOut | None
+    health: dict | None = Field(
+        default=None,
+        description="how their published track sounds as recorded, once mixed: speech level, "
+        "noise floor, hum, clipping, gaps and the problems found",
+    )
 
 
 class SpaceIn(InputModel):
@@ -822,6 +839,39 @@ class TemplateOut(BaseModel):
 class EmergencyIn(InputModel):
     category: ComplaintCategory
     reason: str = Field(min_length=3, max_length=5000)
+
+
+class ErasureAssetOut(BaseModel):
+    kind: str = Field(
+        description="raw_track, live_chunk, review_transcript, activity, transcript, mix, "
+        "master, episode_audio, episode_transcript, clip or search_lines"
+    )
+    key: str | None = Field(default=None, description="the bucket object (administrators only)")
+    state: str = Field(description="present, erased, or held by a complaint or appeal")
+    held_until: datetime | None = None
+
+
+class ErasureOut(BaseModel):
+    """An erasure request (GDPR article 17) with every object made from the voice."""
+
+    id: str
+    space_id: str
+    participant: str = Field(description="the participant's handle")
+    requested_at: datetime
+    due_at: datetime = Field(description="a month after the request, later when extended")
+    extended_months: int
+    extension_reason: str | None
+    overdue: bool
+    closed_at: datetime | None
+    held_until: datetime | None = Field(
+        description="a legal hold (an open complaint or appeal) keeps the raw recording until"
+    )
+    assets: list[ErasureAssetOut]
+
+
+class ErasureExtendIn(InputModel):
+    months: int = Field(ge=1, le=2)
+    reason: str = Field(min_length=3, max_length=2000)
 
 
 class AuditOut(BaseModel):

@@ -24,10 +24,10 @@ from services.ledger import current_states
 STAGE_VERSIONS = {
     "activity": 2,
     "bleed": 1,
-    "mix": 2,
+    "mix": 3,
     "master": 1,
     "transcribe": 3,
-    "publish": 4,
+    "publish": 5,
 }
 
 
@@ -63,6 +63,11 @@ class SpacePlan:
         """Recorded speakers kept out of the episode, whose voice may be on others' microphones."""
         episode_out = {e.participant_id for e in self.exclusions if e.excluded_from == "episode"}
         return [p for p in self.recorded if p.id in episode_out]
+
+    @property
+    def leveled(self) -> bool:
+        """The show levels voices between speakers before the mix (the host's choice)."""
+        return bool(self.space.show.level_speakers)
 
     @property
     def held(self) -> bool:
@@ -116,11 +121,15 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
     # mix stays on the room timeline). Edits of nobody (a mute of a withdrawn voice) change none.
     mutes = [op for op in edits if isinstance(op, Mute) and op.speaker_id in audible_ids]
     cuts = [op for op in edits if not isinstance(op, Mute)]
+    leveled = bool(space.show.level_speakers)
     mix_fp = fingerprint(
         "mix",
         sorted(track_of(p) for p in audible),
         bleed_fp if space.duck_excluded else None,
         *([operations_to_data(mutes)] if mutes else []),
+        # Track health and leveling measure each voice on its speech windows: inputs of the mix.
+        sorted(activity_fps.get(p.id, "") for p in audible),
+        leveled,
     )
     master_fp = fingerprint(
         "master",

@@ -18,6 +18,8 @@ from pipeline.chapters import Chapter, chapters_to_data, episode_chapters, write
 from pipeline.edits import EditPlan, retime_segments
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
 from pipeline.errors import InvalidTrack
+from pipeline.health import measure_health
+from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.loudness import Loudness
 from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
@@ -120,19 +122,38 @@ def _edit_plan(ctx: StageContext, plan: SpacePlan, *, speech: bool) -> EditPlan 
 
 @stage(Stage.MIX, queue="audio")
 def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
+    results = _results(ctx)
+    health = {  # how each published track sounds as recorded, for the host
+        p.id: measure_health(
+            _fetch_track(ctx, p),
+            results.activity[p.id].activity().on_track(p.offset_s),
+            timeout_s=ctx.settings.stage_timeout_s,
+            label=p.name,
+        )
+        for p in plan.audible
+    }
+    levels: dict[str, SpeakerLevel] = {}
+    if plan.leveled:  # each voice measured on its own speech, then brought to one loudness
+        for p in plan.audible:
+            levels[p.id] = level_speaker(
+                _fetch_track(ctx, p),
+                results.activity[p.id].activity().on_track(p.offset_s),
+                timeout_s=ctx.settings.stage_timeout_s,
+                label=p.name,
+            )
     edits = _edit_plan(ctx, plan, speech=False)
     inputs = [
         MixInput(
             _fetch_track(ctx, p),
             p.offset_s,
             p.name,
+            gain=levels[p.id].points if p.id in levels else (),
             mute=tuple(edits.mutes_of(p.id)) if edits else (),
         )
         for p in plan.audible
     ]
     duck: list[tuple[float, float]] = []
     if plan.space.duck_excluded:
-        results = _results(ctx)
         bleeding = results.bleed.bleeding() if results.bleed else set()
         duck = sorted(w for pid in bleeding for w in results.activity[pid].windows())
     expected_s = max(p.offset_s + p.track.duration_s for p in plan.audible) - min(
@@ -159,7 +180,14 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         voices=[p.id for p in plan.audible],
         loudness=mixed.loudness.as_dict(),
         ducked_windows=len(duck),
-        cost=stage_costs(mixed.run.cpu_s, mixed.run.max_rss_mb),
+        leveling=leveling_report(plan.leveled, levels),
+        health={pid: h.as_dict() for pid, h in health.items()},
+        cost=stage_costs(
+            mixed.run.cpu_s
+            + sum(level.cpu_s for level in levels.values())
+            + sum(h.cpu_s for h in health.values()),
+            mixed.run.max_rss_mb,
+        ),
     )
 
 
@@ -245,6 +273,7 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     space = plan.space
     if not plan.audible:
         with session_scope(ctx.settings.database_url) as session:
+            ctx.hold_attempt(session)  # a late attempt (a paused worker) changes nothing
             stale = withdraw_episode(session, space, plan.snapshot)
         stale += _delete_stale_work(ctx, plan, keep=set())
         delete_objects(ctx.store, stale)
@@ -284,6 +313,7 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     if master.edits:
         report["edits"] = master.edits
     with session_scope(ctx.settings.database_url) as session:
+        ctx.hold_attempt(session)  # a late attempt (a paused worker) changes nothing
         stale = publish_rendering(
             session,
             space,
@@ -387,6 +417,7 @@ def _report(
                     }
                     if p.track
                     else None,
+                    health=mix.health.get(p.id),
                 )
                 for p in plan.space.participants
             ],
@@ -400,6 +431,7 @@ def _report(
             bleed_findings=results.bleed.findings if results.bleed else [],
             ducked=plan.space.duck_excluded,
             ducked_windows=mix.ducked_windows,
+            leveling=mix.leveling or None,
             timeline_start_s=mix.timeline_start_s,
             mix_loudness=mix.loudness,
             files=master.files,

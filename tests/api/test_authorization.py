@@ -105,6 +105,8 @@ ROUTES = [
           lambda w, a, t: ("/shows", {"json": {"title": "New show", "author": a}})),
     Route("GET", "/shows", HOSTS, False, lambda w, a, t: ("/shows", {})),
     Route("GET", "/shows/{show_id}", EVERYONE, False, lambda w, a, t: (f"/shows/{w.shows[t]}", {})),
+    Route("PATCH", "/shows/{show_id}", HOSTS, True,
+          lambda w, a, t: (f"/shows/{w.shows[t]}", {"json": {"level_speakers": True}})),
     Route("GET", "/shows/{show_id}/feed.xml", EVERYONE, False,
           lambda w, a, t: (f"/shows/{w.shows[t]}/feed.xml", {})),
     Route("GET", "/shows/{show_id}/cover.png", EVERYONE, False,
@@ -230,6 +232,18 @@ ROUTES = [
     Route("GET", "/moderation/transparency", MODERATORS, False,
           lambda w, a, t: ("/moderation/transparency?since=2026-01-01T00:00:00Z"
                            "&until=2027-01-01T00:00:00Z", {})),
+    # Erasing withdraws every consent: each call is made by a participant of its own.
+    Route("POST", "/me/erasure", PARTICIPANT, False,
+          lambda w, a, t: ("/me/erasure", {"headers": w.fresh_participant_headers(a, t)})),
+    Route("GET", "/me/erasures", PARTICIPANT, False, lambda w, a, t: ("/me/erasures", {})),
+    Route("GET", "/erasures", ADMIN, False, lambda w, a, t: ("/erasures", {})),
+    Route("GET", "/erasures/{request_id}", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}", {})),
+    Route("POST", "/erasures/{request_id}/extend", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}/extend",
+                           {"json": {"months": 1, "reason": "the bucket's provider is slow"}})),
+    Route("POST", "/erasures/{request_id}/close", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}/close", {})),
     Route("GET", "/moderation/queue", MODERATORS, False, lambda w, a, t: ("/moderation/queue", {})),
     Route("GET", "/moderation/complaints/{complaint_id}", MODERATORS, False,
           lambda w, a, t: (f"/moderation/complaints/{w.complaints[t]}", {})),
@@ -247,6 +261,8 @@ ROUTES = [
           lambda w, a, t: ("/moderation/sweeps", {})),
     # The web pages admit roles like the endpoints whose data they show.
     Route("GET", "/", EVERYONE, False, lambda w, a, t: ("/", {})),
+    Route("GET", "/host/episodes/{episode_id}/edit", HOSTS, True,
+          lambda w, a, t: (f"/host/episodes/{w.episodes[t]}/edit", {})),
     Route("GET", "/login", EVERYONE, False, lambda w, a, t: ("/login", {})),
     Route("GET", "/consent", EVERYONE, False, lambda w, a, t: ("/consent", {})),
     Route("POST", "/login", EVERYONE, False,  # anyone signs in with a key (a wrong one is told so)
@@ -260,6 +276,7 @@ ROUTES = [
     Route("GET", "/host/spaces/{space_id}", HOSTS, True,
           lambda w, a, t: (f"/host/spaces/{w.spaces[t]}", {})),
     Route("GET", "/moderate", MODERATORS, False, lambda w, a, t: ("/moderate", {})),
+    Route("GET", "/admin/erasures", ADMIN, False, lambda w, a, t: ("/admin/erasures", {})),
     Route("GET", "/moderate/{complaint_id}", MODERATORS, False,
           lambda w, a, t: (f"/moderate/{w.complaints[t]}", {})),
 ]  # fmt: skip
@@ -420,7 +437,7 @@ def test_matrix(prepared: World, route: Route) -> None:
         for target in ("A", "B"):
             url, kwargs = route.call(world, actor, target)
             response = world.client.request(
-                route.method, url, headers=world.headers(actor), **kwargs
+                route.method, url, headers=kwargs.pop("headers", world.headers(actor)), **kwargs
             )
             # A page's sign-in sets a cookie; the matrix speaks for the header keys alone.
             world.client.cookies.clear()

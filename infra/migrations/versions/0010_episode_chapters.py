@@ -3,7 +3,7 @@ generated show notes;
 served_versions: when each version of a feed or chapters document was first served
 
 Revision ID: 0010
-Revises: 0013
+Revises: 0011b
 Create Date: 2026-12-01 22:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0013"
+down_revision = "0011b"
 branch_labels = None
 depends_on = None
 
