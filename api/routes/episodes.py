@@ -131,6 +131,7 @@ def read_chapters(
             "content": {"audio/mpeg": {}, "audio/ogg": {}, "text/vtt": {}, "application/json": {}}
         },
         206: {"description": "partial content (range request)"},
+        304: {"description": "a transcript not modified (If-None-Match or If-Modified-Since)"},
         307: {"description": "redirect to a signed URL (SPACECAST_MEDIA_DELIVERY=redirect)"},
         416: {"model": schemas.ErrorOut},
     },
@@ -157,10 +158,39 @@ def read_media(
             status_code=307,
             headers={"Cache-Control": WITHDRAWABLE},
         )
+    if filename.startswith("transcript."):
+        return _transcript(request, store, key, filename)
     return stream_object(
         store,
         key,
         range_header=request.headers.get("range"),
         cache_control=WITHDRAWABLE,
         name=filename,
+    )
+
+
+def _transcript(request: Request, store, key: str, filename: str) -> Response:
+    """A transcript, for players on any site, answered 304 while the client holds it: its
+    object never changes under its URL (the rendering names it), so the bucket's ETag and
+    Last-Modified are its validators; a withdrawal answers 410 before they are read."""
+    head = store.head(key)
+    if head is None:
+        raise NotFound(f"{filename} not found")
+    etag, modified = head["ETag"], head["LastModified"]
+    headers = {
+        **validators(etag, modified, REVALIDATED),
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": "ETag, Last-Modified",
+    }
+    cached = not_modified(request, etag, modified, headers)
+    if cached is not None:
+        return cached
+    extra = {k: v for k, v in headers.items() if k != "Cache-Control"}
+    return stream_object(
+        store,
+        key,
+        range_header=request.headers.get("range"),
+        cache_control=REVALIDATED,
+        name=filename,
+        extra_headers=extra,
     )

@@ -84,3 +84,19 @@ def test_chapters_are_answered_304_until_withdrawn_then_410(world: World) -> Non
         record_answers(session, alice, {"transcribe": False}, source="api", actor="test")
     gone = world.client.get(url, headers={"If-None-Match": first["etag"]})
     assert gone.status_code == 410, gone.text
+
+
+def test_transcripts_are_answered_304_and_loadable_from_any_site(world: World) -> None:
+    url = f"/media/episodes/{world.episodes['A']}/{world.renders['A']}/transcript.vtt"
+    first = world.client.get(url)
+    assert first.status_code == 200 and first.content
+    assert first.headers["cache-control"] == "private, no-cache"
+    assert first.headers["access-control-allow-origin"] == "*"
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    for headers in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
+        again = world.client.get(url, headers=headers)
+        assert again.status_code == 304 and again.content == b"", headers
+    assert world.client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
+    # Audio stays out of every cache: a withdrawal must silence it at once.
+    audio = world.client.get(url.replace("transcript.vtt", "episode.mp3"))
+    assert audio.headers["cache-control"] == "private, no-store" and "etag" not in audio.headers
