@@ -301,6 +301,8 @@ class Episode(Base):
     # The host's own chapters ([{"start_s", "title"}], a title None to have it generated), which
     # every rendering keeps; None: chapters are generated.
     host_chapters: Mapped[list | None] = mapped_column(JSON)
+    # Generated show notes: {"speakers": [[name, speech_s]], "quotes": [[speaker, start_s, text]]}
+    notes: Mapped[dict] = mapped_column(JSON, default=dict)
     # Whose voice and words this rendering holds ({"audible": [...], "transcribed": [...]}).
     consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)
@@ -332,6 +334,17 @@ class EpisodeVersion(Base):
     created_by: Mapped[str] = mapped_column(String(100))  # user:ID
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]  # when the host last published it
+
+
+class ServedVersion(Base):
+    """The version of a document built at request time (a feed, chapters) last served, by its
+    ETag, and since when: its Last-Modified."""
+
+    __tablename__ = "served_versions"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "feed:SHOW", ...
+    etag: Mapped[str] = mapped_column(String(80))
+    since: Mapped[datetime]
 
 
 class ConsentEntry(Base):

@@ -27,7 +27,7 @@ STAGE_VERSIONS = {
     "mix": 3,
     "master": 1,
     "transcribe": 3,
-    "publish": 4,
+    "publish": 5,
 }
 
 

@@ -23,6 +23,7 @@ from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.loudness import Loudness
 from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
+from pipeline.notes import pick_quotes
 from pipeline.report import ReportInputs, TrackLine, build_report
 from pipeline.states import Stage
 from pipeline.transcribe import speaker_language, transcribe_track
@@ -325,6 +326,7 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
                 snapshot=plan.snapshot,
                 report=report,
                 chapters=chapters_to_data(chapters),
+                notes=_notes(plan, results, segments, chapters, master.files["mp3"]["duration_s"]),
                 timeline_start_s=kept[0][0] if kept else mix.timeline_start_s,
                 kept=[list(span) for span in kept],
                 version=plan.edit_version,
@@ -337,6 +339,19 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     for clip_id in waiting:  # clips cut while the episode was being made again
         enqueue("render_clip_audio", clip_id)
     return PublishResult(render_id=render_id, segments=len(segments), deleted_objects=len(stale))
+
+
+def _notes(plan: SpacePlan, results: SpaceResults, segments, chapters, duration_s: float) -> dict:
+    """The show notes' parts: published speakers' speaking time, quotes of transcribed ones."""
+    spans = chapters or [Chapter(0.0, duration_s, "")]
+    return {
+        "speakers": [
+            [p.name, round(results.activity[p.id].speech_s, 1)]
+            for p in plan.audible
+            if p.id in results.activity
+        ],
+        "quotes": [[q.speaker, q.start_s, q.text] for q in pick_quotes(segments, spans)],
+    }
 
 
 def _chaptered_mp3(
