@@ -22,6 +22,7 @@ from api.routes import (
     consent,
     dead_letters,
     episodes,
+    erasures,
     me,
     moderation,
     pages,
@@ -93,6 +94,7 @@ def create_app() -> FastAPI:
         clips.router,
         complaints.router,
         moderation.router,
+        erasures.router,
         search.router,
         dead_letters.router,
     ):

@@ -307,6 +307,8 @@ class EpisodeOut(BaseModel):
     loudness: dict
     persons: list[dict]
     feed_url: str
+    chapters_url: str | None = None  # JSON chapters (format 1.2.0); None: no chapters
+    chapters: list[dict] = []  # {"start_s", "end_s", "title", "generated"}, episode timeline
 
 
 class MissingOut(BaseModel):
@@ -551,6 +553,37 @@ class ClipIn(InputModel):
     timeline: Literal["episode", "room"] = Field(
         default="episode", description="seconds into the episode, or on the room's timeline"
     )
+
+
+class ChapterIn(InputModel):
+    start_s: float = Field(ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)
+    title: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=TITLE_PATTERN,
+        description="null: a title is made from the chapter's words at every rendering",
+    )
+
+
+class ChaptersIn(InputModel):
+    """The episode's chapters in time order, the first at 0; an empty list: no chapters."""
+
+    chapters: list[ChapterIn] = Field(max_length=500)
+
+
+class ChapterOut(BaseModel):
+    start_s: float
+    end_s: float
+    title: str
+    generated: bool
+
+
+class ChaptersOut(BaseModel):
+    episode_id: str
+    chapters: list[ChapterOut]  # as published now
+    host_chapters: list[dict] | None  # the host's own ({"start_s", "title"}); None: generated
+    pending: bool  # the host's change is being published (the episode is rendered again)
+    chapters_url: str | None
 
 
 class ClipCheckOut(BaseModel):
@@ -811,6 +844,39 @@ class TemplateOut(BaseModel):
 class EmergencyIn(InputModel):
     category: ComplaintCategory
     reason: str = Field(min_length=3, max_length=5000)
+
+
+class ErasureAssetOut(BaseModel):
+    kind: str = Field(
+        description="raw_track, live_chunk, review_transcript, activity, transcript, mix, "
+        "master, episode_audio, episode_transcript, clip or search_lines"
+    )
+    key: str | None = Field(default=None, description="the bucket object (administrators only)")
+    state: str = Field(description="present, erased, or held by a complaint or appeal")
+    held_until: datetime | None = None
+
+
+class ErasureOut(BaseModel):
+    """An erasure request (GDPR article 17) with every object made from the voice."""
+
+    id: str
+    space_id: str
+    participant: str = Field(description="the participant's handle")
+    requested_at: datetime
+    due_at: datetime = Field(description="a month after the request, later when extended")
+    extended_months: int
+    extension_reason: str | None
+    overdue: bool
+    closed_at: datetime | None
+    held_until: datetime | None = Field(
+        description="a legal hold (an open complaint or appeal) keeps the raw recording until"
+    )
+    assets: list[ErasureAssetOut]
+
+
+class ErasureExtendIn(InputModel):
+    months: int = Field(ge=1, le=2)
+    reason: str = Field(min_length=3, max_length=2000)
 
 
 class AuditOut(BaseModel):

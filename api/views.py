@@ -127,6 +127,8 @@ def episode_out(episode: Episode) -> schemas.EpisodeOut:
         loudness=episode.media["mp3"]["loudness"],
         persons=episode.persons,
         feed_url=feed_url(episode.show_id),
+        chapters_url=media_url(episode, "chapters.json") if episode.chapters else None,
+        chapters=episode.chapters,
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,6 +54,15 @@ def session_scope(url: str) -> Iterator[Session]:
 
 def open_session(url: str) -> Session:
     return _sessions(url)()
+
+
+def database_now(session: Session) -> datetime:
+    """The database server's clock (UTC): the one clock every process of a deployment shares,
+    whichever host's own clock has jumped."""
+    if session.get_bind().dialect.name == "sqlite":
+        text_now = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar()
+        return datetime.fromisoformat(text_now).replace(tzinfo=UTC)
+    return session.execute(text("SELECT statement_timestamp()")).scalar().astimezone(UTC)
 
 
 def schema_revisions(url: str) -> tuple[str | None, str]:

@@ -4,6 +4,8 @@ described without its internals."""
 
 from __future__ import annotations
 
+import errno
+
 
 def dependency_unavailable(exc: BaseException) -> str | None:
     """Which dependency a transient error comes from (object store, database, queue), if any:
@@ -11,6 +13,8 @@ def dependency_unavailable(exc: BaseException) -> str | None:
     from botocore.exceptions import BotoCoreError, ClientError
     from sqlalchemy.exc import DBAPIError
 
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "scratch disk"
     if isinstance(exc, BotoCoreError):
         return "object store"
     if isinstance(exc, ClientError):
@@ -28,6 +32,8 @@ def dependency_unavailable(exc: BaseException) -> str | None:
 def describe_transient(exc: BaseException) -> str:
     """A message fit for a host's page about an error a stage will retry."""
     which = dependency_unavailable(exc)
+    if which == "scratch disk":
+        return "the scratch disk was full; the stage is retried"
     if which:
         return f"the {which} was unavailable; the stage is retried"
     return f"internal error ({type(exc).__name__}); it was logged and the stage is retried"

@@ -1,6 +1,7 @@
 """Database tables: accounts and keys, participants' grants, shows, spaces, participants, their
 tracks and live chunks, per-stage runs, dead letters, episodes, clips, and moderation
-(complaints, statements of reasons, appeals, removed ranges, the audit log, deletion records)."""
+(complaints, statements of reasons, appeals, erasure requests, removed ranges, the audit log,
+deletion records)."""
 
 from __future__ import annotations
 
@@ -243,6 +244,9 @@ class StageRun(Base):
     # queued -> running -> done; failed (error a user can act on) or retrying (transient error)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The attempt that owns the run: set when an attempt starts, checked when it records its
+    # outcome, so a worker that was paused while another took the stage over is fenced out.
+    attempt_token: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)
@@ -292,6 +296,12 @@ class Episode(Base):
     # {"json": key, "vtt": key, "srt": key}
     transcripts: Mapped[dict] = mapped_column(JSON)
     persons: Mapped[list] = mapped_column(JSON)  # [{"name", "role"}]
+    # The published chapters, episode timeline ([{"start_s", "end_s", "title", "generated"}];
+    # empty: none, an episode too short for two).
+    chapters: Mapped[list] = mapped_column(JSON, default=list)
+    # The host's own chapters ([{"start_s", "title"}], a title None to have it generated), which
+    # every rendering keeps; None: chapters are generated.
+    host_chapters: Mapped[list | None] = mapped_column(JSON)
     # Whose voice and words this rendering holds ({"audible": [...], "transcribed": [...]}).
     consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)
@@ -469,6 +479,27 @@ class Appeal(Base):
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErasureRequest(Base):
+    """A participant's request to erase their voice and words (GDPR article 17): due a month
+    after it is made, extendable by two months with a reason; closed only when a listing of the
+    bucket shows none of the objects made from their voice (``assets``: every one known when it
+    was made, and found since), apart from what a legal hold keeps."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), index=True)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    extended_months: Mapped[int] = mapped_column(Integer, default=0)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    assets: Mapped[list] = mapped_column(JSON, default=list)  # [{"kind", "key"}]
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    proof: Mapped[dict] = mapped_column(JSON, default=dict)  # what the closing listing showed
 
 
 class ReasonTemplate(Base):

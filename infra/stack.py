@@ -83,7 +83,11 @@ class ServiceStack:
 
     def start(self) -> ServiceStack:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.database}"')
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
+            if not exists:  # a test may restore a backup into it first
+                conn.execute(f'CREATE DATABASE "{self.database}"')
         subprocess.run(
             [sys.executable, "-m", "spacecast", "migrate"],
             env=self.env,

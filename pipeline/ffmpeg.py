@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import json
 import os
 import re
@@ -70,6 +71,15 @@ def _scrub(line: str) -> str:
     """The message without internal paths and addresses, which mean nothing to a user."""
     line = _ADDRESS.sub("", _PATH_PREFIX.sub("", line))
     return _PATH.sub(lambda m: m.group(1), line)
+
+
+def _ffmpeg_failed(what: str, stderr: str) -> Exception:
+    """The error of an ffmpeg that exited non-zero: a full scratch disk is the machine's
+    trouble, not the input's, so it is an ``OSError`` (retried later) rather than
+    :class:`FFmpegFailed` (which fails the stage for good)."""
+    if "No space left on device" in stderr:
+        return OSError(errno.ENOSPC, f"{what}: no space left on the scratch disk")
+    return FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
 
 
 def _last_error_line(stderr: str) -> str:
@@ -152,7 +162,7 @@ def _outcome(
     if watchdog.fired.is_set():
         raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
     if proc.returncode != 0:
-        raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(stderr)})")
+        raise _ffmpeg_failed(what, stderr)
     return FFmpegRun(
         stderr=stderr,
         wall_s=time.monotonic() - started,
@@ -315,7 +325,7 @@ def run_ffmpeg_teed(
     if watchdog.fired.is_set():
         raise TimeLimitExceeded(f"{what}: ffmpeg ran longer than its {timeout_s:.0f} s limit")
     if encoder.returncode != 0:
-        raise FFmpegFailed(f"{what}: ffmpeg failed ({_last_error_line(chr(10).join(encoder_log))})")
+        raise _ffmpeg_failed(what, "\n".join(encoder_log))
     if measurer.returncode != 0 or pump_error:
         detail = _last_error_line("\n".join(measurer_log))
         raise FFmpegFailed(f"{what}: measuring the output failed ({detail})")

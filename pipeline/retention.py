@@ -6,12 +6,14 @@ while it is open or escalated, and for ``appeal_window`` after it is decided; th
 for deletion once it has expired and no hold is in force. A track whose owner withdrew record
 consent is erased at once, unless a hold is in force: then it is kept for the moderators until
 the hold ends, and never longer than ``withdrawn_hold`` after the withdrawal (the participant's
-withdrawal outweighs an open case in the end). Time is always passed in, so the rules can be
+withdrawal outweighs an open case in the end). An erasure request is due a calendar month after
+it is made, two more at most when extended. Time is always passed in, so the rules can be
 checked at any instant without waiting.
 """
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -126,3 +128,20 @@ def retention_of(
         due=now >= expires_at and not in_force,
         reason=reason,
     )
+
+
+# GDPR article 12(3): a request is answered within one month, extendable by two more.
+ERASURE_MONTHS = 1
+MAX_EXTENSION_MONTHS = 2
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time ``months`` calendar months later (the month's last day when the
+    day does not exist: 31 January + 1 month is 28 or 29 February)."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
+
+
+def erasure_due(requested_at: datetime, extended_months: int = 0) -> datetime:
+    return add_months(requested_at, ERASURE_MONTHS + extended_months)

@@ -21,6 +21,8 @@ for extra in "$@"; do
       [ -d /usr/share/pocketsphinx/test/data/librivox ] || need_apt+=(pocketsphinx-testdata)
       [ -f /usr/share/asterisk/sounds/en_US_f_Allison/demo-echotest.wav ] || need_apt+=(asterisk-core-sounds-en-wav)
       [ -f /usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz ] || need_apt+=(asterisk-core-sounds-en)
+      # libfaketime: the sweeper's clock-jump tests run `spacecast sweep` with its clock moved.
+      command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
       ;;
     # The browser tests drive Debian's chromium and inject axe-core, installed with npm.
     chromium)

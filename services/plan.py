@@ -7,9 +7,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.models import Participant, Space
+from infra.models import Episode, Participant, Space
 from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
 from pipeline.edits import Mute, Operation, operations_to_data
@@ -23,10 +24,10 @@ from services.ledger import current_states
 STAGE_VERSIONS = {
     "activity": 2,
     "bleed": 1,
-    "mix": 3,
+    "mix": 4,
     "master": 1,
     "transcribe": 3,
-    "publish": 3,
+    "publish": 4,
 }
 
 
@@ -49,6 +50,7 @@ class SpacePlan:
     transcribe_fps: dict[str, str]
     publish_fp: str
     snapshot: dict = field(default_factory=dict)
+    host_chapters: list | None = None  # the host's own chapters, which publishing keeps
     edit_version: int = 0  # the episode version rendered (0: the room as recorded)
     edits: tuple[Operation, ...] = ()  # its operations; mutes name participant ids
 
@@ -157,6 +159,9 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
 
     transcribe_fps = {p.id: transcribe_fp(p) for p in transcribed}
     taken = snapshot(publication)
+    host_chapters = session.scalar(
+        select(Episode.host_chapters).where(Episode.space_id == space.id)
+    )
     publish_fp = fingerprint(
         "publish",
         master_fp,
@@ -168,6 +173,8 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         space.title,
         space.description,
         space.language,
+        settings.chapter_min_s,
+        host_chapters,
         *([edit_version] if edit_version else []),
     )
     return SpacePlan(
@@ -183,6 +190,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         transcribe_fps=transcribe_fps,
         publish_fp=publish_fp,
         snapshot=taken,
+        host_chapters=host_chapters,
         edit_version=edit_version,
         edits=edits,
     )

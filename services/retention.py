@@ -25,7 +25,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from infra.db import session_scope
+from infra.db import database_now, session_scope
 from infra.models import Appeal, Complaint, Deletion, Participant, Space, Track, utcnow
 from infra.storage import ObjectStore, vault_prefix
 from pipeline.consent import ConsentState
@@ -271,9 +271,13 @@ def erase_released_tracks(
 def sweep(
     store: ObjectStore, database_url: str, policy: RetentionPolicy, now: datetime | None = None
 ) -> SweepReport:
-    """One sweep over every space whose retention may have run out at ``now``."""
+    """One sweep over every space whose retention may have run out at ``now`` (by default the
+    database's clock, not this host's: a worker whose clock jumped a month ahead must not
+    delete early, nor one a month behind miss what is due)."""
     started = time.perf_counter()
-    now = now or utcnow()
+    if now is None:
+        with session_scope(database_url) as session:
+            now = database_now(session)
     report = SweepReport()
     cutoff = now - policy.retention
     with session_scope(database_url) as session:

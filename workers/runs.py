@@ -1,5 +1,11 @@
 """Stage-run bookkeeping: skip work already done for the same inputs, record attempts, progress,
-results and errors, and keep every line of work logged with its space, stage and participant."""
+results and errors, and keep every line of work logged with its space, stage and participant.
+
+Each attempt holds a token written when it starts; whatever it records (progress, its outcome,
+a publication) is recorded only while the run still holds that token. A worker paused past the
+broker's redelivery (``kill -STOP``, a long GC pause, a frozen VM) finds, when it wakes, that a
+newer attempt took the stage over: its late result is discarded, never written over the newer
+one."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +35,10 @@ from services.runs import output_keys
 _PROGRESS_EVERY_S = 2.0
 
 
+class Superseded(Exception):
+    """A newer attempt of the same run started while this one ran: this one records nothing."""
+
+
 @dataclass
 class StageContext:
     """What a stage's work function gets: settings, storage, scratch folder, progress, logging."""
@@ -39,6 +50,7 @@ class StageContext:
     store: ObjectStore
     scratch: Path
     log: logging.LoggerAdapter
+    attempt_token: str = ""
     _last_progress: float = 0.0
 
     def store_delete(self, keys) -> None:
@@ -53,20 +65,33 @@ class StageContext:
         self._last_progress = now
         with session_scope(self.settings.database_url) as session:
             run = _find(session, self.space_id, self.stage, self.subject)
-            if run is not None and run.status == "running":
+            if run is not None and run.status == "running" and self._holds(run):
                 run.progress = max(0.0, min(1.0, fraction))
 
+    def _holds(self, run: StageRun) -> bool:
+        return run.attempt_token == self.attempt_token
 
-def _find(session: Session, space_id: str, stage: str, subject: str) -> StageRun | None:
-    return session.scalar(
-        select(StageRun).where(
-            StageRun.space_id == space_id, StageRun.stage == stage, StageRun.subject == subject
-        )
+    def hold_attempt(self, session: Session) -> None:
+        """Lock the run in ``session``'s transaction and raise :class:`Superseded` unless this
+        attempt still owns it: a stage that commits more than its result (publishing) calls
+        this in the same transaction first, so a late attempt changes nothing."""
+        run = _find(session, self.space_id, self.stage, self.subject, lock=True)
+        if run is None or not self._holds(run):
+            raise Superseded(f"{self.stage} of space {self.space_id}: a newer attempt owns it")
+
+
+def _find(
+    session: Session, space_id: str, stage: str, subject: str, *, lock: bool = False
+) -> StageRun | None:
+    query = select(StageRun).where(
+        StageRun.space_id == space_id, StageRun.stage == stage, StageRun.subject == subject
     )
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def upsert_run(session: Session, space_id: str, stage: str, subject: str) -> StageRun:
-    run = _find(session, space_id, stage, subject)
+    """The run's row, locked for this transaction (made when missing)."""
+    run = _find(session, space_id, stage, subject, lock=True)
     if run is None:
         run = StageRun(space_id=space_id, stage=stage, subject=subject, fingerprint="")
         session.add(run)
@@ -74,7 +99,7 @@ def upsert_run(session: Session, space_id: str, stage: str, subject: str) -> Sta
             session.flush()
         except IntegrityError:
             session.rollback()
-            run = _find(session, space_id, stage, subject)
+            run = _find(session, space_id, stage, subject, lock=True)
             assert run is not None
     return run
 
@@ -98,9 +123,10 @@ def run_stage(
 ) -> str:
     """Run ``work`` unless a result for ``fingerprint`` is already recorded.
 
-    Returns ``"skipped"``, ``"done"`` or ``"failed"``. A :class:`SpacecastError` (bad input, a
-    stage time limit) fails the stage for good; any other exception is recorded and re-raised so
-    Dramatiq retries the message with backoff.
+    Returns ``"skipped"``, ``"done"``, ``"failed"``, ``"retired"`` (consent changed while it
+    ran) or ``"superseded"`` (a newer attempt took it over). A :class:`SpacecastError` (bad
+    input, a stage time limit) fails the stage for good; any other exception is recorded and
+    re-raised so Dramatiq retries the message with backoff.
     """
     settings = get_settings()
     log = stage_logger(space_id, stage, subject)
@@ -109,7 +135,9 @@ def run_stage(
         if run.status == "done" and run.fingerprint == fingerprint:
             log.info("already done for these inputs; skipping")
             return "skipped"
+        token = uuid.uuid4().hex
         run.fingerprint = fingerprint
+        run.attempt_token = token
         run.status = "running"
         run.attempts += 1
         run.progress = 0.0
@@ -117,25 +145,25 @@ def run_stage(
         run.started_at = utcnow()
     log.info("started")
     scratch = Path(tempfile.mkdtemp(prefix=f"spacecast-{stage}-", dir=settings.work_dir))
-    context = StageContext(space_id, stage, subject, settings, object_store(settings), scratch, log)
+    context = StageContext(
+        space_id, stage, subject, settings, object_store(settings), scratch, log, token
+    )
+    attempt = (settings, space_id, stage, subject, fingerprint, token)
     cpu_before = _cpu_s()
     try:
         result = work(context)
+    except Superseded:
+        log.warning("superseded: a newer attempt took this stage over; nothing recorded")
+        return "superseded"
     except SpacecastError as exc:
         log.warning("failed: %s", exc)
-        _finish(settings, space_id, stage, subject, fingerprint, status="failed", error=str(exc))
+        if _finish(*attempt, status="failed", error=str(exc)) == "superseded":
+            return _superseded(log)
         return "failed"
     except Exception as exc:
         log.exception("error; the message will be retried")
-        _finish(
-            settings,
-            space_id,
-            stage,
-            subject,
-            fingerprint,
-            status="retrying",
-            error=describe_transient(exc),
-        )
+        if _finish(*attempt, status="retrying", error=describe_transient(exc)) == "superseded":
+            return _superseded(log)  # the newer attempt owns the run; this message is done
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -147,7 +175,12 @@ def run_stage(
         "worker_pid": os.getpid(),
         "worker_peak_rss_mb": round(_peak_rss_mb(), 1),
     }
-    if not _finish(settings, space_id, stage, subject, fingerprint, status="done", result=result):
+    recorded = _finish(*attempt, status="done", result=result)
+    if recorded == "superseded":
+        # Its outputs are named by the inputs' fingerprint: the newer attempt's are the same
+        # objects, so nothing is deleted.
+        return _superseded(log)
+    if recorded == "retired":
         # Consent changed while this ran (the run was retired): what it made may hold a voice
         # that is no longer allowed, so it is deleted rather than recorded.
         context.store_delete(output_keys(StageRun(stage=stage, result=result)))
@@ -155,6 +188,11 @@ def run_stage(
         return "retired"
     log.info("done")
     return "done"
+
+
+def _superseded(log: logging.LoggerAdapter) -> str:
+    log.warning("superseded: a newer attempt owns this stage; this attempt's outcome is discarded")
+    return "superseded"
 
 
 def stage_costs(ffmpeg_cpu_s: float, ffmpeg_max_rss_mb: float) -> dict:
@@ -186,18 +224,21 @@ def _finish(
     stage: str,
     subject: str,
     fingerprint: str,
+    token: str,
     *,
     status: str,
     result: dict | None = None,
     error: str | None = None,
-) -> bool:
-    """Record the run's outcome; False when the run was retired meanwhile (nothing recorded)."""
+) -> str:
+    """Record the run's outcome, if this attempt still owns the run. Returns "recorded",
+    "superseded" (a newer attempt owns it: nothing recorded) or "retired" (consent changed
+    while it ran: nothing recorded)."""
     with session_scope(settings.database_url) as session:
-        run = upsert_run(session, space_id, stage, subject)
-        if run.fingerprint != fingerprint:
-            return True  # a newer version of this stage has started since; it owns the row
+        run = upsert_run(session, space_id, stage, subject)  # locked until the commit
+        if run.attempt_token != token or run.fingerprint != fingerprint:
+            return "superseded"
         if run.status == "stale" and status == "done":
-            return False
+            return "retired"
         run.status = status
         run.error = error
         if status == "done":

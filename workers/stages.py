@@ -14,6 +14,7 @@ from infra.queue import enqueue
 from infra.storage import media_key, sha256_file, work_key
 from pipeline.activity import SpeechActivity, detect_speech
 from pipeline.bleed import TrackRef, detect_bleed
+from pipeline.chapters import Chapter, chapters_to_data, episode_chapters, write_id3_chapters
 from pipeline.cleanup import CleanedTrack, clean_track
 from pipeline.edits import EditPlan, retime_segments
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
@@ -289,6 +290,7 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     space = plan.space
     if not plan.audible:
         with session_scope(ctx.settings.database_url) as session:
+            ctx.hold_attempt(session)  # a late attempt (a paused worker) changes nothing
             stale = withdraw_episode(session, space, plan.snapshot)
         stale += _delete_stale_work(ctx, plan, keep=set())
         delete_objects(ctx.store, stale)
@@ -316,20 +318,31 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
         ctx.store.put_file(key, path, content_type=TRANSCRIPT_FILES[fmt][1] + "; charset=utf-8")
         transcript_keys[fmt] = key
     report = _report(ctx, plan, results, transcription, segments)
+    marks = None
+    if plan.host_chapters is not None:
+        marks = [(float(m["start_s"]), m.get("title")) for m in plan.host_chapters]
+    chapters = episode_chapters(
+        segments, master.files["mp3"]["duration_s"], ctx.settings.chapter_settings(), marks=marks
+    )
+    media = dict(master.files)
+    if chapters:
+        media["mp3"] = _chaptered_mp3(ctx, render_id, master.files["mp3"], chapters, space.title)
     if master.edits:
         report["edits"] = master.edits
     with session_scope(ctx.settings.database_url) as session:
+        ctx.hold_attempt(session)  # a late attempt (a paused worker) changes nothing
         stale = publish_rendering(
             session,
             space,
             Rendering(
                 render_id=render_id,
-                media=dict(master.files),
+                media=media,
                 transcripts=transcript_keys,
                 segments=segments,
                 voices=[(p.id, p.name, p.role) for p in plan.audible],
                 snapshot=plan.snapshot,
                 report=report,
+                chapters=chapters_to_data(chapters),
                 timeline_start_s=kept[0][0] if kept else mix.timeline_start_s,
                 kept=[list(span) for span in kept],
                 version=plan.edit_version,
@@ -342,6 +355,25 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     for clip_id in waiting:  # clips cut while the episode was being made again
         enqueue("render_clip_audio", clip_id)
     return PublishResult(render_id=render_id, segments=len(segments), deleted_objects=len(stale))
+
+
+def _chaptered_mp3(
+    ctx: StageContext, render_id: str, mastered: dict, chapters: list[Chapter], title: str
+) -> dict:
+    """A copy of the master's MP3 with the chapters in its ID3 tag, under this rendering's key;
+    the master's own stays, named as ``plain``, for when the chapters must go before the next
+    rendering (their words withdrawn)."""
+    path = ctx.store.get_file(mastered["key"], ctx.scratch / "episode-chapters.mp3")
+    write_id3_chapters(path, chapters, title=title)
+    key = media_key(ctx.space_id, render_id, "episode.mp3")
+    ctx.store.put_file(key, path, content_type=mastered["mime_type"])
+    return {
+        **mastered,
+        "key": key,
+        "size_bytes": path.stat().st_size,
+        "chapters": len(chapters),
+        "plain": {"key": mastered["key"], "size_bytes": mastered["size_bytes"]},
+    }
 
 
 def _report(

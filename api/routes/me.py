@@ -1,10 +1,10 @@
 """Self-service for a participant, with their own key: their consent record and answers, the keys
 issued for them (to revoke any), their raw track while it is retained (each download audited),
-and their own published transcript lines."""
+their own published transcript lines, and their erasure request."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api import schemas
@@ -13,12 +13,13 @@ from api.deps import SessionDep, StoreDep
 from api.limits import rate_limited
 from api.roles import Participant as Me
 from api.routes.consent import ledger_out
+from api.routes.erasures import erasure_out
 from api.streaming import stream_object
 from api.views import consent_out, search_hit
 from infra.models import Participant
 from infra.settings import get_settings
 from pipeline.consent import ConsentState
-from services import participants
+from services import erasure, participants
 from services.consent import Answerer, answer, prompt, withdrawn_hold_ends
 from services.errors import NotFound
 from services.ledger import current_states
@@ -101,6 +102,41 @@ def answer_prompt(
         note=body.note,
     )
     return _participation_out(session, participant, principal)
+
+
+@router.post(
+    "/erasure",
+    status_code=201,
+    response_model=schemas.ErasureOut,
+    dependencies=[Depends(rate_limited("consent", "consent_rate", noun="consent answers"))],
+)
+def request_erasure(
+    response: Response, session: SessionDep, store: StoreDep, principal: Me
+) -> schemas.ErasureOut:
+    """Erase my voice and words: every consent is withdrawn at once (the episode, transcripts
+    and clips are made again without you), and an erasure request is opened, due in a month.
+    Asked again while it is open, the same request is answered (200)."""
+    participant = _participant(session, principal)
+    made, new = erasure.request_erasure(
+        session,
+        store,
+        participant,
+        key_id=principal.key_id or "",
+        via=participants.key_origin(session, principal.key_id),
+    )
+    if not new:
+        response.status_code = 200
+    return erasure_out(session, store, made, with_keys=False)
+
+
+@router.get("/erasures", response_model=list[schemas.ErasureOut])
+def my_erasures(session: SessionDep, store: StoreDep, principal: Me) -> list[schemas.ErasureOut]:
+    """Your erasure requests, newest first: what is erased, and what a legal hold keeps until
+    when."""
+    return [
+        erasure_out(session, store, found, with_keys=False)
+        for found in erasure.requests_of(session, _participant(session, principal))
+    ]
 
 
 @router.delete("/keys/{key_id}", status_code=204)

@@ -128,6 +128,43 @@ class World:
             session.flush()
             return found.id
 
+    def fresh_participant_headers(self, actor: str, target: str) -> dict[str, str]:
+        """For the participant: the key of a new participant of space ``target`` (a call that
+        withdraws every consent must not change the shared participant's); anyone else's own."""
+        if actor != "participant":
+            return self.headers(actor)
+        from infra.db import session_scope
+        from infra.models import Participant, new_id
+        from infra.settings import get_settings
+        from services.accounts import issue_key
+
+        with session_scope(get_settings().database_url) as session:
+            someone = Participant(space_id=self.spaces[target], handle=f"p{new_id()[:8]}", name="P")
+            session.add(someone)
+            session.flush()
+            _, token = issue_key(session, user=None, label="join", participant_id=someone.id)
+        return {"Authorization": f"Bearer {token}"}
+
+    def fresh_erasure(self, target: str) -> str:
+        """An open erasure request of a new participant of space ``target``."""
+        from infra.db import session_scope
+        from infra.models import ErasureRequest, Participant, new_id, utcnow
+        from infra.settings import get_settings
+        from pipeline.retention import erasure_due
+
+        with session_scope(get_settings().database_url) as session:
+            someone = Participant(space_id=self.spaces[target], handle=f"e{new_id()[:8]}", name="E")
+            session.add(someone)
+            session.flush()
+            found = ErasureRequest(
+                participant_id=someone.id,
+                space_id=someone.space_id,
+                due_at=erasure_due(utcnow()),
+            )
+            session.add(found)
+            session.flush()
+            return found.id
+
     def fresh_user(self) -> str:
         """A new listener account, for the calls that disable or enable one."""
         from infra.db import session_scope
@@ -357,6 +394,10 @@ def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
         },
         transcripts={fmt: media[f"transcript.{fmt}"] for fmt in ("json", "vtt", "srt")},
         persons=[{"name": "Alice", "role": "host"}],
+        chapters=[
+            {"start_s": 0.0, "end_s": 60.0, "title": "Welcome", "generated": True},
+            {"start_s": 60.0, "end_s": 100.0, "title": "The market", "generated": True},
+        ],
         consent_snapshot={"audible": [alice.id], "transcribed": [alice.id]},
         report={"space": {"id": space.id}},
     )

@@ -195,6 +195,15 @@ ROUTES = [
           lambda w, a, t: (f"/episodes/{w.episodes[t]}", {})),
     Route("GET", "/episodes/{episode_id}/report", HOSTS, True,
           lambda w, a, t: (f"/episodes/{w.episodes[t]}/report", {})),
+    Route("GET", "/episodes/{episode_id}/chapters", HOSTS, True,
+          lambda w, a, t: (f"/episodes/{w.episodes[t]}/chapters", {})),
+    Route("PUT", "/episodes/{episode_id}/chapters", HOSTS, True,
+          lambda w, a, t: (f"/episodes/{w.fresh_episode(t)}/chapters",
+                           {"json": {"chapters": [{"start_s": 0}, {"start_s": 60, "title": a}]}})),
+    Route("DELETE", "/episodes/{episode_id}/chapters", HOSTS, True,
+          lambda w, a, t: (f"/episodes/{w.fresh_episode(t)}/chapters", {})),
+    Route("GET", "/media/episodes/{episode_id}/{render_id}/chapters.json", EVERYONE, False,
+          lambda w, a, t: (f"/media/episodes/{w.episodes[t]}/{w.renders[t]}/chapters.json", {})),
     Route("GET", "/media/episodes/{episode_id}/{render_id}/{filename}", EVERYONE, False,
           lambda w, a, t: (f"/media/episodes/{w.episodes[t]}/{w.renders[t]}/episode.mp3", {})),
     Route("POST", "/complaints", REPORTERS, False, _complaint),
@@ -223,6 +232,18 @@ ROUTES = [
     Route("GET", "/moderation/transparency", MODERATORS, False,
           lambda w, a, t: ("/moderation/transparency?since=2026-01-01T00:00:00Z"
                            "&until=2027-01-01T00:00:00Z", {})),
+    # Erasing withdraws every consent: each call is made by a participant of its own.
+    Route("POST", "/me/erasure", PARTICIPANT, False,
+          lambda w, a, t: ("/me/erasure", {"headers": w.fresh_participant_headers(a, t)})),
+    Route("GET", "/me/erasures", PARTICIPANT, False, lambda w, a, t: ("/me/erasures", {})),
+    Route("GET", "/erasures", ADMIN, False, lambda w, a, t: ("/erasures", {})),
+    Route("GET", "/erasures/{request_id}", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}", {})),
+    Route("POST", "/erasures/{request_id}/extend", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}/extend",
+                           {"json": {"months": 1, "reason": "the bucket's provider is slow"}})),
+    Route("POST", "/erasures/{request_id}/close", ADMIN, False,
+          lambda w, a, t: (f"/erasures/{w.fresh_erasure(t)}/close", {})),
     Route("GET", "/moderation/queue", MODERATORS, False, lambda w, a, t: ("/moderation/queue", {})),
     Route("GET", "/moderation/complaints/{complaint_id}", MODERATORS, False,
           lambda w, a, t: (f"/moderation/complaints/{w.complaints[t]}", {})),
@@ -240,6 +261,8 @@ ROUTES = [
           lambda w, a, t: ("/moderation/sweeps", {})),
     # The web pages admit roles like the endpoints whose data they show.
     Route("GET", "/", EVERYONE, False, lambda w, a, t: ("/", {})),
+    Route("GET", "/host/episodes/{episode_id}/edit", HOSTS, True,
+          lambda w, a, t: (f"/host/episodes/{w.episodes[t]}/edit", {})),
     Route("GET", "/login", EVERYONE, False, lambda w, a, t: ("/login", {})),
     Route("GET", "/consent", EVERYONE, False, lambda w, a, t: ("/consent", {})),
     Route("POST", "/login", EVERYONE, False,  # anyone signs in with a key (a wrong one is told so)
@@ -253,6 +276,7 @@ ROUTES = [
     Route("GET", "/host/spaces/{space_id}", HOSTS, True,
           lambda w, a, t: (f"/host/spaces/{w.spaces[t]}", {})),
     Route("GET", "/moderate", MODERATORS, False, lambda w, a, t: ("/moderate", {})),
+    Route("GET", "/admin/erasures", ADMIN, False, lambda w, a, t: ("/admin/erasures", {})),
     Route("GET", "/moderate/{complaint_id}", MODERATORS, False,
           lambda w, a, t: (f"/moderate/{w.complaints[t]}", {})),
 ]  # fmt: skip
@@ -413,7 +437,7 @@ def test_matrix(prepared: World, route: Route) -> None:
         for target in ("A", "B"):
             url, kwargs = route.call(world, actor, target)
             response = world.client.request(
-                route.method, url, headers=world.headers(actor), **kwargs
+                route.method, url, headers=kwargs.pop("headers", world.headers(actor)), **kwargs
             )
             # A page's sign-in sets a cookie; the matrix speaks for the header keys alone.
             world.client.cookies.clear()

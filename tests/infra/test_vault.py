@@ -4,7 +4,12 @@ holds let them go, published media is untouched, and deletions that fail are ret
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -109,6 +114,8 @@ def _complain(session, space_id: str, *, status="open", decided_at=None) -> None
 def test_sweep_deletes_expired_unheld_recordings_and_keeps_held_ones(s3, database_url) -> None:
     store, settings = _store(s3, database_url)
     t0 = utcnow()
+    now = t0 + 31 * DAY  # "31 days later", injected
+    window = settings.retention_policy().appeal_window
     with session_scope(database_url) as session:
         show = Show(title="Show", author="Host")
         session.add(show)
@@ -117,12 +124,11 @@ def test_sweep_deletes_expired_unheld_recordings_and_keeps_held_ones(s3, databas
         fresh = _space(session, store, show, "ended yesterday", t0 + 30 * DAY)
         held = _space(session, store, show, "open complaint", t0)
         _complain(session, held)
-        released = _space(session, store, show, "hold released 91 days ago", t0 - 100 * DAY)
-        _complain(session, released, status="dismissed", decided_at=t0 + 31 * DAY - 91 * DAY)
-        appeal = _space(session, store, show, "appeal window open", t0 - 100 * DAY)
-        _complain(session, appeal, status="actioned", decided_at=t0 + 31 * DAY - 89 * DAY)
+        released = _space(session, store, show, "appeal window over", now - window - 10 * DAY)
+        _complain(session, released, status="dismissed", decided_at=now - window - DAY)
+        appeal = _space(session, store, show, "appeal window open", now - window - 10 * DAY)
+        _complain(session, appeal, status="actioned", decided_at=now - window + DAY)
 
-    now = t0 + 31 * DAY  # "31 days later", injected
     report = sweep(store, database_url, settings.retention_policy(), now)
 
     def vault(space_id: str) -> list[str]:
@@ -209,3 +215,80 @@ def test_a_track_withdrawn_while_held_goes_when_the_hold_ends(s3, database_url) 
         assert session.scalars(select(Track).where(Track.object_key == withdrawn_key)).all() == []
         record = session.scalars(select(Deletion).where(Deletion.object_key == withdrawn_key)).one()
         assert record.reason == "record consent withdrawn" and record.deleted_at is not None
+
+
+def _sweep_with_clock(s3: LocalS3Server, store: ObjectStore, database_url: str, offset: str):
+    """``spacecast sweep`` as its own process with its clock moved by ``offset`` (libfaketime,
+    e.g. "+31d"): every clock call of that process, Python's and its libraries', is moved.
+    Returns (exit status, report)."""
+    env = {
+        **os.environ,
+        **s3.env(store.bucket),
+        "SPACECAST_DATABASE_URL": database_url,
+        "SPACECAST_S3_CREATE_BUCKET": "false",
+        "SPACECAST_S3_MAX_ATTEMPTS": "1",
+    }
+    done = subprocess.run(
+        ["faketime", "-f", offset, sys.executable, "-m", "spacecast", "sweep"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _deletions(database_url: str, space_id: str) -> list[Deletion]:
+    with session_scope(database_url) as session:
+        return list(session.scalars(select(Deletion).where(Deletion.space_id == space_id)))
+
+
+@pytest.mark.skipif(shutil.which("faketime") is None, reason="needs libfaketime (bootstrap test)")
+def test_a_sweeper_whose_clock_jumps_31_days_neither_deletes_early_nor_misses_a_due_vault(
+    s3, database_url
+) -> None:
+    """The sweeper decides by the database's clock, not its host's. 31 days behind, it still
+    finds the due vault and writes its deletions down (the S3 server refuses the skewed
+    signatures, so they stay pending and the next sweep with a right clock finishes them);
+    31 days ahead, it decides nothing early."""
+    store, _ = _store(s3, database_url)
+    t0 = utcnow()
+    with session_scope(database_url) as session:
+        show = Show(title="Show", author="Host")
+        session.add(show)
+        session.flush()
+        due = _space(session, store, show, "ended 31 days ago", t0 - 31 * DAY)
+        fresh = _space(session, store, show, "ended an hour ago", t0 - DAY / 24)
+    vault = {space: sorted(store.list_keys(f"raw/{space}/")) for space in (due, fresh)}
+    assert len(vault[fresh]) == 5  # 2 tracks, 2 review transcripts, 1 stray upload
+
+    status, behind = _sweep_with_clock(s3, store, database_url, "-31d")
+    assert behind["spaces_checked"] == 1  # the due one, not missed
+    recorded = _deletions(database_url, due)
+    tracks = {key for key in vault[due] if "/review/" not in key and "/orphan/" not in key}
+    assert len(tracks) == 2
+    assert tracks <= {d.object_key for d in recorded}  # known from the database: written down
+    if status == 1:  # the S3 server refused the skewed signatures: pending, retried
+        assert all(d.deleted_at is None and d.last_error for d in recorded)
+
+    status, ahead = _sweep_with_clock(s3, store, database_url, "+31d")
+    assert ahead["spaces_checked"] <= 1 and ahead["spaces_swept"] <= 1  # only the due one
+    assert _deletions(database_url, fresh) == []  # nothing decided early
+    assert sorted(store.list_keys(f"raw/{fresh}/")) == vault[fresh]
+
+    status, right = _sweep_with_clock(s3, store, database_url, "+0d")
+    assert status == 0, right
+    assert store.list_keys(f"raw/{due}/") == []
+    assert all(d.deleted_at is not None for d in _deletions(database_url, due))
+    assert sorted(store.list_keys(f"raw/{fresh}/")) == vault[fresh]
+
+    # Time really passes (the space's end moved back 31 days): the next sweep takes it.
+    with session_scope(database_url) as session:
+        space = session.get(Space, fresh)
+        space.finished_at = t0 - 31 * DAY
+        for participant in space.participants:
+            participant.track.uploaded_at = t0 - 31 * DAY
+    assert _sweep_with_clock(s3, store, database_url, "+0d")[1]["spaces_swept"] == 1
+    assert store.list_keys(f"raw/{fresh}/") == []
+    assert store.list_keys(f"media/{fresh}/")  # published media is not the vault's

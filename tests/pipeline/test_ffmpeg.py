@@ -43,3 +43,32 @@ def test_failure_messages_name_the_job_and_hide_paths(tmp_path: Path) -> None:
     assert message.startswith("reading alice's track: ffmpeg failed (")
     assert "No such file or directory" in message
     assert str(tmp_path) not in message and "0x" not in message
+
+
+def test_an_ffmpeg_that_runs_out_of_disk_is_a_retryable_os_error_not_a_bad_input(
+    tmp_path: Path,
+) -> None:
+    """ffmpeg writing 10 s of WAV (960 kB) into a 64 KiB tmpfs: the full disk is reported as
+    ENOSPC (the stage is retried), not as FFmpegFailed (which fails it for good)."""
+    import errno
+    import subprocess
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with pytest.raises(OSError) as error:
+            run_ffmpeg(
+                [*lavfi_input("sine=f=440:r=48000:d=10"), "-y", str(full / "out.wav")],
+                timeout_s=30,
+                what="mixing",
+            )
+        assert not isinstance(error.value, FFmpegFailed)
+        assert error.value.errno == errno.ENOSPC
+        assert str(error.value) == "[Errno 28] mixing: no space left on the scratch disk"
+    finally:
+        subprocess.run(["umount", "-l", str(full)], check=False)

@@ -55,10 +55,12 @@ def test_transparency_counts_the_period_only() -> None:
         DecisionRecord(False, "spam", T0 + HOUR, None, None),
         DecisionRecord(True, "spam", T0 - 48 * HOUR, "remove_clip", T0 - 40 * HOUR),  # before
         DecisionRecord(False, "violence", T0, "emergency_takedown", T0, emergency=True),
+        DecisionRecord(True, "hate", T0 + 30 * HOUR, "dismiss", T0 + 31 * HOUR),  # after
     ]
     appeals = [
         AppealRecord(T0 + 3 * HOUR, "reversed", T0 + 6 * HOUR),
         AppealRecord(T0 + 4 * HOUR, "open", None),
+        AppealRecord(T0 + 32 * HOUR, "reversed", T0 + 33 * HOUR),  # after
     ]
     report = transparency(complaints, appeals, T0, T0 + 24 * HOUR)
     assert report["complaints"] == 4 and report["notices"] == 1

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -29,6 +31,7 @@ from tests.service.faults import (
     FaultResult,
     OwnRabbitmq,
     OwnRedis,
+    _query,
     acknowledged_seconds_lost,
     count_episodes,
     cut_upload_mid_chunk,
@@ -41,7 +44,7 @@ from tests.service.faults import (
     stage_status,
     wait_until,
 )
-from tests.service.stack import ServiceStack
+from tests.service.stack import BROKERS, ServiceStack
 from workers.stage import ACTOR_NAMES as STAGE_ACTORS
 
 pytestmark = pytest.mark.slow
@@ -82,7 +85,7 @@ def own_stack(s3_server: LocalS3Server, tmp_path: Path):
 
     yield _make
     for stack in stacks:
-        stack.stop(drop_queues=stack.broker_url in _SHARED)
+        stack.stop(drop_queues=stack.broker_url.split("?")[0] in _SHARED)
 
 
 _SHARED = {"redis://127.0.0.1:6379/0", "amqp://guest:guest@127.0.0.1:5672/%2F"}
@@ -510,4 +513,141 @@ def test_a_start_message_the_broker_lost_is_sent_again_by_the_scheduler(
         FaultResult("start message lost by the broker, resumed by the scheduler", 1, episodes,
                     0.0, 0.0, published_after, published_after,
                     "whole-file upload; recover = scheduler run to published")
+    )  # fmt: skip
+
+
+def test_a_paused_worker_that_wakes_after_another_took_its_stage_over_records_nothing(
+    own_stack, short_space: Path
+) -> None:
+    """``kill -STOP`` a worker mid-transcription, past the broker's redelivery (RabbitMQ drops a
+    connection that misses its heartbeats, 5 s here, and hands its messages to another worker),
+    let a second worker take the stage over and publish, then ``kill -CONT``: the paused
+    attempt finishes its work, finds that a newer attempt owns the run (its token) and records
+    nothing; the newer result, the episode and the feed stay as they were."""
+    stack = own_stack("rabbitmq", broker_url=f"{BROKERS['rabbitmq']}?heartbeat=5")
+    paused = stack.workers[0]
+    with stack.client() as client:
+        space_id = submit_sample(client, short_space)
+        victim = wait_until(
+            lambda: running_run(stack, space_id, "transcribe"), 180, "a transcription running",
+            every_s=0.01,
+        )  # fmt: skip
+        os.killpg(paused.pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            taker = stack.start_worker()
+
+            def taken_over():
+                for s in stage_status(client, space_id):
+                    if (s["stage"], s["participant"]) == ("transcribe", victim["participant"]):
+                        return s if s["status"] == "done" else None
+                return None
+
+            finished = wait_until(taken_over, 300, "the transcription taken over", every_s=0.2)
+            recover_s = time.monotonic() - stopped
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_s = time.monotonic() - stopped
+            assert state["status"] == "published", state["error"]
+            assert finished["attempts"] >= 2
+            before = _run_row(stack, space_id, victim["participant"])
+            assert os.getpgid(before["result"]["worker_pid"]) == taker.pid  # the second worker's
+        finally:
+            log = stack.logs / "worker-0.log"
+            seen = len(log.read_bytes())
+            os.killpg(paused.pid, signal.SIGCONT)
+        woke = time.monotonic()
+
+        def outcome() -> str | None:
+            """What the woken attempt's transcription logged when it ended, either way."""
+            lines = log.read_bytes()[seen:].decode(errors="replace").splitlines()
+            ends = [line for line in lines if "stage=transcribe" in line and (
+                "superseded" in line or line.endswith("] done"))]  # fmt: skip
+            return ends[0] if ends else None
+
+        ended = wait_until(outcome, 180, "the paused attempt to wake and end", every_s=0.5)
+        stand_down_s = time.monotonic() - woke
+        assert "superseded: a newer attempt owns this stage" in ended
+        after = _run_row(stack, space_id, victim["participant"])
+        assert after == before  # the late result overwrote nothing
+        assert client.get(f"/spaces/{space_id}").json()["status"] == "published"
+        episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+    record_result(
+        FaultResult("worker paused (`kill -STOP`) mid-transcription past redelivery, resumed after "
+                    "another worker took over", 1, episodes, 0.0, 0.0, recover_s, published_s,
+                    f"whole-file upload; times from the pause; the woken attempt stood down "
+                    f"{stand_down_s:.1f} s after `kill -CONT`, recording nothing")
+    )  # fmt: skip
+
+
+def _run_row(stack: ServiceStack, space_id: str, handle: str) -> dict:
+    (status, result, token, attempts, error) = _query(
+        stack,
+        "SELECT r.status, r.result, r.attempt_token, r.attempts, r.error FROM stage_runs r "
+        "JOIN participants p ON p.id = r.subject "
+        "WHERE r.space_id = %s AND r.stage = 'transcribe' AND p.handle = %s",
+        space_id,
+        handle,
+    )[0]
+    result = json.loads(result) if isinstance(result, str) else result
+    return {"status": status, "result": result, "token": token, "attempts": attempts,
+            "error": error}  # fmt: skip
+
+
+def _mount_tmpfs(folder: Path, size: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
+
+
+def _resize_tmpfs(folder: Path, size: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+
+
+def test_a_full_scratch_disk_fails_stages_cleanly_and_they_run_again_once_there_is_room(
+    own_stack, short_space: Path, tmp_path: Path
+) -> None:
+    """The workers' scratch directory is a small tmpfs, filled up (resized to 1 MiB: a track
+    fits, its decoded audio does not, so ffmpeg runs out of room): the stages that need it fail
+    with "the scratch disk was full", are
+    retried rather than failed for good (an ffmpeg that runs out of room is the machine's
+    trouble, not the input's), nothing is published meanwhile and nothing half-written stays
+    behind; once there is room the space is published, once."""
+    scratch = tmp_path / "scratch"
+    _mount_tmpfs(scratch, "256m")
+    try:
+        stack = own_stack("redis", SPACECAST_WORK_DIR=str(scratch))
+        stack.kill_workers()
+        with stack.client() as client:
+            space_id = submit_sample(client, short_space)  # uploads go through while there is room
+            _resize_tmpfs(scratch, "1m")
+            stack.start_worker()
+
+            def full_errors() -> list[dict]:
+                return [
+                    s for s in stage_status(client, space_id)
+                    if s.get("error") == "the scratch disk was full; the stage is retried"
+                ]  # fmt: skip
+
+            stalled = wait_until(full_errors, 240, "a stage meeting the full disk", every_s=0.3)
+            time.sleep(2.0)  # a few more attempts against the full disk
+            state = client.get(f"/spaces/{space_id}").json()
+            assert state["status"] == "processing", state  # not failed for good
+            assert count_episodes(stack, space_id) == 0
+            _resize_tmpfs(scratch, "256m")
+            freed = time.monotonic()
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - freed
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+            assert sorted(p.name for p in scratch.iterdir()) == []  # every attempt cleaned up
+        stack.stop(drop_queues=True)
+    finally:
+        subprocess.run(["umount", "-l", str(scratch)], check=False)
+    record_result(
+        FaultResult("scratch disk full (a 1 MiB tmpfs) during processing, then resized", 1,
+                    episodes, 0.0, 0.0, published_after, published_after,
+                    f"whole-file upload; {len(stalled)} stage(s) retried with 'the scratch disk "
+                    "was full' meanwhile, none failed for good; recover = room to published")
     )  # fmt: skip

@@ -2,7 +2,7 @@
 every show, as new shows are)
 
 Revision ID: 0011b
-Revises: 0013
+Revises: 0012
 Create Date: 2026-12-01 22:10:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011b"
-down_revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
