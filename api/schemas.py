@@ -97,6 +97,11 @@ class ShowIn(InputModel):
     )
     explicit: StrictBool = False
     owner_email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
+    level_speakers: StrictBool = Field(
+        default=True,
+        description="bring every published voice to one loudness before the mix "
+        "(false: the sound as recorded)",
+    )
 
     @field_validator("category")
     @classmethod
@@ -120,9 +125,16 @@ class ShowOut(BaseModel):
     category: str
     explicit: bool
     owner_email: str | None
+    level_speakers: bool
     id: str
     feed_url: str
     created_at: datetime
+
+
+class ShowPatch(InputModel):
+    level_speakers: StrictBool | None = Field(
+        default=None, description="level voices between speakers in the next rendering"
+    )
 
 
 class ConsentIn(InputModel):
@@ -244,6 +256,11 @@ class ParticipantOut(BaseModel):
     consent: ConsentOut
     speech_s: float | None = Field(description="seconds of speech on their track, once measured")
     track: TrackOut | None
+    health: dict | None = Field(
+        default=None,
+        description="how their published track sounds as recorded, once mixed: speech level, "
+        "noise floor, hum, clipping, gaps and the problems found",
+    )
 
 
 class SpaceIn(InputModel):
@@ -285,6 +302,8 @@ class EpisodeOut(BaseModel):
     loudness: dict
     persons: list[dict]
     feed_url: str
+    chapters_url: str | None = None  # JSON chapters (format 1.2.0); None: no chapters
+    chapters: list[dict] = []  # {"start_s", "end_s", "title", "generated"}, episode timeline
 
 
 class MissingOut(BaseModel):
@@ -529,6 +548,37 @@ class ClipIn(InputModel):
     timeline: Literal["episode", "room"] = Field(
         default="episode", description="seconds into the episode, or on the room's timeline"
     )
+
+
+class ChapterIn(InputModel):
+    start_s: float = Field(ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)
+    title: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=TITLE_PATTERN,
+        description="null: a title is made from the chapter's words at every rendering",
+    )
+
+
+class ChaptersIn(InputModel):
+    """The episode's chapters in time order, the first at 0; an empty list: no chapters."""
+
+    chapters: list[ChapterIn] = Field(max_length=500)
+
+
+class ChapterOut(BaseModel):
+    start_s: float
+    end_s: float
+    title: str
+    generated: bool
+
+
+class ChaptersOut(BaseModel):
+    episode_id: str
+    chapters: list[ChapterOut]  # as published now
+    host_chapters: list[dict] | None  # the host's own ({"start_s", "title"}); None: generated
+    pending: bool  # the host's change is being published (the episode is rendered again)
+    chapters_url: str | None
 
 
 class ClipCheckOut(BaseModel):

@@ -41,6 +41,7 @@ def show_out(show: Show, *, private: bool) -> schemas.ShowOut:
         category=show.category,
         explicit=show.explicit,
         owner_email=show.owner_email if private else None,
+        level_speakers=show.level_speakers,
         feed_url=feed_url(show.id),
         created_at=show.created_at,
     )
@@ -51,7 +52,10 @@ def consent_out(state: ConsentState) -> schemas.ConsentOut:
 
 
 def participant_out(
-    p: Participant, state: ConsentState | None = None, speech_s: float | None = None
+    p: Participant,
+    state: ConsentState | None = None,
+    speech_s: float | None = None,
+    health: dict | None = None,
 ) -> schemas.ParticipantOut:
     track = p.track
     return schemas.ParticipantOut(
@@ -63,6 +67,7 @@ def participant_out(
         joined_at=p.joined_at,
         consent=consent_out(state or ConsentState()),
         speech_s=speech_s,
+        health=health,
         track=schemas.TrackOut(
             sha256=track.sha256,
             size_bytes=track.size_bytes,
@@ -120,6 +125,8 @@ def episode_out(episode: Episode) -> schemas.EpisodeOut:
         loudness=episode.media["mp3"]["loudness"],
         persons=episode.persons,
         feed_url=feed_url(episode.show_id),
+        chapters_url=media_url(episode, "chapters.json") if episode.chapters else None,
+        chapters=episode.chapters,
     )
 
 
@@ -142,6 +149,7 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
     states = current_states(session, space.id)
     results = done_results(session, space.id)
     speech = {pid: a.speech_s for pid, a in results.activity.items()}
+    health = results.mix.health if results.mix else {}
     total_speech = sum(speech.values()) or None
     decision = decide_publication(
         [Participation(p.id, p.name, has_track=p.track is not None) for p in space.participants],
@@ -190,7 +198,8 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
         missing_policy=space.missing_policy,
         duck_excluded=space.duck_excluded,
         participants=[
-            participant_out(p, states.get(p.id), speech.get(p.id)) for p in space.participants
+            participant_out(p, states.get(p.id), speech.get(p.id), health.get(p.id))
+            for p in space.participants
         ],
         excluded=[
             schemas.ExclusionOut(

@@ -123,6 +123,8 @@ class Show(Base):
     category: Mapped[str] = mapped_column(String(200), default="Society & Culture")
     explicit: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_email: Mapped[str | None] = mapped_column(String(320))
+    # Bring every published voice to one loudness before the mix (false: the sound as recorded).
+    level_speakers: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     spaces: Mapped[list[Space]] = relationship(back_populates="show")
@@ -293,6 +295,12 @@ class Episode(Base):
     # {"json": key, "vtt": key, "srt": key}
     transcripts: Mapped[dict] = mapped_column(JSON)
     persons: Mapped[list] = mapped_column(JSON)  # [{"name", "role"}]
+    # The published chapters, episode timeline ([{"start_s", "end_s", "title", "generated"}];
+    # empty: none, an episode too short for two).
+    chapters: Mapped[list] = mapped_column(JSON, default=list)
+    # The host's own chapters ([{"start_s", "title"}], a title None to have it generated), which
+    # every rendering keeps; None: chapters are generated.
+    host_chapters: Mapped[list | None] = mapped_column(JSON)
     # Whose voice and words this rendering holds ({"audible": [...], "transcribed": [...]}).
     consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.chapters import ChapterSettings
 from pipeline.master import LoudnessTarget
 from pipeline.probe import TrackLimits
 from pipeline.retention import RetentionPolicy
@@ -73,6 +74,10 @@ class Settings(BaseSettings):
     whisper_beam_size: int = 5
     whisper_vad: bool = True
     model_cache_dir: Path = Path.home() / ".cache" / "spacecast" / "models"
+
+    # Chapters (pipeline/chapters.py; measured in bench/chapters.py)
+    chapter_min_s: float = 120.0
+    chapter_edit_rate: str = "30/hour"  # host edits of chapters (each renders the episode again)
 
     # Shown to everyone who joins a recorded space (a space may set its own).
     recording_notice: str = (
@@ -140,6 +145,9 @@ class Settings(BaseSettings):
             vad=self.whisper_vad,
             cache_dir=self.model_cache_dir,
         )
+
+    def chapter_settings(self) -> ChapterSettings:
+        return ChapterSettings(min_chapter_s=self.chapter_min_s)
 
     def loudness_target(self) -> LoudnessTarget:
         return LoudnessTarget(

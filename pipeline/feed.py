@@ -17,10 +17,13 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from pipeline.chapters import CHAPTERS_MIME
 from pipeline.text import xml_safe
 
 PODCAST_NS = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+# Podlove Simple Chapters: chapters inline in the item, read by gPodder and AntennaPod.
+PSC_NS = "http://podlove.org/simple-chapters"
 # Namespace the Podcasting 2.0 spec fixes for deriving podcast:guid from a feed URL.
 _PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 
@@ -121,6 +124,8 @@ class FeedItem:
     persons: Sequence[Person] = field(default=())
     transcripts: Sequence[TranscriptLink] = field(default=())
     soundbites: Sequence[Soundbite] = field(default=())
+    chapters_url: str | None = None  # the item's JSON chapters (podcast:chapters)
+    chapters: Sequence[tuple[float, str]] = field(default=())  # (start, title), inline (psc)
 
 
 def podcast_guid(feed_url: str) -> str:
@@ -166,7 +171,7 @@ class _ItemExtension(BaseEntryExtension):
         self.item: FeedItem | None = None
 
     def extend_ns(self) -> dict[str, str]:
-        return {"podcast": PODCAST_NS}
+        return {"podcast": PODCAST_NS, "psc": PSC_NS}
 
     def extend_rss(self, entry: etree._Element) -> etree._Element:
         assert self.item is not None
@@ -180,6 +185,12 @@ class _ItemExtension(BaseEntryExtension):
                 language=transcript.language,
                 rel=transcript.rel,
             )
+        if self.item.chapters_url:
+            _sub(entry, PODCAST_NS, "chapters", url=self.item.chapters_url, type=CHAPTERS_MIME)
+        if self.item.chapters:
+            inline = _sub(entry, PSC_NS, "chapters", version="1.2")
+            for start_s, title in self.item.chapters:
+                _sub(inline, PSC_NS, "chapter", start=_npt(start_s), title=title)
         for person in self.item.persons:
             _sub(
                 entry,
@@ -201,6 +212,14 @@ class _ItemExtension(BaseEntryExtension):
                 duration=f"{bite.duration_s:.3f}",
             )
         return entry
+
+
+def _npt(seconds: float) -> str:
+    """A Podlove Simple Chapters start time: HH:MM:SS.mmm."""
+    millis = max(0, round(seconds * 1000))
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{millis // 1000:02d}.{millis % 1000:03d}"
 
 
 def _itunes_category(name: str) -> dict[str, str]:

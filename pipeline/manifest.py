@@ -75,6 +75,11 @@ class ShowInfo(BaseModel):
     category: str = "Society & Culture"
     explicit: bool = False
     email: str | None = None
+    level_speakers: bool = Field(
+        default=True,
+        description="bring every published voice to one loudness before the mix (false: the "
+        "sound as recorded)",
+    )
 
 
 class ParticipantInfo(BaseModel):

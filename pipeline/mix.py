@@ -4,7 +4,9 @@ Each track is decoded by its own ffmpeg to mono float PCM at the mix rate and pi
 so the mix graph never sees a track change format midway (which would make ffmpeg rebuild the
 graph: delays applied again, loudness measured anew). The mix is written as 24-bit FLAC with
 fixed headroom (1/N for N tracks), so summing never clips and no track is ever held in Python
-memory. Its loudness is measured in the same pass, on the samples as stored.
+memory. Its loudness is measured in the same pass, on the samples as stored. A track with a
+leveling gain curve (``pipeline.leveling``) is ramped through it on its own timeline, before it
+is delayed into place.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import ffmpeg
 
 from pipeline.errors import NothingToPublish
 from pipeline.ffmpeg import FFmpegRun, decoded_pcm, output_path, run_ffmpeg, run_ffprobe
+from pipeline.leveling import volume_commands
 from pipeline.loudness import Loudness, momentary_collector, parse_ebur128_summaries
 
 MIX_RATE_HZ = 48_000
@@ -33,6 +36,7 @@ class MixInput:
     path: Path
     offset_s: float
     label: str
+    gain: tuple[tuple[float, float], ...] = ()  # leveling: (track second, dB), linear between
     mute: tuple[tuple[float, float], ...] = ()  # room-time ranges this track is silenced (edits)
 
 
@@ -71,6 +75,11 @@ def _merge_windows(spans: list[tuple[float, float]]) -> list[tuple[float, float]
     return merged
 
 
+def gain_file(out: Path, index: int) -> Path:
+    """Where the mix of ``out`` keeps the ``asendcmd`` script of input ``index``'s gain."""
+    return out.with_name(f"{out.stem}-gain-{index}.cmd")
+
+
 def mix_command(
     inputs: Sequence[MixInput],
     out: Path,
@@ -85,20 +94,26 @@ def mix_command(
     The mix starts at the earliest offset among ``inputs``, so a late first speaker does not open
     the episode with silence. During ``duck`` windows (room time: an excluded speaker talking),
     every track is lowered by ``DUCK_DB`` so their voice is not heard through other microphones.
+    An input with a ``gain`` curve reads it from ``gain_file(out, index)``.
     A track's ``mute`` ranges (a host's edit) are silenced on that track alone.
     """
     if not inputs:
         raise NothingToPublish("there is no track to mix")
     start_s = min(item.offset_s for item in inputs)
     aligned = []
-    for item, pipe in zip(inputs, pipes, strict=True):
+    for index, (item, pipe) in enumerate(zip(inputs, pipes, strict=True)):
         delay_samples = round((item.offset_s - start_s) * rate_hz)
         stream = ffmpeg.input(
             f"pipe:{pipe}", format="f32le", ar=rate_hz, ac=1, protocol_whitelist="pipe"
         ).audio
         track = stream.filter(
             "aformat", sample_fmts="fltp", sample_rates=rate_hz, channel_layouts="mono"
-        ).filter("adelay", delays=f"{delay_samples}S", all=1)
+        )
+        if item.gain:
+            track = track.filter("asendcmd", f=str(gain_file(out, index))).filter(
+                f"volume@level{index}", volume=1.0, eval="frame"
+            )
+        track = track.filter("adelay", delays=f"{delay_samples}S", all=1)
         if duck:
             track = track.filter(
                 "volume", volume=f"{DUCK_DB}dB", enable=duck_expression(duck, start_s)
@@ -128,6 +143,11 @@ def mix_tracks(
 ) -> MixResult:
     """Mix ``inputs`` into ``out`` (FLAC) and measure the mix's loudness."""
     label = ", ".join(item.label for item in inputs)
+    for index, item in enumerate(inputs):
+        if item.gain:
+            gain_file(out, index).write_text(
+                volume_commands(item.gain, f"volume@level{index}"), encoding="utf-8"
+            )
     momentary, collect = momentary_collector()
     decoding_cpu_s: list[float] = []
     with ExitStack() as decoders:

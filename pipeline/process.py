@@ -1,7 +1,8 @@
 """The offline main job: a manifest of per-speaker tracks becomes a podcast episode in a folder.
 
 Runs every stage in this process, in the order the service's workers run them: consent, probe,
-speech activity and the bleed check, mix, master (loudness), transcribe, publish. Mixing and
+speech activity and the bleed check, leveling between speakers and the mix, master (loudness),
+transcribe, publish. Mixing and
 mastering run on their own thread while transcription runs, since one is ffmpeg and the other
 Whisper.
 """
@@ -48,6 +49,8 @@ from pipeline.episode import (
 )
 from pipeline.errors import ConsentPending, NothingToPublish
 from pipeline.feed import FeedItem, Show, build_feed, carry_over_items
+from pipeline.health import TrackHealth, measure_health
+from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.manifest import Manifest, load_manifest
 from pipeline.master import MP3, DeliveryFormat, Edits, LoudnessTarget, master_episode
 from pipeline.mix import MixInput, mix_tracks
@@ -163,17 +166,39 @@ def process_space(
         with _Timer(stages, "bleed"):
             bleed = check_bleed(manifest, track_paths, consent, activity, work, options)
         duck = duck_windows(bleed, activity) if options.duck_excluded else []
-        mix_inputs = [
-            MixInput(
-                track_paths[pid],
-                by_id[pid].offset,
-                by_id[pid].track,
-                mute=tuple(plan.mutes_of(pid)) if plan else (),
-            )
-            for pid in consent.audible
-        ]
+        levels: dict[str, SpeakerLevel] = {}
+        health: dict[str, TrackHealth] = {}
 
         def _audio():
+            with _Timer(stages, "health"):
+                for pid in consent.audible:
+                    health[pid] = measure_health(
+                        track_paths[pid],
+                        activity[pid].on_track(by_id[pid].offset),
+                        timeout_s=options.stage_timeout_s,
+                        label=by_id[pid].track,
+                    )
+                stages["health"]["cpu_s"] = round(sum(h.cpu_s for h in health.values()), 3)
+            with _Timer(stages, "level"):
+                if manifest.show.level_speakers:
+                    for pid in consent.audible:
+                        levels[pid] = level_speaker(
+                            track_paths[pid],
+                            activity[pid].on_track(by_id[pid].offset),
+                            timeout_s=options.stage_timeout_s,
+                            label=by_id[pid].track,
+                        )
+                stages["level"]["cpu_s"] = round(sum(v.cpu_s for v in levels.values()), 3)
+            mix_inputs = [
+                MixInput(
+                    track_paths[pid],
+                    by_id[pid].offset,
+                    by_id[pid].track,
+                    gain=levels[pid].points if pid in levels else (),
+                    mute=tuple(plan.mutes_of(pid)) if plan else (),
+                )
+                for pid in consent.audible
+            ]
             with _Timer(stages, "mix"):
                 mixed = mix_tracks(
                     mix_inputs, work / "mix.flac", timeout_s=options.stage_timeout_s, duck=duck
@@ -262,6 +287,7 @@ def process_space(
                     transcribed=p.id in consent.transcribed,
                     speech_s=activity[p.id].speech_s if p.id in activity else None,
                     probe=probes[p.id].as_dict() if p.id in probes else None,
+                    health=health[p.id].as_dict() if p.id in health else None,
                 )
                 for p in manifest.participants
             ],
@@ -272,6 +298,7 @@ def process_space(
             bleed_findings=[f.as_dict() for f in bleed],
             ducked=bool(duck),
             ducked_windows=len(duck),
+            leveling=leveling_report(manifest.show.level_speakers, levels),
             timeline_start_s=mixed.timeline_start_s,
             mix_loudness=mixed.loudness.as_dict(),
             files={name: f.as_dict() for name, f in mastered.files.items()},

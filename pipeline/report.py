@@ -26,6 +26,7 @@ class TrackLine:
     speech_s: float | None
     probe: dict | None
     track: str | None = None  # the file name, offline
+    health: dict | None = None  # pipeline.health.TrackHealth.as_dict(), for published tracks
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class ReportInputs:
     stages: Mapping[str, dict] = field(default_factory=dict)
     consent_snapshot: Mapping[str, Sequence[str]] | None = None
     main: str = "mp3"
+    # Leveling between speakers: applied, target_lufs, tracks (participant id -> measured, gain).
+    leveling: Mapping | None = None
 
 
 def transcript_summary(segments: Sequence[Segment]) -> dict:
@@ -95,6 +98,7 @@ def build_report(inputs: ReportInputs) -> dict:
                 if t.speech_s is not None
                 else None,
                 "probe": t.probe,
+                "health": t.health,
             }
             for t in inputs.tracks
         ],
@@ -120,6 +124,13 @@ def build_report(inputs: ReportInputs) -> dict:
             ],
             "ducked": inputs.ducked,
             "ducked_windows": inputs.ducked_windows,
+        },
+        "leveling": {
+            **{k: v for k, v in (inputs.leveling or {"applied": False}).items() if k != "tracks"},
+            "tracks": {
+                shown.get(pid, pid): level
+                for pid, level in ((inputs.leveling or {}).get("tracks") or {}).items()
+            },
         },
         "transcript": transcript_summary(inputs.segments),
         "transcription": {

@@ -31,7 +31,9 @@ class ClipContext:
     published: list[str]  # participant ids audible in the current episode
     bleeding_unducked: list[str]  # excluded speakers heard through published microphones
     states: dict[str, ConsentState]
-    timeline_start_s: float  # room time of the episode's first sample
+    # Room time of the mix's first sample: clips are cut from the mix, which stays on the room
+    # timeline whatever the host's edits (the episode may start later: a trimmed head).
+    timeline_start_s: float
     mix_key: str | None
     profile_key: str | None  # the mix's momentary loudness, every 100 ms
     removed: list[tuple[float, float]]  # stretches a moderator took down, room timeline
@@ -77,7 +79,7 @@ def clip_context(session: Session, space: Space, episode: Episode) -> ClipContex
         if ducked or results.bleed is None
         else sorted(results.bleed.bleeding()),
         states=current_states(session, space.id),
-        timeline_start_s=episode.timeline_start_s,
+        timeline_start_s=mix.timeline_start_s if mix else episode.timeline_start_s,
         mix_key=mix.key if mix else None,
         profile_key=mix.profile_key if mix else None,
         removed=removed_ranges(session, space.id),
@@ -239,7 +241,7 @@ def visible(session: Session, clip: Clip, episode: Episode, *, may_change: bool)
     if clip_servable(session, clip, episode):
         return
     if clip.status in (ClipStatus.WITHDRAWN, ClipStatus.EXPIRED, ClipStatus.REMOVED):
-        raise Gone(f"clip {clip.id} was {clip.status}")
+        raise Gone(f"clip {clip.id} was {clip.status}" + (f": {clip.error}" if clip.error else ""))
     if clip.status == ClipStatus.READY:
         raise Gone(f"clip {clip.id} is no longer available")
     if not may_change:

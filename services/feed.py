@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 from infra.models import Clip, Episode, Show
 from infra.storage import ObjectStore, show_key
 from infra.urls import base_url, cover_url, feed_url, media_url
+from pipeline.chapters import chapters_description, chapters_from_data
 from pipeline.cover import render_cover
 from pipeline.episode import persons, transcript_links
 from pipeline.feed import FeedItem, Soundbite, build_feed
 from pipeline.feed import Show as FeedShow
 from services.publishing import (
+    chapters_servable,
     clip_servable,
     episode_timeline,
     published_episodes,
@@ -45,11 +47,17 @@ def show_feed(session: Session, show: Show) -> bytes:
     items = []
     for episode, space in published_episodes(session, show.id):
         mp3 = episode.media["mp3"]
+        chapters = (
+            chapters_from_data(episode.chapters) if chapters_servable(session, episode) else []
+        )
+        description = episode.description
+        if chapters:
+            description += "\n\n" + chapters_description(chapters)
         items.append(
             FeedItem(
                 guid=episode.guid,
                 title=episode.title,
-                description=episode.description,
+                description=description,
                 link=show.link,
                 published_at=episode.published_at,
                 enclosure_url=media_url(episode, "episode.mp3"),
@@ -64,6 +72,8 @@ def show_feed(session: Session, show: Show) -> bytes:
                 if transcripts_servable(session, episode)
                 else [],
                 soundbites=soundbites(session, episode),
+                chapters_url=media_url(episode, "chapters.json") if chapters else None,
+                chapters=[(c.start_s, c.title) for c in chapters],
             )
         )
     feed_show = FeedShow(

@@ -3,7 +3,8 @@
 ``advance`` looks at what is done for the space's current inputs and enqueues every stage
 whose inputs are ready: speech activity of every recorded track, one transcription per published
 participant once their activity is known, the bleed check once the excluded speakers' activity is
-known, the mix (after the bleed check when the host asked to duck), the master after the mix, and
+known, the mix (after the published speakers' activity, and after the bleed check when the
+host asked to duck), the master after the mix, and
 publish after all of them, unless the host chose to hold publication until everyone has answered.
 Every stage calls it when it finishes, so the last one to finish starts the next step. Running it
 twice only enqueues duplicates, which the stages skip. A consent change calls it too: the
@@ -90,7 +91,10 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         suspects_known = all(activity[p.id] for p in plan.bleed_suspects)
         if plan.audible:
             checked = settle(Stage.BLEED, "", plan.bleed_fp, suspects_known)
-            mixed = settle(Stage.MIX, "", plan.mix_fp, checked or not space.duck_excluded)
+            # Track health and leveling read when each published speaker speaks.
+            heard = all(activity.get(p.id, False) for p in plan.audible)
+            mix_ready = (checked or not space.duck_excluded) and heard
+            mixed = settle(Stage.MIX, "", plan.mix_fp, mix_ready)
             mastered = settle(Stage.MASTER, "", plan.master_fp, mixed)
             # Transcription reads when the speaker speaks from their activity, not a second VAD.
             transcribed = [

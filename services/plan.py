@@ -7,9 +7,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.models import Participant, Space
+from infra.models import Episode, Participant, Space
 from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
 from pipeline.edits import Mute, Operation, operations_to_data
@@ -23,10 +24,10 @@ from services.ledger import current_states
 STAGE_VERSIONS = {
     "activity": 2,
     "bleed": 1,
-    "mix": 2,
+    "mix": 3,
     "master": 1,
     "transcribe": 3,
-    "publish": 3,
+    "publish": 4,
 }
 
 
@@ -49,6 +50,7 @@ class SpacePlan:
     transcribe_fps: dict[str, str]
     publish_fp: str
     snapshot: dict = field(default_factory=dict)
+    host_chapters: list | None = None  # the host's own chapters, which publishing keeps
     edit_version: int = 0  # the episode version rendered (0: the room as recorded)
     edits: tuple[Operation, ...] = ()  # its operations; mutes name participant ids
 
@@ -61,6 +63,11 @@ class SpacePlan:
         """Recorded speakers kept out of the episode, whose voice may be on others' microphones."""
         episode_out = {e.participant_id for e in self.exclusions if e.excluded_from == "episode"}
         return [p for p in self.recorded if p.id in episode_out]
+
+    @property
+    def leveled(self) -> bool:
+        """The show levels voices between speakers before the mix (the host's choice)."""
+        return bool(self.space.show.level_speakers)
 
     @property
     def held(self) -> bool:
@@ -114,11 +121,15 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
     # mix stays on the room timeline). Edits of nobody (a mute of a withdrawn voice) change none.
     mutes = [op for op in edits if isinstance(op, Mute) and op.speaker_id in audible_ids]
     cuts = [op for op in edits if not isinstance(op, Mute)]
+    leveled = bool(space.show.level_speakers)
     mix_fp = fingerprint(
         "mix",
         sorted(track_of(p) for p in audible),
         bleed_fp if space.duck_excluded else None,
         *([operations_to_data(mutes)] if mutes else []),
+        # Track health and leveling measure each voice on its speech windows: inputs of the mix.
+        sorted(activity_fps.get(p.id, "") for p in audible),
+        leveled,
     )
     master_fp = fingerprint(
         "master",
@@ -148,6 +159,9 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
 
     transcribe_fps = {p.id: transcribe_fp(p) for p in transcribed}
     taken = snapshot(publication)
+    host_chapters = session.scalar(
+        select(Episode.host_chapters).where(Episode.space_id == space.id)
+    )
     publish_fp = fingerprint(
         "publish",
         master_fp,
@@ -159,6 +173,8 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         space.title,
         space.description,
         space.language,
+        settings.chapter_min_s,
+        host_chapters,
         *([edit_version] if edit_version else []),
     )
     return SpacePlan(
@@ -174,6 +190,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         transcribe_fps=transcribe_fps,
         publish_fp=publish_fp,
         snapshot=taken,
+        host_chapters=host_chapters,
         edit_version=edit_version,
         edits=edits,
     )

@@ -11,7 +11,7 @@ from the new answers. Taking an episode down deletes everything derived from the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from infra.models import Clip, Episode, RemovedRange, Space, StageRun, TranscriptSegment, utcnow
 from infra.queue import enqueue
 from infra.storage import ObjectStore, work_key
+from pipeline.chapters import chapters_from_data, to_chapters_json
 from pipeline.consent import ConsentState, snapshot_allowed
 from pipeline.edits import EditPlan
 from pipeline.episode import episode_description, episode_guid
@@ -48,6 +49,18 @@ def transcripts_servable(session: Session, episode: Episode, states: States | No
     states = states if states is not None else current_states(session, episode.space_id)
     return (
         bool(episode.transcripts)
+        and episode_servable(session, episode, states)
+        and snapshot_allowed(episode.consent_snapshot, states, parts=("transcribed",))
+    )
+
+
+def chapters_servable(session: Session, episode: Episode, states: States | None = None) -> bool:
+    """The episode's chapters (their titles are words of the transcript) may be read: the
+    episode may be heard, it has chapters, and every speaker whose words they were made from
+    still consents to that."""
+    states = states if states is not None else current_states(session, episode.space_id)
+    return (
+        bool(episode.chapters)
         and episode_servable(session, episode, states)
         and snapshot_allowed(episode.consent_snapshot, states, parts=("transcribed",))
     )
@@ -93,8 +106,11 @@ def published_episodes(session: Session, show_id: str) -> list[tuple[Episode, Sp
 
 
 def episode_keys(episode: Episode) -> list[str]:
-    """The bucket objects of the episode's current rendering (audio and transcripts)."""
-    return [entry["key"] for entry in episode.media.values()] + list(episode.transcripts.values())
+    """The bucket objects of the episode's current rendering (audio, the master's MP3 beside
+    the chaptered copy, and transcripts)."""
+    keys = [entry["key"] for entry in episode.media.values()]
+    keys += [entry["plain"]["key"] for entry in episode.media.values() if "plain" in entry]
+    return keys + list(episode.transcripts.values())
 
 
 def retire_runs(session: Session, runs: Iterable[StageRun]) -> list[str]:
@@ -117,15 +133,22 @@ def retire_objects(session: Session, space_id: str, keys: Iterable[str]) -> None
 
 def _clear_episode(session: Session, episode: Episode) -> list[str]:
     keys = episode_keys(episode)
-    episode.media, episode.transcripts = {}, {}
+    episode.media, episode.transcripts, episode.chapters = {}, {}, []
     session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
     return keys
 
 
 def _clear_transcripts(session: Session, episode: Episode) -> list[str]:
-    """Someone's words may no longer be published, their voice still may: the audio stays."""
+    """Someone's words may no longer be published, their voice still may: the audio stays, as
+    the master made it (without the chapter titles in its ID3 tag); the chapters go with the
+    transcripts they were made from."""
     keys = list(episode.transcripts.values())
-    episode.transcripts = {}
+    episode.transcripts, episode.chapters = {}, []
+    mp3 = episode.media.get("mp3", {})
+    if "plain" in mp3:
+        keys.append(mp3["key"])
+        plain = {k: v for k, v in mp3.items() if k not in ("plain", "chapters")}
+        episode.media = {**episode.media, "mp3": {**plain, **mp3["plain"]}}
     session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
     return keys
 
@@ -206,7 +229,8 @@ def take_down_episode(
 @dataclass(frozen=True)
 class Rendering:
     """What the publish stage made of a space: the delivered audio files (with their keys), the
-    transcripts' keys, the merged transcript, and whose voices and words it holds."""
+    transcripts' keys, the merged transcript, its chapters, and whose voices and words it
+    holds."""
 
     render_id: str
     media: dict  # "mp3"/"opus" -> delivered file with its key
@@ -216,6 +240,7 @@ class Rendering:
     snapshot: dict
     report: dict
     timeline_start_s: float
+    chapters: list = field(default_factory=list)  # chapters_to_data; empty: none
     kept: list = ()  # room-time spans the host's edits kept (empty: the room unedited)
     version: int = 0  # the episode version rendered
 
@@ -281,6 +306,7 @@ def publish_rendering(session: Session, space: Space, rendering: Rendering) -> l
     episode.timeline_start_s = rendering.timeline_start_s
     episode.media = rendering.media
     episode.transcripts = rendering.transcripts
+    episode.chapters = rendering.chapters
     episode.persons = [{"name": name, "role": role} for _, name, role in rendering.voices]
     episode.consent_snapshot = rendering.snapshot
     episode.report = rendering.report
@@ -387,6 +413,19 @@ def find_lines(
         if len(hits) == limit:
             break
     return hits
+
+
+def chapters_json_of(session: Session, episode: Episode, render_id: str) -> dict:
+    """The JSON chapters document of the episode's current rendering. Chapters whose words were
+    withdrawn are gone until the episode is made again."""
+    if render_id != episode.render_id:
+        raise NotFound(f"chapters.json of episode {episode.id} (rendering {render_id}) not found")
+    states = current_states(session, episode.space_id)
+    if not snapshot_allowed(episode.consent_snapshot, states, parts=("transcribed",)):
+        raise Gone(f"the chapters of episode {episode.id} were withdrawn with its transcript")
+    if not chapters_servable(session, episode, states):
+        raise NotFound(f"episode {episode.id} has no chapters")
+    return to_chapters_json(chapters_from_data(episode.chapters), title=episode.title)
 
 
 def media_key_of(session: Session, episode: Episode, filename: str, render_id: str) -> str:

@@ -78,6 +78,8 @@ class MixResult(StageResult):
     voices: list = field(default_factory=list)  # participant ids whose voice the mix holds
     loudness: dict = field(default_factory=dict)
     ducked_windows: int = 0
+    leveling: dict = field(default_factory=dict)  # pipeline.leveling.leveling_report
+    health: dict = field(default_factory=dict)  # participant id -> TrackHealth.as_dict()
 
     def output_keys(self) -> set[str]:
         return {k for k in (self.key, self.profile_key) if k}

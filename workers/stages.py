@@ -14,9 +14,12 @@ from infra.queue import enqueue
 from infra.storage import media_key, sha256_file, work_key
 from pipeline.activity import SpeechActivity, detect_speech
 from pipeline.bleed import TrackRef, detect_bleed
+from pipeline.chapters import Chapter, chapters_to_data, episode_chapters, write_id3_chapters
 from pipeline.edits import EditPlan, retime_segments
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
 from pipeline.errors import InvalidTrack
+from pipeline.health import measure_health
+from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.loudness import Loudness
 from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
@@ -118,19 +121,38 @@ def _edit_plan(ctx: StageContext, plan: SpacePlan, *, speech: bool) -> EditPlan 
 
 @stage(Stage.MIX, queue="audio")
 def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
+    results = _results(ctx)
+    health = {  # how each published track sounds as recorded, for the host
+        p.id: measure_health(
+            _fetch_track(ctx, p),
+            results.activity[p.id].activity().on_track(p.offset_s),
+            timeout_s=ctx.settings.stage_timeout_s,
+            label=p.name,
+        )
+        for p in plan.audible
+    }
+    levels: dict[str, SpeakerLevel] = {}
+    if plan.leveled:  # each voice measured on its own speech, then brought to one loudness
+        for p in plan.audible:
+            levels[p.id] = level_speaker(
+                _fetch_track(ctx, p),
+                results.activity[p.id].activity().on_track(p.offset_s),
+                timeout_s=ctx.settings.stage_timeout_s,
+                label=p.name,
+            )
     edits = _edit_plan(ctx, plan, speech=False)
     inputs = [
         MixInput(
             _fetch_track(ctx, p),
             p.offset_s,
             p.name,
+            gain=levels[p.id].points if p.id in levels else (),
             mute=tuple(edits.mutes_of(p.id)) if edits else (),
         )
         for p in plan.audible
     ]
     duck: list[tuple[float, float]] = []
     if plan.space.duck_excluded:
-        results = _results(ctx)
         bleeding = results.bleed.bleeding() if results.bleed else set()
         duck = sorted(w for pid in bleeding for w in results.activity[pid].windows())
     expected_s = max(p.offset_s + p.track.duration_s for p in plan.audible) - min(
@@ -157,7 +179,14 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         voices=[p.id for p in plan.audible],
         loudness=mixed.loudness.as_dict(),
         ducked_windows=len(duck),
-        cost=stage_costs(mixed.run.cpu_s, mixed.run.max_rss_mb),
+        leveling=leveling_report(plan.leveled, levels),
+        health={pid: h.as_dict() for pid, h in health.items()},
+        cost=stage_costs(
+            mixed.run.cpu_s
+            + sum(level.cpu_s for level in levels.values())
+            + sum(h.cpu_s for h in health.values()),
+            mixed.run.max_rss_mb,
+        ),
     )
 
 
@@ -271,6 +300,15 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
         ctx.store.put_file(key, path, content_type=TRANSCRIPT_FILES[fmt][1] + "; charset=utf-8")
         transcript_keys[fmt] = key
     report = _report(ctx, plan, results, transcription, segments)
+    marks = None
+    if plan.host_chapters is not None:
+        marks = [(float(m["start_s"]), m.get("title")) for m in plan.host_chapters]
+    chapters = episode_chapters(
+        segments, master.files["mp3"]["duration_s"], ctx.settings.chapter_settings(), marks=marks
+    )
+    media = dict(master.files)
+    if chapters:
+        media["mp3"] = _chaptered_mp3(ctx, render_id, master.files["mp3"], chapters, space.title)
     if master.edits:
         report["edits"] = master.edits
     with session_scope(ctx.settings.database_url) as session:
@@ -280,12 +318,13 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
             space,
             Rendering(
                 render_id=render_id,
-                media=dict(master.files),
+                media=media,
                 transcripts=transcript_keys,
                 segments=segments,
                 voices=[(p.id, p.name, p.role) for p in plan.audible],
                 snapshot=plan.snapshot,
                 report=report,
+                chapters=chapters_to_data(chapters),
                 timeline_start_s=kept[0][0] if kept else mix.timeline_start_s,
                 kept=[list(span) for span in kept],
                 version=plan.edit_version,
@@ -298,6 +337,25 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     for clip_id in waiting:  # clips cut while the episode was being made again
         enqueue("render_clip_audio", clip_id)
     return PublishResult(render_id=render_id, segments=len(segments), deleted_objects=len(stale))
+
+
+def _chaptered_mp3(
+    ctx: StageContext, render_id: str, mastered: dict, chapters: list[Chapter], title: str
+) -> dict:
+    """A copy of the master's MP3 with the chapters in its ID3 tag, under this rendering's key;
+    the master's own stays, named as ``plain``, for when the chapters must go before the next
+    rendering (their words withdrawn)."""
+    path = ctx.store.get_file(mastered["key"], ctx.scratch / "episode-chapters.mp3")
+    write_id3_chapters(path, chapters, title=title)
+    key = media_key(ctx.space_id, render_id, "episode.mp3")
+    ctx.store.put_file(key, path, content_type=mastered["mime_type"])
+    return {
+        **mastered,
+        "key": key,
+        "size_bytes": path.stat().st_size,
+        "chapters": len(chapters),
+        "plain": {"key": mastered["key"], "size_bytes": mastered["size_bytes"]},
+    }
 
 
 def _report(
@@ -344,6 +402,7 @@ def _report(
                     }
                     if p.track
                     else None,
+                    health=mix.health.get(p.id),
                 )
                 for p in plan.space.participants
             ],
@@ -357,6 +416,7 @@ def _report(
             bleed_findings=results.bleed.findings if results.bleed else [],
             ducked=plan.space.duck_excluded,
             ducked_windows=mix.ducked_windows,
+            leveling=mix.leveling or None,
             timeline_start_s=mix.timeline_start_s,
             mix_loudness=mix.loudness,
             files=master.files,

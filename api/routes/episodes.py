@@ -3,18 +3,21 @@ requests) or by redirect to a short-lived signed URL, never from a public bucket
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from api import schemas
 from api.access import managed_episode, published_episode
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.limits import rate_limited
 from api.roles import Anyone, Host
 from api.streaming import WITHDRAWABLE, stream_object
 from api.views import episode_out
-from infra.urls import MEDIA_FILES
+from infra.urls import MEDIA_FILES, media_url
+from pipeline.chapters import CHAPTERS_MIME
+from services.chapters import chapters_pending, set_host_chapters
 from services.errors import NotFound
-from services.publishing import delete_objects, media_key_of, take_down_episode
+from services.publishing import chapters_json_of, delete_objects, media_key_of, take_down_episode
 
 router = APIRouter(tags=["episodes"])
 
@@ -34,10 +37,75 @@ def take_down(episode_id: str, session: SessionDep, store: StoreDep, principal: 
     delete_objects(store, keys)
 
 
+def _chapters_out(episode) -> schemas.ChaptersOut:
+    return schemas.ChaptersOut(
+        episode_id=episode.id,
+        chapters=episode.chapters,
+        host_chapters=episode.host_chapters,
+        pending=chapters_pending(episode),
+        chapters_url=media_url(episode, "chapters.json") if episode.chapters else None,
+    )
+
+
+@router.get("/episodes/{episode_id}/chapters", response_model=schemas.ChaptersOut)
+def read_host_chapters(
+    episode_id: str, session: SessionDep, principal: Host
+) -> schemas.ChaptersOut:
+    """The episode's chapters as published, and the host's own if they set them."""
+    return _chapters_out(managed_episode(session, principal, episode_id))
+
+
+@router.put(
+    "/episodes/{episode_id}/chapters",
+    status_code=202,
+    response_model=schemas.ChaptersOut,
+    dependencies=[Depends(rate_limited("chapters", "chapter_edit_rate", noun="chapter edits"))],
+)
+def edit_chapters(
+    episode_id: str, body: schemas.ChaptersIn, session: SessionDep, principal: Host
+) -> schemas.ChaptersOut:
+    """Set the episode's chapters (rename, move, merge, split, add or delete: send the list as
+    it should be); they are published when the episode has been rendered again. Refused (422)
+    naming the chapter and the problem: outside the episode, overlapping, empty title."""
+    episode = managed_episode(session, principal, episode_id)
+    set_host_chapters(session, episode, [(c.start_s, c.title) for c in body.chapters])
+    return _chapters_out(episode)
+
+
+@router.delete(
+    "/episodes/{episode_id}/chapters",
+    status_code=202,
+    response_model=schemas.ChaptersOut,
+    dependencies=[Depends(rate_limited("chapters", "chapter_edit_rate", noun="chapter edits"))],
+)
+def reset_chapters(episode_id: str, session: SessionDep, principal: Host) -> schemas.ChaptersOut:
+    """Drop the host's chapters: they are generated from the transcript again."""
+    episode = managed_episode(session, principal, episode_id)
+    set_host_chapters(session, episode, None)
+    return _chapters_out(episode)
+
+
 @router.get("/episodes/{episode_id}/report")
 def read_report(episode_id: str, session: SessionDep, principal: Host) -> dict:
     """What was measured: loudness of the delivered files, probes, exclusions, stage timings."""
     return managed_episode(session, principal, episode_id).report
+
+
+@router.get(
+    "/media/episodes/{episode_id}/{render_id}/chapters.json",
+    response_class=JSONResponse,
+    responses={200: {"content": {CHAPTERS_MIME: {}}}, 410: {"model": schemas.ErrorOut}},
+)
+def read_chapters(episode_id: str, render_id: str, session: SessionDep, _: Anyone) -> JSONResponse:
+    """The episode's chapters in the JSON chapters format 1.2.0, which web players may load
+    from any site (Access-Control-Allow-Origin: *)."""
+    episode = published_episode(session, episode_id)
+    doc = chapters_json_of(session, episode, render_id)
+    return JSONResponse(
+        doc,
+        media_type=CHAPTERS_MIME,
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": WITHDRAWABLE},
+    )
 
 
 @router.get(

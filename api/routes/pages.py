@@ -13,7 +13,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
-from api.access import may_manage_show, public_show, published_episode, space_for
+from api.access import (
+    managed_episode,
+    may_manage_show,
+    public_show,
+    published_episode,
+    space_for,
+)
 from api.auth import (
     SESSION_COOKIE,
     principal_for,
@@ -22,9 +28,11 @@ from api.auth import (
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.limits import refuse_after_failures
-from api.roles import Anyone, Cutter, Host, Moderator
+from api.roles import Admin, Anyone, Cutter, Host, Moderator
 from api.routes import moderation
 from api.routes.clips import list_clips
+from api.routes.complaints import parties_of
+from api.routes.erasures import erasure_out
 from api.views import (
     chapter_list,
     episode_out,
@@ -38,10 +46,12 @@ from api.views import (
     transcript_turns,
 )
 from api.web import publish_action, render, safe_next
-from infra.models import Show, Space, TranscriptSegment
+from infra.models import Participant, Show, Space, TranscriptSegment
 from infra.urls import cover_url, feed_url
+from services import editing, erasure
+from services import statements as services_statements
 from services.errors import Forbidden
-from services.publishing import published_episodes
+from services.publishing import episode_timeline, published_episodes
 
 # What a listener may report, in the words the report form shows.
 REPORT_CATEGORIES = (
@@ -66,13 +76,33 @@ def home(request: Request, session: SessionDep, principal: Anyone) -> HTMLRespon
 
 
 @router.get("/consent", response_class=HTMLResponse)
-def consent_page(request: Request, session: SessionDep, principal: Anyone) -> HTMLResponse:
+def consent_page(
+    request: Request, session: SessionDep, store: StoreDep, principal: Anyone
+) -> HTMLResponse:
     """A participant's own page: an invite link opens it (the link's secret is claimed by the
     page's script), then their answers, their data and their keys."""
     from api.routes.me import participation_of
 
     participation = participation_of(session, principal) if principal.participant_id else None
-    return render(request, "consent.html", session, principal, participation=participation)
+    statements, erasures = [], []
+    if participation is not None:
+        participant = session.get(Participant, principal.participant_id)
+        statements = services_statements.statements_for(
+            session, parties_of(principal), participant.space_id
+        )
+        erasures = [
+            erasure_out(session, store, found, with_keys=False)
+            for found in erasure.requests_of(session, participant)
+        ]
+    return render(
+        request,
+        "consent.html",
+        session,
+        principal,
+        participation=participation,
+        statements=statements,
+        erasures=erasures,
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -247,6 +277,57 @@ def space_page(
         space=space,
         show=session.get(Show, space.show_id),
         publish=publish_action(space),
+        statements=services_statements.statements_of_space(session, space.id),
+    )
+
+
+@router.get("/admin/erasures", response_class=HTMLResponse)
+def erasures_page(
+    request: Request, session: SessionDep, store: StoreDep, principal: Admin
+) -> HTMLResponse:
+    """Erasure requests, the one due first first, with what is left of each voice."""
+    requests = [
+        erasure_out(session, store, found, with_keys=True)
+        for found in erasure.requests_by_due_date(session)
+    ]
+    return render(request, "erasures.html", session, principal, requests=requests)
+
+
+@router.get("/host/episodes/{episode_id}/edit", response_class=HTMLResponse)
+def edit_page(
+    episode_id: str, request: Request, session: SessionDep, principal: Host
+) -> HTMLResponse:
+    """The editor: the transcript as published now, each line with its room-time range (its
+    first and last word), to cut or mute; shorten silences; the version history, previews,
+    publishing and reverting, all through the versions API."""
+    episode = managed_episode(session, principal, episode_id)
+    space = session.get(Space, episode.space_id)
+    on_episode = episode_timeline(episode)
+    handles = {p.id: p.handle for p in space.participants}
+    lines = [
+        {
+            "start_s": row.start_s,
+            "speaker": row.speaker,
+            "handle": handles.get(row.participant_id, ""),
+            "text": row.text,
+            "room_start_s": on_episode.room_time(row.start_s),
+            "room_end_s": on_episode.room_time(row.end_s),
+        }
+        for row in _transcript(session, episode.id)
+    ]
+    return render(
+        request,
+        "edit.html",
+        session,
+        principal,
+        show=session.get(Show, episode.show_id),
+        episode=episode_out(episode) if episode.media else None,
+        episode_id=episode.id,
+        lines=lines,
+        versions=editing.versions(session, episode),
+        edit_version=episode.edit_version,
+        rendered_version=episode.rendered_version,
+        space_id=space.id,
     )
 
 

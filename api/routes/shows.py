@@ -1,4 +1,5 @@
-"""Shows: create and list (hosts), read, the RSS feed and the default cover art (public)."""
+"""Shows: create, list and change (hosts), read, the RSS feed and the default cover art
+(public)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import schemas
-from api.access import may_manage_show, public_show
+from api.access import may_manage_show, public_show, show_for
 from api.deps import SessionDep, StoreDep
 from api.roles import Anyone, Host
 from api.views import show_out
@@ -30,6 +31,7 @@ def create_show(body: schemas.ShowIn, session: SessionDep, principal: Host) -> s
         category=body.category,
         explicit=body.explicit,
         owner_email=body.owner_email,
+        level_speakers=body.level_speakers,
     )
     session.add(show)
     session.flush()
@@ -48,6 +50,18 @@ def read_show(show_id: str, session: SessionDep, principal: Anyone) -> schemas.S
     """Public show details; the owner's e-mail only to the show's host."""
     show = public_show(session, show_id)
     return show_out(show, private=may_manage_show(principal, show))
+
+
+@router.patch("/{show_id}", response_model=schemas.ShowOut)
+def update_show(
+    show_id: str, body: schemas.ShowPatch, session: SessionDep, principal: Host
+) -> schemas.ShowOut:
+    """The host's choices for the show's next renderings (episodes already made stay)."""
+    show = show_for(session, principal, show_id)
+    if body.level_speakers is not None:
+        show.level_speakers = body.level_speakers
+    session.flush()
+    return show_out(show, private=True)
 
 
 @router.get(

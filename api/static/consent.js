@@ -36,3 +36,19 @@ if (form) {
     }
   });
 }
+
+const erase = document.getElementById("erase");
+if (erase) {
+  erase.addEventListener("click", async () => {
+    const status = document.getElementById("erase-status");
+    if (!window.confirm("Erase your voice and words from this room? This cannot be undone.")) return;
+    erase.disabled = true;
+    try {
+      await api("POST", "/me/erasure");
+      window.location.reload();
+    } catch (error) {
+      status.textContent = `Not done: ${error.message}`;
+      erase.disabled = false;
+    }
+  });
+}

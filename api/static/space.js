@@ -43,4 +43,20 @@
     setTimeout(poll, 1000);
   }
   if (shown === "processing" || shown === "recording") setTimeout(poll, 1000);
+
+  // An appeal against a moderation decision goes to another moderator than the one who decided.
+  for (const form of document.querySelectorAll("form.appeal")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const complaint = form.closest(".statement").dataset.complaint;
+      const status = form.querySelector(".appeal-status");
+      try {
+        await api("POST", `/complaints/${complaint}/appeals`, { text: form.elements.text.value });
+        status.textContent = "Appeal sent: another moderator will review the decision.";
+        form.querySelector("button").disabled = true;
+      } catch (error) {
+        status.textContent = `Not sent: ${error.message}`;
+      }
+    });
+  }
 })();

@@ -394,6 +394,10 @@ def _published_space(session, store, show, title: str) -> tuple[str, str, str]:
         },
         transcripts={fmt: media[f"transcript.{fmt}"] for fmt in ("json", "vtt", "srt")},
         persons=[{"name": "Alice", "role": "host"}],
+        chapters=[
+            {"start_s": 0.0, "end_s": 60.0, "title": "Welcome", "generated": True},
+            {"start_s": 60.0, "end_s": 100.0, "title": "The market", "generated": True},
+        ],
         consent_snapshot={"audible": [alice.id], "transcribed": [alice.id]},
         report={"space": {"id": space.id}},
     )

@@ -58,13 +58,13 @@ def _run_cli(manifest: Path, out: Path, edits: list[dict]) -> dict:
 
 @pytest.fixture(scope="module")
 def edited(room, tmp_path_factory) -> tuple[Path, dict, dict]:
-    """Cut Chioma's first line whole, cut 0.8 s out of the middle of Alice's last line, mute Dan
+    """Cut Chioma's first line whole, cut 0.6 s out of the middle of her second line, mute Dan
     over his first line and the first second and a half of Alice's line after it."""
     folder, truth = room
     lines = truth["utterances"]
-    chioma, dan, alice_after, alice_last = lines[1], lines[2], lines[3], lines[6]
+    chioma, dan, alice_after, chioma_again = lines[1], lines[2], lines[3], lines[4]
     cut = (chioma["start_s"] - 0.3, chioma["end_s"] + 0.3)
-    inner = (alice_last["start_s"] + 0.9, alice_last["start_s"] + 1.7)
+    inner = (chioma_again["start_s"] + 1.0, chioma_again["start_s"] + 1.6)
     mute = (dan["start_s"] - 0.2, alice_after["start_s"] + 1.5)
     operations = [
         {"op": "cut", "start_s": cut[0], "end_s": cut[1]},
@@ -110,7 +110,7 @@ def test_cut_words_are_gone_from_every_transcript_and_later_lines_move_earlier_e
     later_after = [w for w in _lines(after_dir) if w[2] > a - shift and w[2] < inner0 - (b - a)]
     # the same lines, the last one (which holds the second cut) aside
     assert [w[:2] for w in later_after[:-1]] == [w[:2] for w in later_before[:-1]]
-    assert len(later_after) == len(later_before) >= 4
+    assert len(later_after) == len(later_before) >= 3
     for old, new in zip(later_before, later_after, strict=True):
         assert new[2] == pytest.approx(old[2] - (b - a), abs=0.02), old
 
@@ -157,9 +157,18 @@ def test_a_muted_speaker_is_inaudible_over_the_range_while_the_others_stay(
     assert level_after == pytest.approx(level_before, abs=1.0)
 
 
+def _high_band_db(samples: np.ndarray, rate: int, at_s: float) -> float:
+    """Energy above 11.5 kHz in the 10 ms at ``at_s``: espeak-ng speaks at 22.05 kHz, so its
+    speech has none there and a click (broadband) stands out."""
+    frame = samples[int(at_s * rate) : int(at_s * rate) + rate // 100]
+    spectrum = np.abs(np.fft.rfft(frame * np.hanning(len(frame)))) ** 2
+    freqs = np.fft.rfftfreq(len(frame), 1 / rate)
+    return 10 * np.log10(spectrum[(freqs > 11_500) & (freqs < 15_000)].sum() + 1e-20)
+
+
 def test_no_click_at_a_cut_inside_speech(edited) -> None:
     """The largest sample-to-sample jump at the seam is no larger than the largest in the
-    second of speech around it."""
+    second of speech around it, and the seam adds no broadband energy (a click's mark)."""
     after_dir, after_report, ranges = edited
     plan = _plan(after_report)
     rate = 48_000
@@ -174,6 +183,12 @@ def test_no_click_at_a_cut_inside_speech(edited) -> None:
     )  # fmt: skip
     assert rms_db(around) > -40.0  # it is speech around the seam
     assert at_seam <= around.max()
+    # The MP3 encoder's delay puts the seam a little later in the file: look 0-40 ms after.
+    seam_band = max(_high_band_db(samples, rate, seam + d / 1000) for d in range(-10, 40, 5))
+    speech_band = max(
+        _high_band_db(samples, rate, seam + d / 100) for d in [*range(-50, -2), *range(5, 50)]
+    )
+    assert seam_band <= speech_band + 3.0, (seam_band, speech_band)
 
 
 def test_shortening_silences_saves_what_the_plan_says(room, unedited, tmp_path) -> None:

@@ -1,4 +1,5 @@
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import feedparser
@@ -119,3 +120,27 @@ def test_earlier_items_are_kept_newest_first() -> None:
     episodes = podcastparser.parse(SHOW.feed_url, io.BytesIO(again))["episodes"]
     assert [e["guid"] for e in episodes] == ["ep-2", "ep-1"]
     assert episodes[0]["enclosures"][0]["url"] == "https://cdn.example.org/2b.mp3"
+
+
+def test_chapters_are_linked_as_json_and_inline_for_podcast_apps() -> None:
+    chaptered = replace(
+        item("ep-1", 20, "https://cdn.example.org/1.mp3"),
+        chapters_url="https://cdn.example.org/1/chapters.json",
+        chapters=[(0.0, "Jupiter and telescope"), (3605.25, "Sourdough & oven")],
+    )
+    xml = build_feed(SHOW, [chaptered, item("ep-2", 21, "https://cdn.example.org/2.mp3")])
+    newest, older = feedparser.parse(xml).entries
+    assert feedparser.parse(xml).bozo == 0
+    assert newest.guid == "ep-2" and "podcast_chapters" not in newest
+    assert older.podcast_chapters == {
+        "url": "https://cdn.example.org/1/chapters.json",
+        "type": "application/json+chapters",
+    }
+    episodes = podcastparser.parse(SHOW.feed_url, io.BytesIO(xml))["episodes"]
+    assert [e.get("chapters") for e in episodes] == [
+        None,
+        [
+            {"start": 0, "title": "Jupiter and telescope"},
+            {"start": 3605, "title": "Sourdough & oven"},
+        ],
+    ]

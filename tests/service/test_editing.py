@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import podcastparser
@@ -72,6 +73,17 @@ def settle(client, space_id: str, episode_id: str) -> dict:
             return state
         assert time.monotonic() < deadline, listed
         time.sleep(0.5)
+
+
+def clip(client, episode_id: str, start_s: float, end_s: float) -> dict:
+    made = client.post(f"/episodes/{episode_id}/clips", json={"start_s": start_s, "end_s": end_s})
+    assert made.status_code == 202, made.text
+    deadline = time.monotonic() + 120
+    while (found := client.get(f"/clips/{made.json()['id']}").json())["status"] == "queued":
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)
+    assert found["status"] == "ready", found
+    return found
 
 
 def test_edit_list_errors_name_the_operation_and_only_the_host_reaches_versions(
@@ -141,6 +153,16 @@ def test_cut_and_mute_published_then_reverted(redis_stack, room, tmp_path) -> No
         assert preview["cuts"][0]["at_s"] == pytest.approx(a - shift, abs=0.002)
         assert feed_item(host, show_id)["enclosures"] == before_item["enclosures"]  # not yet
 
+        # Two clips: one over the words the cut takes, one over Alice after it.
+        alice_after = truth[3]
+        gone_clip = clip(host, episode_id, chioma["start_s"] - shift, chioma["end_s"] - shift)
+        kept_clip = clip(
+            host, episode_id, alice_after["start_s"] - shift, alice_after["end_s"] - shift
+        )
+
+        gone_clip_keys = store.list_keys(f"clips/{space_id}/{gone_clip['id']}/")
+        assert gone_clip_keys
+
         started = time.monotonic()
         edited = publish(host, space_id, episode_id, 1)
         edit_to_republished_s = time.monotonic() - started
@@ -148,7 +170,17 @@ def test_cut_and_mute_published_then_reverted(redis_stack, room, tmp_path) -> No
         after_lines = lines(host, edited)
         after_audio = audio(host, edited, tmp_path / "after.mp3")
         report = host.get(f"/episodes/{episode_id}/report").json()
+        gone = host.get(f"/clips/{gone_clip['id']}")
+        kept = host.get(f"/clips/{kept_clip['id']}").json()
 
+    # A clip of words the edit took expires; one the edit kept is listed at its new moment.
+    assert gone.status_code == 410, gone.text
+    assert "expired: the host edited this moment out of the episode (version 1)" in gone.text
+    assert kept["status"] == "ready", kept
+    assert kept["start_s"] == pytest.approx(kept_clip["start_s"] - (b - a), abs=0.001)
+    assert kept["duration_s"] == pytest.approx(kept_clip["duration_s"], abs=0.001)
+    for key in gone_clip_keys:
+        assert not store.exists(key), key
     # The feed: same guid, a new enclosure of the right length, shorter by the cut.
     assert item["guid"] == before_item["guid"]
     (enclosure,) = item["enclosures"]
@@ -212,3 +244,91 @@ def test_cut_and_mute_published_then_reverted(redis_stack, room, tmp_path) -> No
     assert [v["number"] for v in listed["versions"]] == [0, 1, 2]
     assert listed["edit_version"] == listed["rendered_version"] == 2
     print(f"\nediting measurements: edit_to_republished_s={edit_to_republished_s:.1f}")
+
+
+def test_a_withdrawal_after_an_edit_republishes_the_edit_without_that_voice(
+    redis_stack, room
+) -> None:
+    """Runs last in this module: Chioma withdraws after the host published a cut."""
+    state, truth, space_id = room["state"], room["truth"], room["space_id"]
+    episode_id = state["episode"]["id"]
+    alice_last = truth[6]
+    a, b = alice_last["start_s"] + 0.3, alice_last["start_s"] + 1.3
+    with redis_stack.client() as host:
+        made = host.post(
+            f"/episodes/{episode_id}/versions",
+            json={
+                "operations": [
+                    {"op": "cut", "start_s": a, "end_s": b},
+                    {"op": "mute", "speaker_id": "chioma", "start_s": 1.0, "end_s": 2.0},
+                ]
+            },
+        ).json()
+        edited = publish(host, space_id, episode_id, made["number"])
+        chioma_key = redis_stack.invite(space_id, "chioma")
+    with redis_stack.client(key=chioma_key) as chioma:
+        chioma.post("/me/consent", json={"answers": {"publish": False}}).raise_for_status()
+    with redis_stack.client() as host:
+        after = wait_until_done(host, space_id, timeout_s=300, until=("published", "failed"))
+        assert after["status"] == "published", after
+        report = host.get(f"/episodes/{episode_id}/report").json()
+        spoken = {line["speaker"] for line in lines(host, after)}
+        listed = host.get(f"/episodes/{episode_id}/versions").json()
+    assert spoken == {"Alice", "Dan"}
+    assert report["edits"]["version"] == made["number"]
+    # The cut is still out; her mute went with her voice (nothing left to mute).
+    assert report["edits"]["mutes"] == []
+    assert after["episode"]["duration_s"] == pytest.approx(
+        edited["episode"]["duration_s"], abs=0.05
+    )
+    assert state["episode"]["duration_s"] - after["episode"]["duration_s"] == pytest.approx(
+        b - a, abs=0.05
+    )
+    assert listed["edit_version"] == listed["rendered_version"] == made["number"]
+
+
+def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(
+    redis_stack, room
+) -> None:
+    """Runs after the withdrawal: the sweep at an injected "day 45" deletes the vault but keeps
+    the stems of the voices still published (Alice's, Dan's), never Chioma's; an edit then
+    renders instead of taking the episode down."""
+    from datetime import timedelta
+
+    from infra.settings import Settings
+    from services.retention import sweep
+
+    state, truth, space_id = room["state"], room["truth"], room["space_id"]
+    episode_id = state["episode"]["id"]
+    store = redis_stack.store()
+    database_url = redis_stack.env["SPACECAST_DATABASE_URL"]
+    policy = Settings(database_url=database_url).retention_policy()
+    with redis_stack.client() as host:
+        before = host.get(f"/spaces/{space_id}").json()
+        duration_s = before["episode"]["duration_s"]
+    day_45 = datetime.now(UTC) + timedelta(days=45)
+    report = sweep(store, database_url, policy, day_45)
+    assert report.spaces_swept >= 1
+    raw = store.list_keys(f"raw/{space_id}/")
+    assert len([k for k in raw if "/review/" not in k]) == 2  # Alice's and Dan's stems
+    alice, dan = truth[0], truth[5]  # Dan: "The lighthouse ferry will bring visitors..."
+    a, b = alice["start_s"] + 0.5, alice["start_s"] + 1.5
+    with redis_stack.client() as host:
+        made = host.post(
+            f"/episodes/{episode_id}/versions",
+            json={
+                "operations": [
+                    {"op": "cut", "start_s": a, "end_s": b},
+                    # a mute changes the mix: it is made again, from the kept stems
+                    {"op": "mute", "speaker_id": "dan", "start_s": dan["start_s"],
+                     "end_s": dan["end_s"]},
+                ]
+            },
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        after = publish(host, space_id, episode_id, made.json()["number"])
+        edits = host.get(f"/episodes/{episode_id}/report").json()["edits"]
+        words = " ".join(line["body"] for line in lines(host, after)).lower()
+    assert after["episode"]["duration_s"] == pytest.approx(duration_s + 1.0 - (b - a), abs=0.05)
+    assert [m["op"] for m in edits["mutes"]] == ["mute"]
+    assert "lighthouse" not in words and "market" in words

@@ -91,6 +91,12 @@ def test_host_publishes_a_held_space_and_watches_it_processed(browser, site, art
     assert page.locator("#publish-reason").inner_text() == "This space is published."
     assert page.locator("#episode-link").is_visible()
     check_and_snap(page, artifacts, "host-space-published")
+    # Once mixed, the page says how each published track sounds as recorded.
+    page.reload()
+    sound = page.locator("#track-health tr", has_text="Chioma").inner_text()
+    assert "dBFS" in sound and ("nothing to fix" in sound or "noisy" in sound), sound
+    assert page.locator("#track-health tr", has_text="Dan").count() == 0  # not published
+    check_and_snap(page, artifacts, "host-space-sound")
     page.context.close()
 
 
