@@ -23,6 +23,7 @@ from pipeline.edits import (
     ShortenSilences,
     operations_from_data,
     operations_to_data,
+    remap_marks,
     resolve,
     validate,
 )
@@ -124,6 +125,11 @@ def publish_version(session: Session, episode: Episode, number: int) -> bool:
     if episode.edit_version == number == episode.rendered_version:
         session.commit()  # already the episode: nothing to render again
         return False
+    if episode.host_chapters and episode.edit_version != number:
+        # The host's chapters mark moments of the room: they move with the new version's cuts.
+        before = preview(session, episode, episode.edit_version).plan
+        after = preview(session, episode, number).plan
+        episode.host_chapters = remap_marks(episode.host_chapters, before, after)
     episode.edit_version = number
     return render_again(session, space)
 

@@ -313,7 +313,15 @@ def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(
     assert len([k for k in raw if "/review/" not in k]) == 2  # Alice's and Dan's stems
     alice, dan = truth[0], truth[5]  # Dan: "The lighthouse ferry will bring visitors..."
     a, b = alice["start_s"] + 0.5, alice["start_s"] + 1.5
+    mark = truth[4]["start_s"]  # after the new cut, before the cut of the version published now
     with redis_stack.client() as host:
+        marked = host.put(
+            f"/episodes/{episode_id}/chapters",
+            json={"chapters": [{"start_s": 0.0, "title": "Hello"}, {"start_s": mark,
+                                                                    "title": "Ladders"}]},
+        )  # fmt: skip
+        assert marked.status_code == 202, marked.text
+        settle(host, space_id, episode_id)
         made = host.post(
             f"/episodes/{episode_id}/versions",
             json={
@@ -328,7 +336,14 @@ def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(
         assert made.status_code == 201, made.text
         after = publish(host, space_id, episode_id, made.json()["number"])
         edits = host.get(f"/episodes/{episode_id}/report").json()["edits"]
+        chapters = host.get(f"/episodes/{episode_id}/chapters").json()
         words = " ".join(line["body"] for line in lines(host, after)).lower()
     assert after["episode"]["duration_s"] == pytest.approx(duration_s + 1.0 - (b - a), abs=0.05)
     assert [m["op"] for m in edits["mutes"]] == ["mute"]
     assert "lighthouse" not in words and "market" in words
+    # The host's chapter moved with the room: earlier by the new cut.
+    assert [c["title"] for c in chapters["host_chapters"]] == ["Hello", "Ladders"]
+    assert chapters["host_chapters"][1]["start_s"] == pytest.approx(mark - (b - a), abs=0.002)
+    assert [c["start_s"] for c in chapters["chapters"]] == [
+        c["start_s"] for c in chapters["host_chapters"]
+    ]
