@@ -322,6 +322,18 @@ def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(
         )  # fmt: skip
         assert marked.status_code == 202, marked.text
         settle(host, space_id, episode_id)
+        before = host.get(f"/episodes/{episode_id}/versions").json()
+    # A listener reports the second of Alice that the next version cuts.
+    with redis_stack.client(key=None) as anyone:
+        lee = anyone.post("/listeners", json={"name": "Lee"}).json()["key"]["token"]
+    with redis_stack.client(key=lee) as listener:
+        complaint = listener.post(
+            "/complaints",
+            json={"target": "range", "episode_id": episode_id, "category": "harassment",
+                  "start_s": a + 0.1, "end_s": b - 0.1},  # room = episode time before the cut
+        )  # fmt: skip
+        assert complaint.status_code == 201, complaint.text
+    with redis_stack.client() as host:
         made = host.post(
             f"/episodes/{episode_id}/versions",
             json={
@@ -344,6 +356,17 @@ def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(
     # The host's chapter moved with the room: earlier by the new cut.
     assert [c["title"] for c in chapters["host_chapters"]] == ["Hello", "Ladders"]
     assert chapters["host_chapters"][1]["start_s"] == pytest.approx(mark - (b - a), abs=0.002)
+    # The moderator sees which published versions held the reported moment; not this one.
+    with redis_stack.client(key=redis_stack.create_user("Mo", "moderator")) as mo:
+        review = mo.get(f"/moderation/complaints/{complaint.json()['id']}").json()
+    published_before = [v["number"] for v in before["versions"] if v["number"] == 0
+                        or v["published_at"]]  # fmt: skip
+    assert review["episode_moment"] == {
+        "episode_id": episode_id,
+        "version": made.json()["number"],
+        "at_s": None,
+        "held_by_versions": published_before,
+    }
     assert [c["start_s"] for c in chapters["chapters"]] == [
         c["start_s"] for c in chapters["host_chapters"]
     ]
