@@ -769,6 +769,12 @@ class ReviewOut(BaseModel):
     transcript: list[ReviewLineOut]
     retention: RetentionOut
     audit: list[dict]
+    episode_moment: dict | None = Field(
+        default=None,
+        description="the reported moment in the published episode: {episode_id, version "
+        "(published now), at_s (null: edited out of it), held_by_versions (every published "
+        "version that held it whole)}",
+    )
 
 
 class ModerationDecisionIn(InputModel):
