@@ -12,6 +12,12 @@ from infra.storage import ObjectStore, RangeNotSatisfiable
 # Media a consent change or a takedown can withdraw: never kept by shared caches (a CDN would
 # go on serving a withdrawn voice), and revalidated by the listener's own.
 WITHDRAWABLE = "private, no-store"
+# Text a withdrawal can take away (chapters): the listener's own cache may keep it, and asks
+# again before each use (a conditional GET, answered 304 or 410); shared caches never keep it.
+REVALIDATED = "private, no-cache"
+# The feed: any cache may keep it, and asks again before each use, so a change (a withdrawal
+# among them) reaches every app at once while unchanged polls cost a 304.
+FEED_CACHE_CONTROL = "public, no-cache"
 # ASCII digits only: str.isdigit() also accepts superscripts (a Latin-1 header byte 0xB2 is
 # "²"), Arabic-Indic and fullwidth digits, which int() then refuses or reads differently.
 _RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)-([0-9]*)[ \t]*")

@@ -123,8 +123,9 @@ class Show(Base):
     category: Mapped[str] = mapped_column(String(200), default="Society & Culture")
     explicit: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_email: Mapped[str | None] = mapped_column(String(320))
-    # Bring every published voice to one loudness before the mix (false: the sound as recorded).
-    level_speakers: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Repair hum and noise and bring every published voice to one loudness before the mix
+    # (false: the sound as recorded).
+    process_speakers: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     spaces: Mapped[list[Space]] = relationship(back_populates="show")
@@ -301,6 +302,8 @@ class Episode(Base):
     # The host's own chapters ([{"start_s", "title"}], a title None to have it generated), which
     # every rendering keeps; None: chapters are generated.
     host_chapters: Mapped[list | None] = mapped_column(JSON)
+    # Generated show notes: {"speakers": [[name, speech_s]], "quotes": [[speaker, start_s, text]]}
+    notes: Mapped[dict] = mapped_column(JSON, default=dict)
     # Whose voice and words this rendering holds ({"audible": [...], "transcribed": [...]}).
     consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)
@@ -332,6 +335,17 @@ class EpisodeVersion(Base):
     created_by: Mapped[str] = mapped_column(String(100))  # user:ID
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]  # when the host last published it
+
+
+class ServedVersion(Base):
+    """The version of a document built at request time (a feed, chapters) last served, by its
+    ETag, and since when: its Last-Modified."""
+
+    __tablename__ = "served_versions"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "feed:SHOW", ...
+    etag: Mapped[str] = mapped_column(String(80))
+    since: Mapped[datetime]
 
 
 class ConsentEntry(Base):

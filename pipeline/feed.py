@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -104,6 +104,18 @@ class TranscriptLink:
 
 
 @dataclass(frozen=True)
+class AlternateEnclosure:
+    """One delivered file of the episode (podcast:alternateEnclosure)."""
+
+    url: str
+    mime_type: str
+    length_bytes: int
+    bitrate_bps: float  # average, from the file's size and duration
+    title: str
+    default: bool = False
+
+
+@dataclass(frozen=True)
 class Soundbite:
     start_s: float
     duration_s: float
@@ -126,6 +138,8 @@ class FeedItem:
     soundbites: Sequence[Soundbite] = field(default=())
     chapters_url: str | None = None  # the item's JSON chapters (podcast:chapters)
     chapters: Sequence[tuple[float, str]] = field(default=())  # (start, title), inline (psc)
+    alternates: Sequence[AlternateEnclosure] = field(default=())
+    generated_note: str | None = None  # how generated text in the item was made (podcast:txt)
 
 
 def podcast_guid(feed_url: str) -> str:
@@ -185,6 +199,20 @@ class _ItemExtension(BaseEntryExtension):
                 language=transcript.language,
                 rel=transcript.rel,
             )
+        if self.item.generated_note:
+            _sub(entry, PODCAST_NS, "txt", self.item.generated_note, purpose="generated")
+        for alternate in self.item.alternates:
+            element = _sub(
+                entry,
+                PODCAST_NS,
+                "alternateEnclosure",
+                type=alternate.mime_type,
+                length=str(alternate.length_bytes),
+                bitrate=f"{alternate.bitrate_bps:.0f}",
+                title=alternate.title,
+                default="true" if alternate.default else None,
+            )
+            _sub(element, PODCAST_NS, "source", uri=alternate.url)
         if self.item.chapters_url:
             _sub(entry, PODCAST_NS, "chapters", url=self.item.chapters_url, type=CHAPTERS_MIME)
         if self.item.chapters:
@@ -212,6 +240,9 @@ class _ItemExtension(BaseEntryExtension):
                 duration=f"{bite.duration_s:.3f}",
             )
         return entry
+
+
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _npt(seconds: float) -> str:
@@ -255,6 +286,9 @@ def build_feed(show: Show, items: Sequence[FeedItem]) -> bytes:
     fg.podcast.itunes_summary(description)
     if show.owner_email:
         fg.podcast.itunes_owner(name=author, email=show.owner_email)
+    # The same items make the same document (feedgen would stamp the time of building), so its
+    # hash is a validator for conditional GETs: built when its newest item was published.
+    fg.lastBuildDate(max((i.published_at for i in items), default=_NEVER))
     # feedgen emits entries in the reverse order they are added; add oldest first.
     for item in sorted(items, key=lambda i: i.published_at):
         entry = fg.add_entry()

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from infra.models import Clip, Episode, Show
 from infra.storage import ObjectStore, show_key
 from infra.urls import base_url, cover_url, feed_url, media_url
-from pipeline.chapters import chapters_description, chapters_from_data
+from pipeline.chapters import chapters_from_data
 from pipeline.cover import render_cover
 from pipeline.episode import persons, transcript_links
-from pipeline.feed import FeedItem, Soundbite, build_feed
+from pipeline.feed import AlternateEnclosure, FeedItem, Soundbite, build_feed
 from pipeline.feed import Show as FeedShow
+from pipeline.notes import NOTES_METHOD, Quote, show_notes
 from services.publishing import (
     chapters_servable,
     clip_servable,
@@ -43,6 +44,28 @@ def soundbites(session: Session, episode: Episode) -> list[Soundbite]:
     return bites
 
 
+_FORMAT_TITLES = {"mp3": "MP3", "opus": "Opus"}
+
+
+def alternate_enclosures(episode: Episode) -> list[AlternateEnclosure]:
+    """Every delivered file of the episode, the MP3 (the enclosure) first and default."""
+    alternates = []
+    for name in sorted(episode.media, key=lambda n: (n != "mp3", n)):
+        entry = episode.media[name]
+        duration = entry.get("duration_s") or episode.duration_s
+        alternates.append(
+            AlternateEnclosure(
+                url=media_url(episode, f"episode.{name}"),
+                mime_type=entry["mime_type"],
+                length_bytes=entry["size_bytes"],
+                bitrate_bps=entry["size_bytes"] * 8 / duration if duration else 0.0,
+                title=_FORMAT_TITLES.get(name, name),
+                default=name == "mp3",
+            )
+        )
+    return alternates
+
+
 def show_feed(session: Session, show: Show) -> bytes:
     items = []
     for episode, space in published_episodes(session, show.id):
@@ -50,9 +73,14 @@ def show_feed(session: Session, show: Show) -> bytes:
         chapters = (
             chapters_from_data(episode.chapters) if chapters_servable(session, episode) else []
         )
-        description = episode.description
-        if chapters:
-            description += "\n\n" + chapters_description(chapters)
+        notes = episode.notes or {}
+        quotes = [Quote(*q) for q in notes.get("quotes", [])]
+        generated = show_notes(
+            [tuple(s) for s in notes.get("speakers", [])],
+            chapters,
+            quotes if transcripts_servable(session, episode) else [],
+        )
+        description = episode.description + ("\n\n" + generated if generated else "")
         items.append(
             FeedItem(
                 guid=episode.guid,
@@ -74,6 +102,8 @@ def show_feed(session: Session, show: Show) -> bytes:
                 soundbites=soundbites(session, episode),
                 chapters_url=media_url(episode, "chapters.json") if chapters else None,
                 chapters=[(c.start_s, c.title) for c in chapters],
+                alternates=alternate_enclosures(episode),
+                generated_note=NOTES_METHOD if generated else None,
             )
         )
     feed_show = FeedShow(

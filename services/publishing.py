@@ -133,7 +133,7 @@ def retire_objects(session: Session, space_id: str, keys: Iterable[str]) -> None
 
 def _clear_episode(session: Session, episode: Episode) -> list[str]:
     keys = episode_keys(episode)
-    episode.media, episode.transcripts, episode.chapters = {}, {}, []
+    episode.media, episode.transcripts, episode.chapters, episode.notes = {}, {}, [], {}
     session.execute(delete(TranscriptSegment).where(TranscriptSegment.episode_id == episode.id))
     return keys
 
@@ -144,6 +144,7 @@ def _clear_transcripts(session: Session, episode: Episode) -> list[str]:
     transcripts they were made from."""
     keys = list(episode.transcripts.values())
     episode.transcripts, episode.chapters = {}, []
+    episode.notes = {**(episode.notes or {}), "quotes": []}  # the speakers' words
     mp3 = episode.media.get("mp3", {})
     if "plain" in mp3:
         keys.append(mp3["key"])
@@ -241,6 +242,7 @@ class Rendering:
     report: dict
     timeline_start_s: float
     chapters: list = field(default_factory=list)  # chapters_to_data; empty: none
+    notes: dict = field(default_factory=dict)  # generated show notes (pipeline.notes)
     kept: list = ()  # room-time spans the host's edits kept (empty: the room unedited)
     version: int = 0  # the episode version rendered
 
@@ -307,6 +309,7 @@ def publish_rendering(session: Session, space: Space, rendering: Rendering) -> l
     episode.media = rendering.media
     episode.transcripts = rendering.transcripts
     episode.chapters = rendering.chapters
+    episode.notes = rendering.notes
     episode.persons = [{"name": name, "role": role} for _, name, role in rendering.voices]
     episode.consent_snapshot = rendering.snapshot
     episode.report = rendering.report

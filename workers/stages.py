@@ -15,6 +15,7 @@ from infra.storage import media_key, sha256_file, work_key
 from pipeline.activity import SpeechActivity, detect_speech
 from pipeline.bleed import TrackRef, detect_bleed
 from pipeline.chapters import Chapter, chapters_to_data, episode_chapters, write_id3_chapters
+from pipeline.cleanup import CleanedTrack, clean_track
 from pipeline.edits import EditPlan, retime_segments
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
 from pipeline.errors import InvalidTrack
@@ -23,6 +24,7 @@ from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
 from pipeline.loudness import Loudness
 from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
+from pipeline.notes import pick_quotes
 from pipeline.report import ReportInputs, TrackLine, build_report
 from pipeline.states import Stage
 from pipeline.transcribe import speaker_language, transcribe_track
@@ -131,11 +133,26 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         )
         for p in plan.audible
     }
+    cleaned: dict[str, CleanedTrack] = {}
     levels: dict[str, SpeakerLevel] = {}
-    if plan.leveled:  # each voice measured on its own speech, then brought to one loudness
+    if plan.leveled:  # hum and noise repaired; each voice brought to one loudness
+        for n, p in enumerate(plan.audible):
+            cleaned[p.id] = clean_track(
+                _fetch_track(ctx, p),
+                health[p.id],
+                results.activity[p.id].activity().on_track(p.offset_s),
+                ctx.scratch / f"clean-{n}.flac",
+                timeout_s=ctx.settings.stage_timeout_s,
+                label=p.name,
+            )
+    heard = {  # what the mix hears of each voice: the repaired track, if it was repaired
+        p.id: cleaned[p.id].path if p.id in cleaned and cleaned[p.id].path else _fetch_track(ctx, p)
+        for p in plan.audible
+    }
+    if plan.leveled:
         for p in plan.audible:
             levels[p.id] = level_speaker(
-                _fetch_track(ctx, p),
+                heard[p.id],
                 results.activity[p.id].activity().on_track(p.offset_s),
                 timeout_s=ctx.settings.stage_timeout_s,
                 label=p.name,
@@ -143,7 +160,7 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
     edits = _edit_plan(ctx, plan, speech=False)
     inputs = [
         MixInput(
-            _fetch_track(ctx, p),
+            heard[p.id],
             p.offset_s,
             p.name,
             gain=levels[p.id].points if p.id in levels else (),
@@ -181,10 +198,12 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         ducked_windows=len(duck),
         leveling=leveling_report(plan.leveled, levels),
         health={pid: h.as_dict() for pid, h in health.items()},
+        cleanup={pid: c.as_dict(health[pid]) for pid, c in cleaned.items()},
         cost=stage_costs(
             mixed.run.cpu_s
             + sum(level.cpu_s for level in levels.values())
-            + sum(h.cpu_s for h in health.values()),
+            + sum(h.cpu_s for h in health.values())
+            + sum(c.cpu_s for c in cleaned.values()),
             mixed.run.max_rss_mb,
         ),
     )
@@ -325,6 +344,7 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
                 snapshot=plan.snapshot,
                 report=report,
                 chapters=chapters_to_data(chapters),
+                notes=_notes(plan, results, segments, chapters, master.files["mp3"]["duration_s"]),
                 timeline_start_s=kept[0][0] if kept else mix.timeline_start_s,
                 kept=[list(span) for span in kept],
                 version=plan.edit_version,
@@ -337,6 +357,19 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     for clip_id in waiting:  # clips cut while the episode was being made again
         enqueue("render_clip_audio", clip_id)
     return PublishResult(render_id=render_id, segments=len(segments), deleted_objects=len(stale))
+
+
+def _notes(plan: SpacePlan, results: SpaceResults, segments, chapters, duration_s: float) -> dict:
+    """The show notes' parts: published speakers' speaking time, quotes of transcribed ones."""
+    spans = chapters or [Chapter(0.0, duration_s, "")]
+    return {
+        "speakers": [
+            [p.name, round(results.activity[p.id].speech_s, 1)]
+            for p in plan.audible
+            if p.id in results.activity
+        ],
+        "quotes": [[q.speaker, q.start_s, q.text] for q in pick_quotes(segments, spans)],
+    }
 
 
 def _chaptered_mp3(
@@ -403,6 +436,7 @@ def _report(
                     if p.track
                     else None,
                     health=mix.health.get(p.id),
+                    cleanup=mix.cleanup.get(p.id),
                 )
                 for p in plan.space.participants
             ],

@@ -3,21 +3,25 @@ requests) or by redirect to a short-lived signed URL, never from a public bucket
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
 from api import schemas
 from api.access import managed_episode, published_episode
+from api.conditional import not_modified, strong_etag, validators
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.limits import rate_limited
 from api.roles import Anyone, Host
-from api.streaming import WITHDRAWABLE, stream_object
+from api.streaming import REVALIDATED, WITHDRAWABLE, stream_object
 from api.views import episode_out
 from infra.urls import MEDIA_FILES, media_url
 from pipeline.chapters import CHAPTERS_MIME
 from services.chapters import chapters_pending, set_host_chapters
 from services.errors import NotFound
 from services.publishing import chapters_json_of, delete_objects, media_key_of, take_down_episode
+from services.versions import last_modified
 
 router = APIRouter(tags=["episodes"])
 
@@ -93,18 +97,29 @@ def read_report(episode_id: str, session: SessionDep, principal: Host) -> dict:
 
 @router.get(
     "/media/episodes/{episode_id}/{render_id}/chapters.json",
-    response_class=JSONResponse,
-    responses={200: {"content": {CHAPTERS_MIME: {}}}, 410: {"model": schemas.ErrorOut}},
+    response_class=Response,
+    responses={
+        200: {"content": {CHAPTERS_MIME: {}}},
+        304: {"description": "not modified (If-None-Match or If-Modified-Since)"},
+        410: {"model": schemas.ErrorOut},
+    },
 )
-def read_chapters(episode_id: str, render_id: str, session: SessionDep, _: Anyone) -> JSONResponse:
+def read_chapters(
+    episode_id: str, render_id: str, request: Request, session: SessionDep, _: Anyone
+) -> Response:
     """The episode's chapters in the JSON chapters format 1.2.0, which web players may load
     from any site (Access-Control-Allow-Origin: *)."""
     episode = published_episode(session, episode_id)
-    doc = chapters_json_of(session, episode, render_id)
-    return JSONResponse(
-        doc,
-        media_type=CHAPTERS_MIME,
-        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": WITHDRAWABLE},
+    body = json.dumps(chapters_json_of(session, episode, render_id), ensure_ascii=False).encode()
+    etag = strong_etag(body)
+    modified = last_modified(session, f"chapters:{episode.id}", etag)
+    headers = {
+        **validators(etag, modified, REVALIDATED),
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": "ETag, Last-Modified",
+    }
+    return not_modified(request, etag, modified, headers) or Response(
+        body, media_type=CHAPTERS_MIME, headers=headers
     )
 
 
@@ -116,6 +131,7 @@ def read_chapters(episode_id: str, render_id: str, session: SessionDep, _: Anyon
             "content": {"audio/mpeg": {}, "audio/ogg": {}, "text/vtt": {}, "application/json": {}}
         },
         206: {"description": "partial content (range request)"},
+        304: {"description": "a transcript not modified (If-None-Match or If-Modified-Since)"},
         307: {"description": "redirect to a signed URL (SPACECAST_MEDIA_DELIVERY=redirect)"},
         416: {"model": schemas.ErrorOut},
     },
@@ -142,10 +158,39 @@ def read_media(
             status_code=307,
             headers={"Cache-Control": WITHDRAWABLE},
         )
+    if filename.startswith("transcript."):
+        return _transcript(request, store, key, filename)
     return stream_object(
         store,
         key,
         range_header=request.headers.get("range"),
         cache_control=WITHDRAWABLE,
         name=filename,
+    )
+
+
+def _transcript(request: Request, store, key: str, filename: str) -> Response:
+    """A transcript, for players on any site, answered 304 while the client holds it: its
+    object never changes under its URL (the rendering names it), so the bucket's ETag and
+    Last-Modified are its validators; a withdrawal answers 410 before they are read."""
+    head = store.head(key)
+    if head is None:
+        raise NotFound(f"{filename} not found")
+    etag, modified = head["ETag"], head["LastModified"]
+    headers = {
+        **validators(etag, modified, REVALIDATED),
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": "ETag, Last-Modified",
+    }
+    cached = not_modified(request, etag, modified, headers)
+    if cached is not None:
+        return cached
+    extra = {k: v for k, v in headers.items() if k != "Cache-Control"}
+    return stream_object(
+        store,
+        key,
+        range_header=request.headers.get("range"),
+        cache_control=REVALIDATED,
+        name=filename,
+        extra_headers=extra,
     )

@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api import schemas
 from api.access import may_manage_show, public_show, show_for
+from api.conditional import not_modified, strong_etag, validators
 from api.deps import SessionDep, StoreDep
 from api.roles import Anyone, Host
+from api.streaming import FEED_CACHE_CONTROL
 from api.views import show_out
 from infra.models import Show
 from services import feed
 from services.feed import show_cover, show_feed
+from services.versions import last_modified
 
 router = APIRouter(prefix="/shows", tags=["shows"])
 
@@ -31,7 +34,7 @@ def create_show(body: schemas.ShowIn, session: SessionDep, principal: Host) -> s
         category=body.category,
         explicit=body.explicit,
         owner_email=body.owner_email,
-        level_speakers=body.level_speakers,
+        process_speakers=body.process_speakers,
     )
     session.add(show)
     session.flush()
@@ -58,8 +61,8 @@ def update_show(
 ) -> schemas.ShowOut:
     """The host's choices for the show's next renderings (episodes already made stay)."""
     show = show_for(session, principal, show_id)
-    if body.level_speakers is not None:
-        show.level_speakers = body.level_speakers
+    if body.process_speakers is not None:
+        show.process_speakers = body.process_speakers
     session.flush()
     return show_out(show, private=True)
 
@@ -67,11 +70,22 @@ def update_show(
 @router.get(
     "/{show_id}/feed.xml",
     response_class=Response,
-    responses={200: {"content": {"application/rss+xml": {}}}},
+    responses={
+        200: {"content": {"application/rss+xml": {}}},
+        304: {"description": "not modified (If-None-Match or If-Modified-Since)"},
+    },
 )
-def read_feed(show_id: str, session: SessionDep, _: Anyone) -> Response:
+def read_feed(show_id: str, request: Request, session: SessionDep, _: Anyone) -> Response:
+    """The show's RSS feed, built from what may be published now. Conditional: apps that send
+    back its ETag (or Last-Modified) get 304 while it has not changed; every cache must ask
+    again before each use (``no-cache``), so a withdrawal reaches every app at once."""
     xml = show_feed(session, public_show(session, show_id))
-    return Response(xml, media_type="application/rss+xml; charset=utf-8")
+    etag = strong_etag(xml)
+    modified = last_modified(session, f"feed:{show_id}", etag)
+    headers = validators(etag, modified, FEED_CACHE_CONTROL)
+    return not_modified(request, etag, modified, headers) or Response(
+        xml, media_type="application/rss+xml; charset=utf-8", headers=headers
+    )
 
 
 @router.get(

@@ -1,4 +1,5 @@
 import io
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -8,6 +9,7 @@ from lxml import etree
 
 from pipeline.feed import (
     PODCAST_NS,
+    AlternateEnclosure,
     FeedItem,
     Person,
     Show,
@@ -144,3 +146,36 @@ def test_chapters_are_linked_as_json_and_inline_for_podcast_apps() -> None:
             {"start": 3605, "title": "Sourdough & oven"},
         ],
     ]
+
+
+def test_the_same_items_make_the_same_document() -> None:
+    items = [item("ep-1", 20, "https://cdn.example.org/1.mp3")]
+    first = build_feed(SHOW, items)
+    time.sleep(1.1)  # feedgen's own lastBuildDate would differ by now
+    assert build_feed(SHOW, items) == first
+    assert feedparser.parse(first).feed.updated_parsed[:3] == (2026, 11, 20)
+
+
+def test_each_delivered_file_is_an_alternate_enclosure() -> None:
+    both = replace(
+        item("ep-1", 20, "https://cdn.example.org/1.mp3"),
+        alternates=[
+            AlternateEnclosure("https://cdn.example.org/1.mp3", "audio/mpeg", 1_385_579,
+                               2975.6, "MP3", default=True),
+            AlternateEnclosure("https://cdn.example.org/1.opus", "audio/ogg", 900_000,
+                               1932.7, "Opus"),
+        ],
+    )  # fmt: skip
+    doc = etree.fromstring(build_feed(SHOW, [both]))
+    found = doc.findall(f".//{{{PODCAST_NS}}}alternateEnclosure")
+    assert [
+        (a.get("type"), a.get("length"), a.get("bitrate"), a.get("default")) for a in found
+    ] == [
+        ("audio/mpeg", "1385579", "2976", "true"),
+        ("audio/ogg", "900000", "1933", None),
+    ]
+    assert [a.find(f"{{{PODCAST_NS}}}source").get("uri") for a in found] == [
+        "https://cdn.example.org/1.mp3",
+        "https://cdn.example.org/1.opus",
+    ]
+    assert feedparser.parse(build_feed(SHOW, [both])).bozo == 0

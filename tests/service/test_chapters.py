@@ -16,11 +16,13 @@ import feedparser
 import httpx
 import podcastparser
 import pytest
+from lxml import etree
 from mutagen.id3 import ID3
 
 from bench.topics import topic_sentence
 from infra.samples import build_sample_space
 from pipeline.chapters import content_terms
+from pipeline.feed import PODCAST_NS
 from spacecast.demo import submit_sample, wait_until_done
 from tests.pipeline.test_chapters import VALIDATOR
 
@@ -138,6 +140,15 @@ def test_chapters_are_published_and_withdrawn_with_the_words_they_come_from(
         assert [c["title"] for c in item["chapters"]] == titles
         assert f"0:00 {titles[0]}" in item["description"]
 
+        # Generated show notes, marked as such: published speakers with their time, quotes.
+        assert "Speakers: Alice (" in item["description"] and "Chioma (" in item["description"]
+        assert "\u2014 Chioma (" in item["description"], item["description"]  # her quote
+        doc_xml = etree.fromstring(xml)
+        (txt,) = doc_xml.findall(f".//item/{{{PODCAST_NS}}}txt")
+        assert txt.get("purpose") == "generated" and "word for word" in txt.text
+        alternates = doc_xml.findall(f".//item/{{{PODCAST_NS}}}alternateEnclosure")
+        assert {a.get("type") for a in alternates} == {"audio/mpeg", "audio/ogg; codecs=opus"}
+
         # The MP3 carries them as ID3 chapters, read back by mutagen and ffprobe.
         mp3 = tmp_path / "episode.mp3"
         assert _id3_titles(anyone, episode["audio"]["mp3"], mp3) == titles
@@ -145,6 +156,8 @@ def test_chapters_are_published_and_withdrawn_with_the_words_they_come_from(
         assert [c["tags"]["title"] for c in probed] == titles
         assert [round(float(c["start_time"]), 2) for c in probed] == [round(s, 2) for s in starts]
         assert item["enclosures"][0]["file_size"] == mp3.stat().st_size
+        (mp3_alternate,) = [a for a in alternates if a.get("type") == "audio/mpeg"]
+        assert int(mp3_alternate.get("length")) == mp3.stat().st_size
 
         # Chioma withdraws her words (her voice stays): from that moment no chapter of hers.
         chioma_key = stack.invite(space_id, "chioma")
@@ -156,6 +169,7 @@ def test_chapters_are_published_and_withdrawn_with_the_words_they_come_from(
         for entry in feedparser.parse(xml).entries:
             assert "podcast_chapters" not in entry
             assert not set(content_terms(entry.get("description", ""))) & bee_terms
+            assert "\u2014 Chioma (" not in entry.get("description", "")
         mp3_url = feedparser.parse(xml).entries[0].enclosures[0].href
         assert _id3_titles(anyone, mp3_url, tmp_path / "between.mp3") == []
 
@@ -181,6 +195,9 @@ def test_chapters_are_published_and_withdrawn_with_the_words_they_come_from(
         assert _id3_titles(anyone, state["episode"]["audio"]["mp3"], mp3) == again
         words = host.get(state["episode"]["transcripts"]["json"]).json()["segments"]
         assert "Chioma" not in {s["speaker"] for s in words}
+        notes = podcastparser.parse(stack.base_url, io.BytesIO(_feed(host, show_id)))["episodes"]
+        assert "\u2014 Chioma (" not in notes[0]["description"]
+        assert "Chioma (" in notes[0]["description"]  # her voice is still published
 
         # The host sets their own: a title for the first, the second's made from the words
         # still consented to; published by rendering again (MP3, JSON, feed).
