@@ -364,7 +364,11 @@ def emergency_takedown(
     return complaint_out(session, filed)
 
 
-@router.get("/transparency", response_model=None)
+@router.get(
+    "/transparency",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
 def transparency(
     session: SessionDep,
     principal: Moderator,
