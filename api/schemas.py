@@ -9,6 +9,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, field
 
 from pipeline.errors import InvalidLanguage
 from pipeline.feed import ITUNES_CATEGORIES
+from pipeline.statements import CATEGORIES
 from pipeline.text import refused_class, text_problem
 from pipeline.transcribe import check_known_language
 
@@ -97,10 +98,10 @@ class ShowIn(InputModel):
     )
     explicit: StrictBool = False
     owner_email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
-    level_speakers: StrictBool = Field(
+    process_speakers: StrictBool = Field(
         default=True,
-        description="bring every published voice to one loudness before the mix "
-        "(false: the sound as recorded)",
+        description="repair hum and noise on every published track and bring every voice to one "
+        "loudness before the mix (false: the sound as recorded)",
     )
 
     @field_validator("category")
@@ -125,15 +126,15 @@ class ShowOut(BaseModel):
     category: str
     explicit: bool
     owner_email: str | None
-    level_speakers: bool
+    process_speakers: bool
     id: str
     feed_url: str
     created_at: datetime
 
 
 class ShowPatch(InputModel):
-    level_speakers: StrictBool | None = Field(
-        default=None, description="level voices between speakers in the next rendering"
+    process_speakers: StrictBool | None = Field(
+        default=None, description="process each speaker's track in the next rendering"
     )
 
 
@@ -260,6 +261,11 @@ class ParticipantOut(BaseModel):
         default=None,
         description="how their published track sounds as recorded, once mixed: speech level, "
         "noise floor, hum, clipping, gaps and the problems found",
+    )
+    cleanup: dict | None = Field(
+        default=None,
+        description="what repaired their track before the mix (hum notches, noise reduction) "
+        "with the noise floor and hum before and after",
     )
 
 
@@ -652,18 +658,7 @@ class SuggestionOut(BaseModel):
 
 # Moderation
 
-ComplaintCategory = Literal[
-    "harassment",
-    "hate",
-    "violence",
-    "sexual",
-    "self_harm",
-    "privacy",
-    "spam",
-    "copyright",
-    "misinformation",
-    "other",
-]
+ComplaintCategory = Literal[CATEGORIES]  # type: ignore[valid-type]
 
 
 class ComplaintIn(InputModel):
@@ -844,7 +839,7 @@ class EmergencyIn(InputModel):
 class ErasureAssetOut(BaseModel):
     kind: str = Field(
         description="raw_track, live_chunk, review_transcript, activity, transcript, mix, "
-        "master, episode_audio, episode_transcript, clip or search_lines"
+        "master, episode_audio, episode_transcript, clip, search_lines or chapters"
     )
     key: str | None = Field(default=None, description="the bucket object (administrators only)")
     state: str = Field(description="present, erased, or held by a complaint or appeal")

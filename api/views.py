@@ -41,7 +41,7 @@ def show_out(show: Show, *, private: bool) -> schemas.ShowOut:
         category=show.category,
         explicit=show.explicit,
         owner_email=show.owner_email if private else None,
-        level_speakers=show.level_speakers,
+        process_speakers=show.process_speakers,
         feed_url=feed_url(show.id),
         created_at=show.created_at,
     )
@@ -56,6 +56,7 @@ def participant_out(
     state: ConsentState | None = None,
     speech_s: float | None = None,
     health: dict | None = None,
+    cleanup: dict | None = None,
 ) -> schemas.ParticipantOut:
     track = p.track
     return schemas.ParticipantOut(
@@ -68,6 +69,7 @@ def participant_out(
         consent=consent_out(state or ConsentState()),
         speech_s=speech_s,
         health=health,
+        cleanup=cleanup,
         track=schemas.TrackOut(
             sha256=track.sha256,
             size_bytes=track.size_bytes,
@@ -150,6 +152,7 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
     results = done_results(session, space.id)
     speech = {pid: a.speech_s for pid, a in results.activity.items()}
     health = results.mix.health if results.mix else {}
+    cleanup = results.mix.cleanup if results.mix else {}
     total_speech = sum(speech.values()) or None
     decision = decide_publication(
         [Participation(p.id, p.name, has_track=p.track is not None) for p in space.participants],
@@ -198,7 +201,9 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
         missing_policy=space.missing_policy,
         duck_excluded=space.duck_excluded,
         participants=[
-            participant_out(p, states.get(p.id), speech.get(p.id), health.get(p.id))
+            participant_out(
+                p, states.get(p.id), speech.get(p.id), health.get(p.id), cleanup.get(p.id)
+            )
             for p in space.participants
         ],
         excluded=[

@@ -1,5 +1,6 @@
-"""CPU cost of the per-speaker steps per hour of audio: leveling's measuring pass, the mix with
-and without gain curves, and transcription with tiny.en (English) and base (other languages).
+"""CPU cost of the per-speaker steps per hour of audio: the track health report, the repair of a
+noisy, humming track, leveling's measuring pass, the mix with and without gain curves, and
+transcription with tiny.en (English) and base (other languages).
 
     .venv/bin/python -m bench.multitrack [--minutes 10]
 
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.activity import detect_speech
+from pipeline.cleanup import clean_track
+from pipeline.health import measure_health
 from pipeline.leveling import level_speaker
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.transcribe import WhisperSettings, transcribe_track
@@ -27,7 +30,9 @@ ENGLISH = "The library garden has tomatoes and sunflowers, and the market opens 
 FRENCH = "Le jardin de la bibliothèque a des tomates, et le marché ouvre à huit heures."
 
 
-def _speech(text: str, voice: str, folder: Path, minutes: float, gain_db: float) -> Path:
+def _speech(
+    text: str, voice: str, folder: Path, minutes: float, gain_db: float, noisy: bool = False
+) -> Path:
     wav = folder / f"{voice}.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
     raw = subprocess.run(
@@ -38,11 +43,17 @@ def _speech(text: str, voice: str, folder: Path, minutes: float, gain_db: float)
     pause = np.zeros(int(2.5 * RATE), dtype=np.float32)
     one = np.concatenate([turn, pause])
     repeats = int(minutes * 60 * RATE / len(one)) + 1
+    whole = np.tile(one, repeats)
+    if noisy:  # a room at -45 dBFS and 50 Hz hum at -40 dBFS
+        rng = np.random.default_rng(19)
+        t = np.arange(len(whole)) / RATE
+        whole = whole + rng.normal(0, 10 ** (-45 / 20), len(whole)).astype(np.float32)
+        whole = whole + (np.sin(2 * np.pi * 50 * t) * 10 ** (-40 / 20) * 2**0.5).astype(np.float32)
     path = folder / f"{voice}.flac"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(RATE), "-ac", "1", "-i", "-",
          "-c:a", "flac", str(path)],
-        input=np.tile(one, repeats).tobytes(), check=True,
+        input=whole.astype(np.float32).tobytes(), check=True,
     )  # fmt: skip
     return path
 
@@ -59,9 +70,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         loud = _speech(ENGLISH, "en-us", folder, args.minutes, 0.0)
-        quiet = _speech(FRENCH, "fr", folder, args.minutes, -15.0)
+        quiet = _speech(FRENCH, "fr", folder, args.minutes, -15.0, noisy=True)
         audio_s = args.minutes * 60
         activity = detect_speech(quiet, offset_s=0.0, timeout_s=3600, label="quiet")
+        health = measure_health(quiet, activity.segments, timeout_s=3600, label="quiet")
+        figures["health_cpu_s_per_audio_hour"] = _per_hour(health.cpu_s, audio_s)
+        cleaned = clean_track(
+            quiet, health, activity.segments, folder / "clean.flac", timeout_s=3600, label="q"
+        )
+        assert cleaned.cleanup.denoise and cleaned.cleanup.notches_hz
+        figures["repair_and_measure_again_cpu_s_per_audio_hour"] = _per_hour(cleaned.cpu_s, audio_s)
         level = level_speaker(quiet, activity.segments, timeout_s=3600, label="quiet")
         figures["leveling_measure_cpu_s_per_audio_hour"] = _per_hour(level.cpu_s, audio_s)
         plain = mix_tracks(

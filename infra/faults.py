@@ -1,4 +1,5 @@
-"""Which dependency a transient error comes from (object store, database, queue): those are
+"""Which dependency a transient error comes from (object store, database, queue, a full scratch
+disk): those are
 worth retrying and are told to people as such; anything else is a bug, logged in full and
 described without its internals."""
 
@@ -10,12 +11,14 @@ import errno
 def dependency_unavailable(exc: BaseException) -> str | None:
     """Which dependency a transient error comes from (object store, database, queue), if any:
     the client may retry those; anything else is a bug."""
+    from boto3.exceptions import RetriesExceededError, S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "scratch disk"
-    if isinstance(exc, BotoCoreError):
+    # boto3's transfers (upload_file, download_file) wrap what ran out of tries in their own.
+    if isinstance(exc, BotoCoreError | RetriesExceededError | S3UploadFailedError):
         return "object store"
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

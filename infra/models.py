@@ -123,8 +123,9 @@ class Show(Base):
     category: Mapped[str] = mapped_column(String(200), default="Society & Culture")
     explicit: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_email: Mapped[str | None] = mapped_column(String(320))
-    # Bring every published voice to one loudness before the mix (false: the sound as recorded).
-    level_speakers: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Repair hum and noise and bring every published voice to one loudness before the mix
+    # (false: the sound as recorded).
+    process_speakers: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     spaces: Mapped[list[Space]] = relationship(back_populates="show")

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     s3_create_bucket: bool = True
     s3_max_attempts: int = 8  # per request, with backoff, before an S3 error is raised
+    s3_read_timeout_s: float = 60.0  # the longest wait for any bytes of an S3 answer
 
     # Audio
     target_lufs: float = -16.0

@@ -104,7 +104,7 @@ class ObjectStore:
                 s3={"addressing_style": settings.s3_addressing_style},
                 retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
                 connect_timeout=5,
-                read_timeout=60,
+                read_timeout=settings.s3_read_timeout_s,
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             ),

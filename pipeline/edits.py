@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -26,6 +27,7 @@ CROSSFADE_S = 0.03  # at every cut: long enough to hide the seam, short enough t
 MIN_CUT_S = 0.1  # a shorter cut is a mistake (and would overlap its own crossfade)
 MIN_KEPT_S = 0.1  # a kept stretch shorter than this between two cuts is cut with them
 MAX_OPERATIONS = 500
+_SPEAKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # a room handle or participant id
 _RATE_HZ = 48_000  # the mix's rate (pipeline.mix.MIX_RATE_HZ)
 
 
@@ -109,8 +111,11 @@ def operations_from_data(data: object) -> list[Operation]:
         for name in _FIELDS[kind]:
             value = item.get(name)
             if name == "speaker_id":
-                if not isinstance(value, str) or not 0 < len(value) <= 64:
-                    raise InvalidEdit(f"{where} ({kind}): speaker_id must name a speaker")
+                if not isinstance(value, str) or not _SPEAKER_ID.fullmatch(value):
+                    raise InvalidEdit(
+                        f"{where} ({kind}): speaker_id must name a speaker (their handle: "
+                        "letters, digits, . _ : -, at most 64)"
+                    )
             elif value is None and kind == "trim":
                 pass
             elif isinstance(value, bool) or not isinstance(value, int | float):

@@ -51,6 +51,9 @@ class TrackHealth:
     clipped_s: float  # seconds of audio around clipped runs (one 100 ms frame per clipped frame)
     gaps: int
     gap_s: float
+    # The room's noise without the hum (20 Hz up, hum harmonics left out of the spectrum): what
+    # noise reduction has to deal with once the hum is notched.
+    broadband_floor_dbfs: float = SILENT_DBFS
     cpu_s: float = 0.0  # what measuring took: the decoder and this process
 
     @property
@@ -61,7 +64,7 @@ class TrackHealth:
 
     @property
     def noisy(self) -> bool:
-        return self.noise_floor_dbfs > NOISY_FLOOR_DBFS
+        return self.broadband_floor_dbfs > NOISY_FLOOR_DBFS
 
     def problems(self) -> list[str]:
         """What a host should know, in words."""
@@ -69,7 +72,8 @@ class TrackHealth:
         if self.speech_rms_dbfs is None:
             found.append("no speech found")
         if self.noisy:
-            found.append(f"noisy: the room between words is at {self.noise_floor_dbfs:.0f} dBFS")
+            room = f"{self.broadband_floor_dbfs:.0f} dBFS"
+            found.append(f"noisy: the room between words is at {room}")
         if self.hum_hz:
             found.append(
                 f"{self.hum_hz:.0f} Hz hum ({self.hum_prominence_db:.0f} dB over the room)"
@@ -88,6 +92,7 @@ class TrackHealth:
             "duration_s": round(self.duration_s, 3),
             "speech_rms_dbfs": db(self.speech_rms_dbfs),
             "noise_floor_dbfs": db(self.noise_floor_dbfs),
+            "broadband_floor_dbfs": db(self.broadband_floor_dbfs),
             "snr_db": None if self.snr_db is None else round(self.snr_db, 1),
             "peak_dbfs": db(self.peak_dbfs),
             "hum_hz": self.hum_hz,
@@ -116,6 +121,17 @@ def _inside_speech(spans: np.ndarray, start_s: float, end_s: float) -> bool:
     if not len(spans):
         return False
     return bool(np.any((spans[:, 0] <= start_s) & (spans[:, 1] >= end_s)))
+
+
+def without_hum(bins: int) -> np.ndarray:
+    """A mask of the 1 Hz bins from 20 Hz up, leaving out 3 Hz around every hum harmonic."""
+    mask = np.ones(bins, dtype=bool)
+    mask[:20] = False
+    for base in HUM_BASES_HZ:
+        for k in range(1, HUM_HARMONICS + 1):
+            f = round(base * k)
+            mask[max(0, f - 3) : f + 4] = False
+    return mask
 
 
 def hum_of(spectrum: np.ndarray) -> tuple[float | None, float, float]:
@@ -207,13 +223,15 @@ def measure_health(
                     fallback_n += 1
             consumed += len(chunk)
     # A track that ends in digital silence ends there; that is not a gap.
-    if not spectra and fallback_n:
-        spectrum, spectra = fallback, fallback_n
-    hum_hz, prominence, hum_level = hum_of(spectrum / max(spectra, 1) * 2)
     floor_from = noise_rms or all_rms
     noise_floor = (
         _db(float(np.percentile(floor_from, NOISE_PERCENTILE))) if floor_from else SILENT_DBFS
     )
+    if not spectra and fallback_n:
+        spectrum, spectra = fallback, fallback_n
+    power = spectrum / max(spectra, 1) * 2  # mean power per 1 Hz bin, full scale = 0 dB
+    hum_hz, prominence, hum_level = hum_of(power)
+    broadband = _db(float(power[without_hum(len(power))].sum())) if spectra else noise_floor
     return TrackHealth(
         duration_s=consumed / RATE_HZ,
         speech_rms_dbfs=_db(float(np.mean(speech_power))) if speech_power else None,
@@ -226,6 +244,7 @@ def measure_health(
         clipped_s=clipped_frames * FRAME / RATE_HZ,
         gaps=len(gaps),
         gap_s=sum(gaps) * FRAME / RATE_HZ,
+        broadband_floor_dbfs=broadband,
         cpu_s=time.process_time() - cpu_started + sum(decoder_cpu_s),
     )
 

@@ -75,10 +75,10 @@ class ShowInfo(BaseModel):
     category: str = "Society & Culture"
     explicit: bool = False
     email: str | None = None
-    level_speakers: bool = Field(
+    process_speakers: bool = Field(
         default=True,
-        description="bring every published voice to one loudness before the mix (false: the "
-        "sound as recorded)",
+        description="repair hum and noise on every published track and bring every voice to one "
+        "loudness before the mix (false: the sound as recorded)",
     )
 
 

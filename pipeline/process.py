@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pipeline.activity import SpeechActivity, detect_speech
 from pipeline.bleed import BleedFinding, TrackRef, detect_bleed
+from pipeline.cleanup import CleanedTrack, clean_track
 from pipeline.consent import (
     Participation,
     Publication,
@@ -168,6 +169,7 @@ def process_space(
         duck = duck_windows(bleed, activity) if options.duck_excluded else []
         levels: dict[str, SpeakerLevel] = {}
         health: dict[str, TrackHealth] = {}
+        cleaned: dict[str, CleanedTrack] = {}
 
         def _audio():
             with _Timer(stages, "health"):
@@ -179,11 +181,27 @@ def process_space(
                         label=by_id[pid].track,
                     )
                 stages["health"]["cpu_s"] = round(sum(h.cpu_s for h in health.values()), 3)
+            with _Timer(stages, "clean"):
+                if manifest.show.process_speakers:
+                    for n, pid in enumerate(consent.audible):
+                        cleaned[pid] = clean_track(
+                            track_paths[pid],
+                            health[pid],
+                            activity[pid].on_track(by_id[pid].offset),
+                            work / f"clean-{n}.flac",
+                            timeout_s=options.stage_timeout_s,
+                            label=by_id[pid].track,
+                        )
+                stages["clean"]["cpu_s"] = round(sum(c.cpu_s for c in cleaned.values()), 3)
+            heard = {  # what the mix hears of each voice: the repaired track, if it was repaired
+                pid: cleaned[pid].path if pid in cleaned and cleaned[pid].path else track_paths[pid]
+                for pid in consent.audible
+            }
             with _Timer(stages, "level"):
-                if manifest.show.level_speakers:
+                if manifest.show.process_speakers:
                     for pid in consent.audible:
                         levels[pid] = level_speaker(
-                            track_paths[pid],
+                            heard[pid],
                             activity[pid].on_track(by_id[pid].offset),
                             timeout_s=options.stage_timeout_s,
                             label=by_id[pid].track,
@@ -191,7 +209,7 @@ def process_space(
                 stages["level"]["cpu_s"] = round(sum(v.cpu_s for v in levels.values()), 3)
             mix_inputs = [
                 MixInput(
-                    track_paths[pid],
+                    heard[pid],
                     by_id[pid].offset,
                     by_id[pid].track,
                     gain=levels[pid].points if pid in levels else (),
@@ -288,6 +306,7 @@ def process_space(
                     speech_s=activity[p.id].speech_s if p.id in activity else None,
                     probe=probes[p.id].as_dict() if p.id in probes else None,
                     health=health[p.id].as_dict() if p.id in health else None,
+                    cleanup=cleaned[p.id].as_dict(health[p.id]) if p.id in cleaned else None,
                 )
                 for p in manifest.participants
             ],
@@ -298,7 +317,7 @@ def process_space(
             bleed_findings=[f.as_dict() for f in bleed],
             ducked=bool(duck),
             ducked_windows=len(duck),
-            leveling=leveling_report(manifest.show.level_speakers, levels),
+            leveling=leveling_report(manifest.show.process_speakers, levels),
             timeline_start_s=mixed.timeline_start_s,
             mix_loudness=mixed.loudness.as_dict(),
             files={name: f.as_dict() for name, f in mastered.files.items()},

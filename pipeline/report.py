@@ -27,6 +27,7 @@ class TrackLine:
     probe: dict | None
     track: str | None = None  # the file name, offline
     health: dict | None = None  # pipeline.health.TrackHealth.as_dict(), for published tracks
+    cleanup: dict | None = None  # pipeline.cleanup.CleanedTrack.as_dict(), when processed
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def build_report(inputs: ReportInputs) -> dict:
                 else None,
                 "probe": t.probe,
                 "health": t.health,
+                "cleanup": t.cleanup,
             }
             for t in inputs.tracks
         ],

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from infra.models import Episode, EpisodeVersion, Participant, Space, utcnow
+from infra.models import Episode, EpisodeVersion, Participant, Space, TranscriptSegment, utcnow
 from pipeline.edits import (
     EditPlan,
     Mute,
@@ -27,7 +27,7 @@ from pipeline.edits import (
     validate,
 )
 from services.errors import Conflict, Invalid, NotFound
-from services.publishing import render_again
+from services.publishing import episode_timeline, render_again
 from services.runs import done_results
 
 MAX_VERSIONS = 200  # per episode
@@ -185,6 +185,41 @@ def preview(session: Session, episode: Episode, number: int) -> Preview:
 def _speech(session: Session, space_id: str, voices: list[str]) -> list[tuple[float, float]]:
     activity = done_results(session, space_id).activity
     return [w for pid in voices if pid in activity for w in activity[pid].windows()]
+
+
+def transcript_lines(session: Session, episode: Episode) -> list[dict]:
+    """The published transcript's lines with the room-time range a cut of each takes: from its
+    first word to its last as Whisper timed them, tightened to its speaker's own speech
+    activity (Whisper often starts a stretch's first word up to its 400 ms padding early, and
+    a line's end can run into the pause), so cutting a line does not reach into whoever speaks
+    next."""
+    space = session.get(Space, episode.space_id)
+    on_episode = episode_timeline(episode)
+    handles = {p.id: p.handle for p in space.participants}
+    activity = done_results(session, space.id).activity
+    rows = session.scalars(
+        select(TranscriptSegment)
+        .where(TranscriptSegment.episode_id == episode.id)
+        .order_by(TranscriptSegment.start_s)
+    )
+    lines = []
+    for row in rows:
+        start, end = on_episode.room_time(row.start_s), on_episode.room_time(row.end_s)
+        windows = activity[row.participant_id].windows() if row.participant_id in activity else []
+        heard = [(a, b) for a, b in windows if a < end and start < b]
+        if heard:
+            start, end = max(start, heard[0][0]), min(end, heard[-1][1])
+        lines.append(
+            {
+                "start_s": row.start_s,
+                "speaker": row.speaker,
+                "handle": handles.get(row.participant_id, ""),
+                "text": row.text,
+                "room_start_s": start,
+                "room_end_s": max(end, start + 0.1),
+            }
+        )
+    return lines
 
 
 # What the stages render.

@@ -37,7 +37,7 @@ class Asset:
     """One thing made from the participant's voice or words, and whether it is still there."""
 
     kind: str  # raw_track, live_chunk, review_transcript, activity, transcript, mix, master,
-    # episode_audio, episode_transcript, clip, search_lines
+    # episode_audio, episode_transcript, clip; search_lines and chapters (in the database)
     key: str  # the bucket object ("" for search lines, which live in the database)
     state: str  # present, erased, held
     held_until: datetime | None = None
@@ -65,11 +65,11 @@ def _known_assets(session: Session, participant: Participant) -> list[dict]:
     if episode is not None:
         snapshot = episode.consent_snapshot or {}
         if participant.id in snapshot.get("audible", []):
-            found += [
-                {"kind": "episode_audio", "key": entry["key"]}
-                for entry in (episode.media or {}).values()
-                if entry.get("key")
-            ]
+            for entry in (episode.media or {}).values():
+                # The delivered file, and the master's own MP3 beside a chaptered copy.
+                for key in (entry.get("key"), (entry.get("plain") or {}).get("key")):
+                    if key:
+                        found.append({"kind": "episode_audio", "key": key})
         if participant.id in snapshot.get("transcribed", []):
             found += [
                 {"kind": "episode_transcript", "key": key}
@@ -122,6 +122,15 @@ def assets_of(session: Session, store: ObjectStore, request: ErasureRequest) -> 
         select(TranscriptSegment.id).where(TranscriptSegment.participant_id == participant.id)
     )
     assets.append(Asset("search_lines", "", "present" if lines else "erased"))
+    # Chapters live in the database, titled from the words of the episode's transcribed
+    # speakers: theirs are gone once the episode no longer holds those words.
+    episode = session.scalar(select(Episode).where(Episode.space_id == participant.space_id))
+    titled = bool(
+        episode
+        and episode.chapters
+        and participant.id in (episode.consent_snapshot or {}).get("transcribed", [])
+    )
+    assets.append(Asset("chapters", "", "present" if titled else "erased"))
     return assets
 
 

@@ -24,7 +24,7 @@ from services.ledger import current_states
 STAGE_VERSIONS = {
     "activity": 2,
     "bleed": 1,
-    "mix": 3,
+    "mix": 4,
     "master": 1,
     "transcribe": 3,
     "publish": 5,
@@ -67,7 +67,7 @@ class SpacePlan:
     @property
     def leveled(self) -> bool:
         """The show levels voices between speakers before the mix (the host's choice)."""
-        return bool(self.space.show.level_speakers)
+        return bool(self.space.show.process_speakers)
 
     @property
     def held(self) -> bool:
@@ -121,7 +121,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
     # mix stays on the room timeline). Edits of nobody (a mute of a withdrawn voice) change none.
     mutes = [op for op in edits if isinstance(op, Mute) and op.speaker_id in audible_ids]
     cuts = [op for op in edits if not isinstance(op, Mute)]
-    leveled = bool(space.show.level_speakers)
+    leveled = bool(space.show.process_speakers)
     mix_fp = fingerprint(
         "mix",
         sorted(track_of(p) for p in audible),

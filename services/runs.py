@@ -80,6 +80,7 @@ class MixResult(StageResult):
     ducked_windows: int = 0
     leveling: dict = field(default_factory=dict)  # pipeline.leveling.leveling_report
     health: dict = field(default_factory=dict)  # participant id -> TrackHealth.as_dict()
+    cleanup: dict = field(default_factory=dict)  # participant id -> what repaired their track
 
     def output_keys(self) -> set[str]:
         return {k for k in (self.key, self.profile_key) if k}

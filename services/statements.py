@@ -110,16 +110,15 @@ def _new_statement(
     facts: str,
     decided_by: str,
     affected: list[str],
-    complaint: Complaint | None = None,
+    complaint: Complaint,
     emergency: bool = False,
 ) -> Statement:
     ground, template = template_for(session, category)
-    decided_at = (complaint.decided_at or complaint.emergency_at) if complaint else None
-    decided_at = decided_at or utcnow()
+    decided_at = complaint.decided_at or complaint.emergency_at or utcnow()
     appeal_until = appeal_deadline(decided_at)
     statement = Statement(
-        complaint_id=complaint.id if complaint else None,
-        space_id=complaint.space_id if complaint else None,
+        complaint_id=complaint.id,
+        space_id=complaint.space_id,
         affected=affected,
         restriction=restriction,
         subject=subject,
@@ -128,7 +127,7 @@ def _new_statement(
         ground=ground,
         automated=False,  # no decision here is taken by automated means
         emergency=emergency,
-        evidence=_evidence(session, complaint.id) if complaint else [],
+        evidence=_evidence(session, complaint.id),
         decided_by=decided_by,
         decided_at=decided_at,
         appeal_until=appeal_until,
@@ -141,7 +140,7 @@ def _new_statement(
             ground=ground,
             automation="none: a person reviewed the case and decided",
             appeal_until=f"{appeal_until:%Y-%m-%d}",
-            complaint_id=complaint.id if complaint else "(none)",
+            complaint_id=complaint.id,
             category=category,
         ),
     )

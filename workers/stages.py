@@ -15,6 +15,7 @@ from infra.storage import media_key, sha256_file, work_key
 from pipeline.activity import SpeechActivity, detect_speech
 from pipeline.bleed import TrackRef, detect_bleed
 from pipeline.chapters import Chapter, chapters_to_data, episode_chapters, write_id3_chapters
+from pipeline.cleanup import CleanedTrack, clean_track
 from pipeline.edits import EditPlan, retime_segments
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
 from pipeline.errors import InvalidTrack
@@ -132,11 +133,26 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         )
         for p in plan.audible
     }
+    cleaned: dict[str, CleanedTrack] = {}
     levels: dict[str, SpeakerLevel] = {}
-    if plan.leveled:  # each voice measured on its own speech, then brought to one loudness
+    if plan.leveled:  # hum and noise repaired; each voice brought to one loudness
+        for n, p in enumerate(plan.audible):
+            cleaned[p.id] = clean_track(
+                _fetch_track(ctx, p),
+                health[p.id],
+                results.activity[p.id].activity().on_track(p.offset_s),
+                ctx.scratch / f"clean-{n}.flac",
+                timeout_s=ctx.settings.stage_timeout_s,
+                label=p.name,
+            )
+    heard = {  # what the mix hears of each voice: the repaired track, if it was repaired
+        p.id: cleaned[p.id].path if p.id in cleaned and cleaned[p.id].path else _fetch_track(ctx, p)
+        for p in plan.audible
+    }
+    if plan.leveled:
         for p in plan.audible:
             levels[p.id] = level_speaker(
-                _fetch_track(ctx, p),
+                heard[p.id],
                 results.activity[p.id].activity().on_track(p.offset_s),
                 timeout_s=ctx.settings.stage_timeout_s,
                 label=p.name,
@@ -144,7 +160,7 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
     edits = _edit_plan(ctx, plan, speech=False)
     inputs = [
         MixInput(
-            _fetch_track(ctx, p),
+            heard[p.id],
             p.offset_s,
             p.name,
             gain=levels[p.id].points if p.id in levels else (),
@@ -182,10 +198,12 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         ducked_windows=len(duck),
         leveling=leveling_report(plan.leveled, levels),
         health={pid: h.as_dict() for pid, h in health.items()},
+        cleanup={pid: c.as_dict(health[pid]) for pid, c in cleaned.items()},
         cost=stage_costs(
             mixed.run.cpu_s
             + sum(level.cpu_s for level in levels.values())
-            + sum(h.cpu_s for h in health.values()),
+            + sum(h.cpu_s for h in health.values())
+            + sum(c.cpu_s for c in cleaned.values()),
             mixed.run.max_rss_mb,
         ),
     )
@@ -418,6 +436,7 @@ def _report(
                     if p.track
                     else None,
                     health=mix.health.get(p.id),
+                    cleanup=mix.cleanup.get(p.id),
                 )
                 for p in plan.space.participants
             ],

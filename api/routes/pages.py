@@ -51,7 +51,7 @@ from infra.urls import cover_url, feed_url
 from services import editing, erasure
 from services import statements as services_statements
 from services.errors import Forbidden
-from services.publishing import episode_timeline, published_episodes
+from services.publishing import published_episodes
 
 # What a listener may report, in the words the report form shows.
 REPORT_CATEGORIES = (
@@ -301,20 +301,7 @@ def edit_page(
     first and last word), to cut or mute; shorten silences; the version history, previews,
     publishing and reverting, all through the versions API."""
     episode = managed_episode(session, principal, episode_id)
-    space = session.get(Space, episode.space_id)
-    on_episode = episode_timeline(episode)
-    handles = {p.id: p.handle for p in space.participants}
-    lines = [
-        {
-            "start_s": row.start_s,
-            "speaker": row.speaker,
-            "handle": handles.get(row.participant_id, ""),
-            "text": row.text,
-            "room_start_s": on_episode.room_time(row.start_s),
-            "room_end_s": on_episode.room_time(row.end_s),
-        }
-        for row in _transcript(session, episode.id)
-    ]
+    lines = editing.transcript_lines(session, episode)
     return render(
         request,
         "edit.html",
@@ -327,7 +314,7 @@ def edit_page(
         versions=editing.versions(session, episode),
         edit_version=episode.edit_version,
         rendered_version=episode.rendered_version,
-        space_id=space.id,
+        space_id=episode.space_id,
     )
 
 

@@ -34,7 +34,7 @@ def create_show(body: schemas.ShowIn, session: SessionDep, principal: Host) -> s
         category=body.category,
         explicit=body.explicit,
         owner_email=body.owner_email,
-        level_speakers=body.level_speakers,
+        process_speakers=body.process_speakers,
     )
     session.add(show)
     session.flush()
@@ -61,8 +61,8 @@ def update_show(
 ) -> schemas.ShowOut:
     """The host's choices for the show's next renderings (episodes already made stay)."""
     show = show_for(session, principal, show_id)
-    if body.level_speakers is not None:
-        show.level_speakers = body.level_speakers
+    if body.process_speakers is not None:
+        show.process_speakers = body.process_speakers
     session.flush()
     return show_out(show, private=True)
 

@@ -106,7 +106,7 @@ ROUTES = [
     Route("GET", "/shows", HOSTS, False, lambda w, a, t: ("/shows", {})),
     Route("GET", "/shows/{show_id}", EVERYONE, False, lambda w, a, t: (f"/shows/{w.shows[t]}", {})),
     Route("PATCH", "/shows/{show_id}", HOSTS, True,
-          lambda w, a, t: (f"/shows/{w.shows[t]}", {"json": {"level_speakers": True}})),
+          lambda w, a, t: (f"/shows/{w.shows[t]}", {"json": {"process_speakers": True}})),
     Route("GET", "/shows/{show_id}/feed.xml", EVERYONE, False,
           lambda w, a, t: (f"/shows/{w.shows[t]}/feed.xml", {})),
     Route("GET", "/shows/{show_id}/cover.png", EVERYONE, False,

@@ -56,6 +56,8 @@ def test_edit_list_round_trips_through_its_json_form() -> None:
         ([{"op": "cut", "start_s": -1, "end_s": 2}], "not a time in the room"),
         ([{"op": "cut", "start_s": float("nan"), "end_s": 2}], "not a time in the room"),
         ([{"op": "mute", "speaker_id": "", "start_s": 1, "end_s": 2}], "must name a speaker"),
+        ([{"op": "mute", "speaker_id": "<b>x</b>", "start_s": 1, "end_s": 2}], "must name a"),
+        ([{"op": "mute", "speaker_id": "a" * 65, "start_s": 1, "end_s": 2}], "must name a"),
     ],
 )
 def test_malformed_operations_are_refused_naming_them(data, message) -> None:

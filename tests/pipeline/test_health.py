@@ -24,8 +24,11 @@ def _write(samples: np.ndarray, path: Path) -> Path:
 
 
 def pink_noise(n: int, rms_dbfs: float, seed: int = 19) -> np.ndarray:
+    """Pink noise over the audible band (20 Hz - 20 kHz), as a room or a cheap preamp makes."""
     spectrum = np.fft.rfft(np.random.default_rng(seed).normal(0, 1, n))
-    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    hz = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum[(hz < 20) | (hz > 20_000)] = 0
+    spectrum[hz >= 20] /= np.sqrt(hz[hz >= 20])
     pink = np.fft.irfft(spectrum, n)
     return pink / np.sqrt(np.mean(pink**2)) * 10 ** (rms_dbfs / 20)
 

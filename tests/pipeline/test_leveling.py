@@ -137,7 +137,7 @@ def uneven_room(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def _manifest(folder: Path, *, level: bool) -> Path:
     data = {
         "space": {"id": f"uneven-{level}", "title": "Garden hour"},
-        "show": {"title": "Garden hour", "author": "Alice", "level_speakers": level},
+        "show": {"title": "Garden hour", "author": "Alice", "process_speakers": level},
         "participants": [
             {"id": name, "name": name.title(), "track": f"{name}.flac", "offset": 0.0,
              "consent": {"record": True, "publish": True}}
@@ -199,6 +199,9 @@ def test_voices_15_db_apart_are_within_2_lu_in_the_episode(uneven_room, tmp_path
     )
     assert health["bruno"]["noise_floor_dbfs"] == pytest.approx(-75.0, abs=2.0)
     assert health["bruno"]["problems"] == []
+    # Nothing to repair on these tracks: no hum, a quiet room; the report says so.
+    cleanup = {t["participant_id"]: t["cleanup"] for t in leveled["tracks"]}
+    assert cleanup["bruno"]["hum_notches_hz"] == [] and cleanup["bruno"]["denoise"] is False
 
     raw = process_space(_manifest(folder, level=False), tmp_path / "raw", options)
     as_recorded, raw_levels = spread(

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -312,3 +313,68 @@ def record_result(result: FaultResult) -> None:
 
 def scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="spacecast-faults-"))
+
+
+class TcpProxy:
+    """A TCP proxy on loopback between the service and one dependency, whose behaviour the
+    test switches: ``pass``; ``reset`` (each connection that carries bytes is cut with a TCP
+    reset after its first 1 KiB, mid-transfer); ``hang`` (a silent hang: a connection that
+    meets it forwards nothing more and is never closed by the proxy, like a dropped route)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.mode = "pass"
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.resets = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            state = {"hung": False, "sent": 0}
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b, client, upstream, state),
+                                 daemon=True).start()  # fmt: skip
+
+    def _pump(self, source, dest, client, upstream, state) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if self.mode == "hang" or state["hung"]:
+                    state["hung"] = True
+                    while not self._stop.is_set():  # silent: no bytes, no close
+                        time.sleep(0.2)
+                    return
+                if self.mode == "reset" and state["sent"] + len(data) > 1024:
+                    dest.sendall(data[: max(0, 1024 - state["sent"])])
+                    self.resets += 1
+                    for sock in (client, upstream):
+                        sock.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                        sock.close()
+                    return
+                state["sent"] += len(data)
+                dest.sendall(data)
+        except OSError:
+            pass
+        finally:
+            if not state["hung"]:
+                for sock in (client, upstream):
+                    sock.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.close()

@@ -31,6 +31,7 @@ from tests.service.faults import (
     FaultResult,
     OwnRabbitmq,
     OwnRedis,
+    TcpProxy,
     _query,
     acknowledged_seconds_lost,
     count_episodes,
@@ -650,4 +651,57 @@ def test_a_full_scratch_disk_fails_stages_cleanly_and_they_run_again_once_there_
                     episodes, 0.0, 0.0, published_after, published_after,
                     f"whole-file upload; {len(stalled)} stage(s) retried with 'the scratch disk "
                     "was full' meanwhile, none failed for good; recover = room to published")
+    )  # fmt: skip
+
+
+def test_s3_behind_a_proxy_that_hangs_silently_then_resets_mid_transfer(
+    own_stack, s3_server: LocalS3Server, short_space: Path
+) -> None:
+    """Between the service and S3, a TCP proxy: while a space is processed it first hangs
+    silently (no bytes, no close) for 20 s, then cuts every connection with a reset after its
+    first KiB for 10 s. Every S3 call is bounded (a 5 s read timeout, 3 tries), so no worker
+    hangs: the stages say the object store was unavailable and are retried; once the proxy
+    passes bytes again the space is published, once, with no partial or orphaned object."""
+
+    def bounded() -> list[dict]:
+        return [
+            s for s in stage_status(client, space_id)
+            if s.get("error") == "the object store was unavailable; the stage is retried"
+        ]  # fmt: skip
+
+    proxy = TcpProxy(s3_server.port)
+    try:
+        stack = own_stack(
+            "redis",
+            SPACECAST_S3_READ_TIMEOUT_S="5",
+            SPACECAST_S3_MAX_ATTEMPTS="3",
+            SPACECAST_S3_ENDPOINT_URL=f"http://127.0.0.1:{proxy.port}",
+        )
+        stack.kill_workers()
+        with stack.client() as client:
+            space_id = submit_sample(client, short_space)
+            proxy.mode = "hang"
+            hung = time.monotonic()
+            stack.start_worker()
+            # A download tries 5 times (boto3's transfer), each GET 3 times, each read 5 s.
+            first = wait_until(bounded, 300, "a stage bounded by the S3 timeout", every_s=0.3)
+            bounded_after_s = time.monotonic() - hung
+            wait_until(lambda: time.monotonic() - hung >= 20, 30, "20 s of hang")
+            proxy.mode = "reset"
+            time.sleep(10)
+            proxy.mode = "pass"
+            healed = time.monotonic()
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - healed
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+            assert first
+    finally:
+        proxy.mode = "pass"  # the fixture's teardown still reaches the bucket
+    record_result(
+        FaultResult("S3 behind a TCP proxy: a silent hang for 20 s, then resets mid-transfer for "
+                    "10 s, during processing", 2, episodes, 0.0, 0.0, published_after,
+                    published_after,
+                    f"whole-file upload; the first stage said the object store was unavailable "
+                    f"{bounded_after_s:.1f} s into the hang (5 s read timeout, 3 tries); "
+                    f"{proxy.resets} connections reset; recover = proxy passing to published")
     )  # fmt: skip

@@ -27,7 +27,8 @@ def edit_site(make_stack, tmp_path_factory) -> dict:
         space_id = submit_sample(host, folder, finish={"missing": "exclude"})
         state = wait_until_done(host, space_id, timeout_s=300)
         assert state["status"] == "published", state
-    return {"stack": stack, "space_id": space_id, "state": state}
+        lines = host.get(state["episode"]["transcripts"]["json"]).json()["segments"]
+    return {"stack": stack, "space_id": space_id, "state": state, "lines": lines}
 
 
 def test_host_cuts_a_line_and_publishes_the_version(browser, edit_site, artifacts) -> None:
@@ -70,6 +71,11 @@ def test_host_cuts_a_line_and_publishes_the_version(browser, edit_site, artifact
         after = host.get(f"/spaces/{edit_site['space_id']}").json()
         words = host.get(after["episode"]["transcripts"]["json"]).json()["segments"]
     assert not any("fountain" in s["body"].lower() for s in words), text
+    # Every other line is still there, whole: the cut, snapped to the line's own speech, took
+    # nothing of the next speaker (Whisper times his first word early).
+    assert [s["body"] for s in words] == [
+        s["body"] for s in edit_site["lines"] if "fountain" not in s["body"].lower()
+    ]
     assert state["episode"]["duration_s"] - after["episode"]["duration_s"] == pytest.approx(
         saved_s, abs=0.1
     )

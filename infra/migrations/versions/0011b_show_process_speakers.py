@@ -1,5 +1,5 @@
-"""shows: whether voices are leveled between speakers before the mix (on for every show, as new
-shows are)
+"""shows: whether each speaker's track is processed (repaired, leveled) before the mix (on for
+every show, as new shows are)
 
 Revision ID: 0011b
 Revises: 0012
@@ -18,10 +18,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("shows") as batch_op:
         batch_op.add_column(
-            sa.Column("level_speakers", sa.Boolean(), nullable=False, server_default=sa.true())
+            sa.Column("process_speakers", sa.Boolean(), nullable=False, server_default=sa.true())
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("shows") as batch_op:
-        batch_op.drop_column("level_speakers")
+        batch_op.drop_column("process_speakers")
