@@ -7,11 +7,10 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from pipeline.errors import InvalidLanguage
 from pipeline.feed import ITUNES_CATEGORIES
 from pipeline.statements import CATEGORIES
 from pipeline.text import refused_class, text_problem
-from pipeline.transcribe import check_known_language
+from pipeline.transcribe import validated_language
 
 HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # A person's name: one line, no angle brackets, none of the characters pipeline.text refuses.
@@ -36,15 +35,6 @@ def _check_text(value: object, *, multiline: bool) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _check_text(item, multiline=multiline)
-
-
-def _speech_language(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return check_known_language(value)
-    except InvalidLanguage as exc:
-        raise ValueError(str(exc)) from None
 
 
 def _declare_clean_text(schema: dict) -> None:
@@ -179,7 +169,7 @@ class ParticipantIn(InputModel):
         "(a language tag, or auto)",
     )
 
-    _language = field_validator("language")(_speech_language)
+    _language = field_validator("language")(validated_language)
 
 
 class ParticipantPatch(InputModel):
@@ -190,7 +180,7 @@ class ParticipantPatch(InputModel):
         default=None, max_length=LANGUAGE_MAX, pattern=SPEECH_LANGUAGE_PATTERN
     )
 
-    _language = field_validator("language")(_speech_language)
+    _language = field_validator("language")(validated_language)
 
 
 class TrackOut(BaseModel):
@@ -288,7 +278,7 @@ class SpaceIn(InputModel):
     )
     participants: list[ParticipantIn] = Field(default_factory=list, max_length=500)
 
-    _language = field_validator("language")(_speech_language)
+    _language = field_validator("language")(validated_language)
 
 
 class StageOut(BaseModel):

@@ -88,26 +88,39 @@ class RangeRead:
     content_type: str
 
 
+def s3_client(
+    settings: Settings, *, max_attempts: int, connect_timeout_s: float, read_timeout_s: float
+):
+    """A boto3 S3 client for the configured endpoint: SigV4, the configured addressing style,
+    checksums only where the endpoint requires them, and the given retries and timeouts."""
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key,
+        aws_secret_access_key=settings.s3_secret_key,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": settings.s3_addressing_style},
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=connect_timeout_s,
+            read_timeout=read_timeout_s,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+
+
 class ObjectStore:
     """One bucket on any S3 endpoint (AWS S3, MinIO, R2, rclone serve s3)."""
 
     def __init__(self, settings: Settings) -> None:
         self.bucket = settings.s3_bucket
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key,
-            aws_secret_access_key=settings.s3_secret_key,
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": settings.s3_addressing_style},
-                retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
-                connect_timeout=5,
-                read_timeout=settings.s3_read_timeout_s,
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
+        self.client = s3_client(
+            settings,
+            max_attempts=settings.s3_max_attempts,
+            connect_timeout_s=5,
+            read_timeout_s=settings.s3_read_timeout_s,
         )
 
     def ensure_bucket(self) -> None:
@@ -242,19 +255,8 @@ def bucket_probe(settings: Settings, timeout_s: float) -> Callable[[], None]:
     """A check that the bucket answers, made once: one attempt per call, each network wait
     bounded by ``timeout_s`` (the store's own client retries for minutes, which a readiness
     probe must not)."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key,
-        aws_secret_access_key=settings.s3_secret_key,
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": settings.s3_addressing_style},
-            retries={"mode": "standard", "max_attempts": 1},
-            connect_timeout=timeout_s,
-            read_timeout=timeout_s,
-        ),
+    client = s3_client(
+        settings, max_attempts=1, connect_timeout_s=timeout_s, read_timeout_s=timeout_s
     )
 
     def probe() -> None:

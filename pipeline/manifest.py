@@ -14,19 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.errors import InvalidLanguage, InvalidManifest
-from pipeline.transcribe import check_known_language, speaker_language
+from pipeline.errors import InvalidManifest
+from pipeline.transcribe import speaker_language, validated_language
 
 Role = Literal["host", "cohost", "speaker", "guest"]
-
-
-def _known_language(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return check_known_language(value)
-    except InvalidLanguage as exc:
-        raise ValueError(str(exc)) from None
 
 
 class Consent(BaseModel):
@@ -55,7 +46,7 @@ class SpaceInfo(BaseModel):
         description="what the room speaks: a language tag, or 'auto' to detect it per speaker",
     )
 
-    _language = field_validator("language")(_known_language)
+    _language = field_validator("language")(validated_language)
 
     @field_validator("started_at")
     @classmethod
@@ -100,7 +91,7 @@ class ParticipantInfo(BaseModel):
         description="what this participant speaks, when not the room's language",
     )
 
-    _language = field_validator("language")(_known_language)
+    _language = field_validator("language")(validated_language)
 
     def speaks(self, room_language: str) -> str:
         return speaker_language(self.language, room_language)

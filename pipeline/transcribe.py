@@ -177,6 +177,17 @@ def check_known_language(language: str) -> str:
     return language
 
 
+def validated_language(value: str | None) -> str | None:
+    """``check_known_language`` for a schema's field validator (None passes; a refusal is the
+    ValueError a validator raises, with the same message)."""
+    if value is None:
+        return None
+    try:
+        return check_known_language(value)
+    except InvalidLanguage as exc:
+        raise ValueError(str(exc)) from None
+
+
 def check_language(settings: WhisperSettings, language: str) -> None:
     """Refuse early when the model the operator forced is English-only and the language is not
     English (nor ``auto``, which needs a model that can tell languages apart)."""
