@@ -775,6 +775,13 @@ class ModerationDecisionIn(InputModel):
     )
 
 
+class DisableIn(InputModel):
+    """Why an administrator disables an account: written into its statement of reasons."""
+
+    category: ComplaintCategory = "other"
+    reason: str = Field(min_length=3, max_length=5000)
+
+
 class StatementOut(BaseModel):
     """A statement of reasons (DSA article 17), as the restricted party reads it."""
 
@@ -782,7 +789,8 @@ class StatementOut(BaseModel):
     complaint_id: str | None
     space_id: str | None
     restriction: str = Field(
-        description="episode_removed, speaker_removed, clip_removed or space_offline"
+        description="episode_removed, speaker_removed, clip_removed, space_offline or "
+        "account_disabled"
     )
     subject: str
     category: str

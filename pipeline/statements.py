@@ -30,6 +30,7 @@ RESTRICTIONS = {
     "remove_speaker": "speaker_removed",
     "remove_clip": "clip_removed",
     "emergency_takedown": "space_offline",
+    "disable_account": "account_disabled",
 }
 
 DEFAULT_GROUNDS = {
@@ -55,6 +56,17 @@ DEFAULT_TEXT = (
     "You may appeal this decision until $appeal_until through the platform (POST "
     "/complaints/$complaint_id/appeals); another moderator than the one who decided reviews it. "
     "You may also use an out-of-court dispute settlement body or a court."
+)
+
+# An account's statement: no complaint to appeal through, the operator reviews it.
+ACCOUNT_TEXT = (
+    "We disabled $subject on $decided_at.\n"
+    "Facts and circumstances: $facts\n"
+    "Rule relied on: $ground\n"
+    "Automated means: $automation\n"
+    "You may appeal this decision until $appeal_until by writing to the platform's operator; "
+    "another person than the one who decided reviews it. You may also use an out-of-court "
+    "dispute settlement body or a court."
 )
 
 FIELDS = (

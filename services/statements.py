@@ -22,12 +22,14 @@ from infra.models import (
     RemovedRange,
     Space,
     Statement,
+    User,
     utcnow,
 )
 from infra.settings import get_settings
 from infra.storage import ObjectStore
 from pipeline.retention import OPEN_STATUSES
 from pipeline.statements import (
+    ACCOUNT_TEXT,
     DEFAULT_GROUNDS,
     DEFAULT_TEXT,
     RESTRICTIONS,
@@ -110,15 +112,19 @@ def _new_statement(
     facts: str,
     decided_by: str,
     affected: list[str],
-    complaint: Complaint,
+    complaint: Complaint | None,
     emergency: bool = False,
 ) -> Statement:
+    """A statement of a decision on ``complaint`` (None: an account an administrator
+    disabled, appealed to the platform's operator)."""
     ground, template = template_for(session, category)
-    decided_at = complaint.decided_at or complaint.emergency_at or utcnow()
+    if complaint is None:
+        template = ACCOUNT_TEXT
+    decided_at = (complaint and (complaint.decided_at or complaint.emergency_at)) or utcnow()
     appeal_until = appeal_deadline(decided_at)
     statement = Statement(
-        complaint_id=complaint.id,
-        space_id=complaint.space_id,
+        complaint_id=complaint.id if complaint else None,
+        space_id=complaint.space_id if complaint else None,
         affected=affected,
         restriction=restriction,
         subject=subject,
@@ -127,7 +133,7 @@ def _new_statement(
         ground=ground,
         automated=False,  # no decision here is taken by automated means
         emergency=emergency,
-        evidence=_evidence(session, complaint.id),
+        evidence=_evidence(session, complaint.id) if complaint else [],
         decided_by=decided_by,
         decided_at=decided_at,
         appeal_until=appeal_until,
@@ -140,7 +146,7 @@ def _new_statement(
             ground=ground,
             automation="none: a person reviewed the case and decided",
             appeal_until=f"{appeal_until:%Y-%m-%d}",
-            complaint_id=complaint.id,
+            complaint_id=complaint.id if complaint else "",
             category=category,
         ),
     )
@@ -419,3 +425,21 @@ def transparency_report(session: Session, since: datetime, until: datetime) -> d
         AppealRecord(a.created_at, a.status, a.decided_at) for a in session.scalars(select(Appeal))
     ]
     return transparency(complaints, appeals, since, until)
+
+
+def account_statement(
+    session: Session, user: User, *, admin: str, category: str, reason: str
+) -> Statement:
+    """The statement of reasons of an account an administrator disabled (flushes). Its holder
+    reads it once the account works again, or from the administrator, who lists it with
+    ``GET /users/{id}/statements``."""
+    return _new_statement(
+        session,
+        category=category,
+        restriction="account_disabled",
+        subject=f"the account {user.name}",
+        facts=reason,
+        decided_by=admin,
+        affected=[f"user:{user.id}"],
+        complaint=None,
+    )

@@ -12,9 +12,10 @@ from api.auth import Role
 from api.deps import SessionDep
 from api.limits import rate_limited
 from api.roles import AccountHolder, Admin, AnyKey, Anyone, Host
+from api.routes.complaints import statement_out
 from api.views import credentials_out, key_out, user_out
 from infra.models import ApiKey, User
-from services import accounts
+from services import accounts, statements
 from services.accounts import create_user, issue_key
 
 router = APIRouter(tags=["accounts"])
@@ -35,10 +36,29 @@ def list_accounts(session: SessionDep, _: Admin) -> list[schemas.UserOut]:
 
 
 @router.post("/users/{user_id}/disable", response_model=schemas.UserOut)
-def disable_account(user_id: str, session: SessionDep, principal: Admin) -> schemas.UserOut:
-    """Every key of the account stops working at once (recorder keys it owns included)."""
+def disable_account(
+    user_id: str,
+    session: SessionDep,
+    principal: Admin,
+    body: schemas.DisableIn | None = None,
+) -> schemas.UserOut:
+    """Every key of the account stops working at once (recorder keys it owns included). With a
+    ``reason``, a statement of reasons is written for the account's holder."""
     user = accounts.account(session, user_id)
-    return user_out(accounts.disable(session, user, by_user_id=principal.user_id))
+    was_enabled = user.disabled_at is None
+    disabled = accounts.disable(session, user, by_user_id=principal.user_id)
+    if body is not None and was_enabled:
+        statements.account_statement(
+            session, user, admin=principal.subject, category=body.category, reason=body.reason
+        )
+    return user_out(disabled)
+
+
+@router.get("/users/{user_id}/statements", response_model=list[schemas.StatementOut])
+def account_statements(user_id: str, session: SessionDep, _: Admin) -> list[schemas.StatementOut]:
+    """The statements of reasons of decisions that restricted the account, to hand over."""
+    user = accounts.account(session, user_id)
+    return [statement_out(s) for s in statements.statements_for(session, {f"user:{user.id}"}, None)]
 
 
 @router.post("/users/{user_id}/enable", response_model=schemas.UserOut)

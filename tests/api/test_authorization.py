@@ -92,6 +92,8 @@ ROUTES = [
     Route("GET", "/users", ADMIN, False, lambda w, a, t: ("/users", {})),
     Route("POST", "/users/{user_id}/disable", ADMIN, False,
           lambda w, a, t: (f"/users/{w.fresh_user()}/disable", {})),
+    Route("GET", "/users/{user_id}/statements", ADMIN, False,
+          lambda w, a, t: (f"/users/{w.fresh_user()}/statements", {})),
     Route("POST", "/users/{user_id}/enable", ADMIN, False,
           lambda w, a, t: (f"/users/{w.fresh_user()}/enable", {})),
     Route("DELETE", "/keys/{key_id}", ADMIN, False, lambda w, a, t: (f"/keys/{w.fresh_key()}", {})),
