@@ -244,8 +244,18 @@ def decide(
         raise Forbidden(f"complaint {found.id} is escalated: an administrator decides")
     space = session.get(Space, found.space_id)
     assert space is not None
-    if found.emergency_at is not None and decision in ("dismiss", "remove_episode"):
-        return _review_emergency(session, store, found, decision, reason, moderator)
+    if found.emergency_at is not None:
+        # Whoever took the space down does not review it, under any decision; and the review
+        # ends the takedown one way or the other, never leaves the space down under another.
+        if moderator == found.reporter:
+            raise Forbidden("an emergency takedown is reviewed by someone other than who made it")
+        if decision in ("dismiss", "remove_episode"):
+            return _review_emergency(session, store, found, decision, reason, moderator)
+        if decision != "escalate":
+            raise Invalid(
+                f"complaint {found.id} is an emergency takedown: confirm it (remove_episode), "
+                "lift it (dismiss) or escalate it; file another complaint for anything else"
+            )
     to_delete: list[str] = []
     render = False
     detail: dict = {}
@@ -347,9 +357,7 @@ def _review_emergency(
 ) -> Complaint:
     """A moderator's review of an administrator's emergency takedown: ``remove_episode``
     confirms it (a statement of reasons of the removal), ``dismiss`` lifts it (the episode is
-    rendered again). Audited; commits."""
-    if moderator == found.reporter:
-        raise Forbidden("an emergency takedown is reviewed by someone other than who made it")
+    rendered again; ``decide`` has checked who reviews). Audited; commits."""
     found.decision, found.decision_reason = decision, reason
     found.decided_by, found.decided_at = moderator, utcnow()
     confirmed = decision == "remove_episode"

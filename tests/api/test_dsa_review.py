@@ -1,0 +1,55 @@
+"""An attacker's look at notices, decisions, appeals, the emergency takedown and erasure
+requests: the calls that must be refused, and the races that must not make two of a thing."""
+
+from __future__ import annotations
+
+from infra.db import session_scope
+from infra.models import Complaint, Participant, Space
+from infra.settings import get_settings
+
+
+def _takedown(world, reason: str = "a live threat read out in the room") -> tuple[str, str]:
+    space_id = world.fresh_space_of("A")
+    made = world.client.post(
+        f"/moderation/spaces/{space_id}/takedown",
+        json={"category": "violence", "reason": reason},
+        headers=world.headers("admin"),
+    )
+    assert made.status_code == 201, made.text
+    return space_id, made.json()["id"]
+
+
+def test_the_admin_who_took_a_space_down_cannot_close_its_review_by_another_decision(world):
+    space_id, complaint_id = _takedown(world)
+    for decision in ("remove_speaker", "dismiss", "remove_episode"):
+        answer = world.client.post(
+            f"/moderation/complaints/{complaint_id}/decision",
+            json={"decision": decision, "reason": "my own review", "speaker": "alice"},
+            headers=world.headers("admin"),
+        )
+        assert answer.status_code == 403, (decision, answer.text)
+    with session_scope(get_settings().database_url) as session:
+        found = session.get(Complaint, complaint_id)
+        assert (found.status, found.decided_by) == ("open", None)
+        assert session.get(Participant, _alice(session, space_id)).removed_at is None
+
+
+def test_an_emergency_takedown_is_confirmed_or_lifted_never_left_down_under_another_decision(
+    world,
+):
+    space_id, complaint_id = _takedown(world)
+    answer = world.client.post(
+        f"/moderation/complaints/{complaint_id}/decision",
+        json={"decision": "remove_speaker", "reason": "only her part", "speaker": "alice"},
+        headers=world.headers("moderator"),
+    )
+    assert answer.status_code == 422, answer.text
+    assert "remove_episode" in answer.json()["detail"] and "dismiss" in answer.json()["detail"]
+    with session_scope(get_settings().database_url) as session:
+        found = session.get(Complaint, complaint_id)
+        assert (found.status, found.decision) == ("open", None)
+        assert session.get(Space, space_id).status == "taken_down"
+
+
+def _alice(session, space_id: str) -> str:
+    return session.query(Participant).filter_by(space_id=space_id, handle="alice").one().id
