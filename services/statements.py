@@ -320,6 +320,8 @@ def file_appeal(
     decision; one open appeal per complaint. Commits."""
     if not subjects & appellants(session, complaint):
         raise NotFound(f"complaint {complaint.id} not found")
+    # Appeals filed at once queue on the complaint's row: the second sees the first's.
+    session.refresh(complaint, with_for_update=True)
     if complaint.status in OPEN_STATUSES or complaint.decided_at is None:
         raise Conflict(f"complaint {complaint.id} is not decided yet; there is nothing to appeal")
     if utcnow() >= appeal_deadline(complaint.decided_at):

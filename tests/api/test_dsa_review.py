@@ -3,8 +3,11 @@ requests: the calls that must be refused, and the races that must not make two o
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from infra.db import session_scope
-from infra.models import Complaint, Participant, Space
+from infra.models import Appeal, Complaint, Participant, Space
 from infra.settings import get_settings
 
 
@@ -53,3 +56,39 @@ def test_an_emergency_takedown_is_confirmed_or_lifted_never_left_down_under_anot
 
 def _alice(session, space_id: str) -> str:
     return session.query(Participant).filter_by(space_id=space_id, handle="alice").one().id
+
+
+def _at_once(calls: int, call) -> list:
+    """``call`` run by ``calls`` threads released together, each with its own session."""
+    start = threading.Barrier(calls)
+
+    def one(_):
+        start.wait(timeout=30)
+        try:
+            return call()
+        except Exception as error:  # the losers of the race are refused
+            return error
+
+    with ThreadPoolExecutor(calls) as pool:
+        return list(pool.map(one, range(calls)))
+
+
+def test_appeals_filed_at_once_make_one_open_appeal(world):
+    from services import statements
+
+    complaint_id = world.decided_complaint("listener", "A")
+    subject = world.subject_of("listener")
+
+    def appeal():
+        with session_scope(get_settings().database_url) as session:
+            found = session.get(Complaint, complaint_id)
+            made = statements.file_appeal(
+                session, found, subjects={subject}, appellant=subject, text="it was a quote"
+            )
+            return made.id
+
+    results = _at_once(6, appeal)
+    with session_scope(get_settings().database_url) as session:
+        open_ = session.query(Appeal).filter_by(complaint_id=complaint_id, status="open").count()
+    assert open_ == 1, results
+    assert sum(isinstance(r, str) for r in results) == 1, results
