@@ -139,6 +139,8 @@ def request_erasure(
 ) -> tuple[ErasureRequest, bool]:
     """Withdraw every purpose as the participant's own answer (deleting at once what that takes
     away) and open the request; the open one again when it exists. Returns (request, made)."""
+    # Requests made at once queue on the participant's row: the second finds the first's.
+    session.refresh(participant, with_for_update=True)
     existing = open_request_of(session, participant)
     if existing is not None:
         return existing, False

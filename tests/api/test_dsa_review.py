@@ -7,8 +7,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from infra.db import session_scope
-from infra.models import Appeal, Complaint, Participant, Space
+from infra.models import Appeal, Complaint, ErasureRequest, Participant, Space
 from infra.settings import get_settings
+from infra.storage import ObjectStore
 
 
 def _takedown(world, reason: str = "a live threat read out in the room") -> tuple[str, str]:
@@ -92,3 +93,32 @@ def test_appeals_filed_at_once_make_one_open_appeal(world):
         open_ = session.query(Appeal).filter_by(complaint_id=complaint_id, status="open").count()
     assert open_ == 1, results
     assert sum(isinstance(r, str) for r in results) == 1, results
+
+
+def test_erasure_requests_made_at_once_open_one_request(world):
+    from services import erasure
+
+    store = ObjectStore(get_settings())
+    with session_scope(get_settings().database_url) as session:
+        someone = Participant(space_id=world.spaces["B"], handle="racer", name="Racer")
+        session.add(someone)
+        session.flush()
+        participant_id = someone.id
+
+    def request():
+        with session_scope(get_settings().database_url) as session:
+            made, _ = erasure.request_erasure(
+                session,
+                store,
+                session.get(Participant, participant_id),
+                key_id="k",
+                via="api",
+            )
+            session.commit()
+            return made.id
+
+    results = _at_once(6, request)
+    with session_scope(get_settings().database_url) as session:
+        made = session.query(ErasureRequest).filter_by(participant_id=participant_id).count()
+    assert made == 1, results
+    assert len(set(results)) == 1, results
