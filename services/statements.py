@@ -371,16 +371,19 @@ def decide_appeal(
     reason: str,
     moderator: str,
 ) -> Appeal:
-    """Uphold or reverse, by another moderator than the one who decided the complaint. Reversing
-    a restriction restores what it took down; reversing a dismissal reopens the complaint for a
-    new decision. Audited; commits."""
+    """Uphold or reverse, by another moderator than the one who decided the complaint and than
+    its parties. Reversing a restriction restores what it took down; reversing a dismissal
+    reopens the complaint for a new decision. Audited; commits."""
     if found.status != "open":
         raise Conflict(f"appeal {found.id} was already decided ({found.status})")
     complaint = session.get(Complaint, found.complaint_id)
     assert complaint is not None
-    if moderator in (complaint.decided_by, complaint.reporter if complaint.emergency_at else None):
+    # Not who decided, nor a party: the notifier (an emergency takedown's administrator
+    # included), the parties the decision restricts, the appellant.
+    if moderator in {complaint.decided_by, found.appellant} | appellants(session, complaint):
         raise Forbidden(
-            f"appeal {found.id} is reviewed by another moderator than the one who decided"
+            f"appeal {found.id} is reviewed by another moderator than the one who decided "
+            "and than the parties to it"
         )
     found.status = "reversed" if decision == "reverse" else "upheld"
     found.decided_by, found.decided_at, found.reason = moderator, utcnow(), reason

@@ -122,3 +122,22 @@ def test_erasure_requests_made_at_once_open_one_request(world):
         made = session.query(ErasureRequest).filter_by(participant_id=participant_id).count()
     assert made == 1, results
     assert len(set(results)) == 1, results
+
+
+def test_a_moderator_cannot_review_an_appeal_they_filed_as_a_party(world):
+    complaint_id = world.decided_complaint("moderator", "A")  # the moderator was the notifier
+    filed = world.client.post(
+        f"/complaints/{complaint_id}/appeals",
+        json={"text": "the dismissal was wrong"},
+        headers=world.headers("moderator"),
+    )
+    assert filed.status_code == 201, filed.text
+    answer = world.client.post(
+        f"/moderation/appeals/{filed.json()['id']}/decision",
+        json={"decision": "reverse", "reason": "I agree with myself"},
+        headers=world.headers("moderator"),
+    )
+    assert answer.status_code == 403, answer.text
+    with session_scope(get_settings().database_url) as session:
+        assert session.get(Appeal, filed.json()["id"]).status == "open"
+        assert session.get(Complaint, complaint_id).status == "dismissed"
