@@ -238,6 +238,8 @@ def decide(
     """Dismiss; remove the episode, the clip (and its stretch of the room, for every clip) or a
     speaker's part (rendered again without them, as when consent is withdrawn); or escalate to
     an administrator, who then decides. Audited; commits."""
+    # Decisions taken at once queue on the complaint's row: the second sees it decided.
+    session.refresh(found, with_for_update=True)
     if found.status not in OPEN_STATUSES:
         raise Conflict(f"complaint {found.id} was already decided ({found.status})")
     if found.status == ComplaintStatus.ESCALATED and not is_admin:

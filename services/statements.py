@@ -374,6 +374,8 @@ def decide_appeal(
     """Uphold or reverse, by another moderator than the one who decided the complaint and than
     its parties. Reversing a restriction restores what it took down; reversing a dismissal
     reopens the complaint for a new decision. Audited; commits."""
+    # Reviews taken at once queue on the appeal's row: the second sees it decided.
+    session.refresh(found, with_for_update=True)
     if found.status != "open":
         raise Conflict(f"appeal {found.id} was already decided ({found.status})")
     complaint = session.get(Complaint, found.complaint_id)

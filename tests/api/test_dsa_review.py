@@ -141,3 +141,44 @@ def test_a_moderator_cannot_review_an_appeal_they_filed_as_a_party(world):
     with session_scope(get_settings().database_url) as session:
         assert session.get(Appeal, filed.json()["id"]).status == "open"
         assert session.get(Complaint, complaint_id).status == "dismissed"
+
+
+def test_a_complaint_and_an_appeal_decided_at_once_are_decided_once(world):
+    from infra.models import AuditEntry
+    from services import moderation, statements
+
+    store = ObjectStore(get_settings())
+    complaint_id, appeal_id = world.fresh_complaint("B"), world.fresh_appeal("B")
+
+    def decide():
+        with session_scope(get_settings().database_url) as session:
+            moderation.decide(
+                session,
+                store,
+                session.get(Complaint, complaint_id),
+                decision="dismiss",
+                reason="nothing said breaks a rule",
+                speaker=None,
+                moderator=world.subject_of("moderator"),
+                is_admin=False,
+            )
+
+    def review():
+        with session_scope(get_settings().database_url) as session:
+            statements.decide_appeal(
+                session,
+                store,
+                session.get(Appeal, appeal_id),
+                decision="uphold",
+                reason="the dismissal stands",
+                moderator=world.subject_of("moderator"),
+            )
+
+    results = _at_once(6, decide) + _at_once(6, review)
+    with session_scope(get_settings().database_url) as session:
+        decided = session.query(AuditEntry).filter_by(
+            complaint_id=complaint_id, action="decide_dismiss"
+        )
+        reviewed = session.query(AuditEntry).filter_by(action="appeal_upheld")
+        assert decided.count() == 1, results
+        assert [e.detail.get("appeal_id") for e in reviewed].count(appeal_id) == 1, results
