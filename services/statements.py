@@ -88,12 +88,17 @@ def _evidence(session: Session, complaint_id: str) -> list[dict]:
 
 
 def _affected(session: Session, space: Space, decision: str, complaint: Complaint) -> list[str]:
-    """Whose content a decision restricts: the show's host always; the removed speaker; the
-    clip's maker."""
+    """Whose content a decision restricts: the show's host always; the speaker it removed (not
+    necessarily the one the complaint named); the clip's maker."""
     show_owner = space.show.owner_id if space.show else None
     who = [f"user:{show_owner}"] if show_owner else []
-    if decision == "remove_speaker" and complaint.participant_id:
-        who.append(f"participant:{complaint.participant_id}")
+    if decision == "remove_speaker":
+        who += [
+            f"participant:{removed}"
+            for removed in session.scalars(
+                select(Participant.id).where(Participant.removed_by_complaint == complaint.id)
+            )
+        ]
     if decision == "remove_clip" and complaint.clip_id:
         clip = session.get(Clip, complaint.clip_id)
         if clip is not None and clip.creator_id and f"user:{clip.creator_id}" not in who:
@@ -277,6 +282,23 @@ def _lift_statements(session: Session, complaint: Complaint, *, by: str, reason:
         found.lifted_at, found.lifted_by, found.lift_reason = utcnow(), by, reason
 
 
+def _standing_removal(session: Session, participant: Participant, undone: Complaint) -> str | None:
+    """Another complaint whose speaker removal of ``participant`` is not lifted, if any."""
+    for found in session.scalars(
+        select(Statement)
+        .where(
+            Statement.space_id == participant.space_id,
+            Statement.restriction == RESTRICTIONS["remove_speaker"],
+            Statement.lifted_at.is_(None),
+            Statement.complaint_id != undone.id,
+        )
+        .order_by(Statement.decided_at)
+    ):
+        if f"participant:{participant.id}" in found.affected:
+            return found.complaint_id
+    return None
+
+
 def undo_decision(
     session: Session, store: ObjectStore, complaint: Complaint, *, by: str, reason: str
 ) -> None:
@@ -289,7 +311,11 @@ def undo_decision(
         for participant in session.scalars(
             select(Participant).where(Participant.removed_by_complaint == complaint.id)
         ):
-            participant.removed_at = participant.removed_by_complaint = None
+            # Removed on another complaint too, whose decision stands: they stay out under it.
+            standing = _standing_removal(session, participant, complaint)
+            participant.removed_by_complaint = standing
+            if standing is None:
+                participant.removed_at = None
         session.flush()
         render_again(session, space, store=store)
     elif complaint.decision == "remove_clip":

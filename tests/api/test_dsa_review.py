@@ -182,3 +182,66 @@ def test_a_complaint_and_an_appeal_decided_at_once_are_decided_once(world):
         reviewed = session.query(AuditEntry).filter_by(action="appeal_upheld")
         assert decided.count() == 1, results
         assert [e.detail.get("appeal_id") for e in reviewed].count(appeal_id) == 1, results
+
+
+def _speaker_and_complaints(world, count: int) -> tuple[str, list[str]]:
+    """A new speaker in show B's live space, and ``count`` open complaints naming Alice."""
+    with session_scope(get_settings().database_url) as session:
+        bob = Participant(space_id=world.spaces["B"], handle=f"bob{id(session)}", name="Bob")
+        session.add(bob)
+        session.flush()
+        bob_id = bob.id
+    return bob_id, [world.fresh_complaint("B") for _ in range(count)]
+
+
+def _remove(session, complaint_id: str, handle: str) -> None:
+    from services import moderation
+
+    moderation.decide(
+        session,
+        ObjectStore(get_settings()),
+        session.get(Complaint, complaint_id),
+        decision="remove_speaker",
+        reason="threats against another speaker",
+        speaker=handle,
+        moderator="user:mod-one",
+        is_admin=False,
+    )
+
+
+def test_the_statement_of_a_removed_speaker_goes_to_the_one_removed_not_the_one_named(world):
+    from infra.models import Statement
+
+    bob_id, (complaint_id,) = _speaker_and_complaints(world, 1)
+    with session_scope(get_settings().database_url) as session:
+        _remove(session, complaint_id, session.get(Participant, bob_id).handle)
+        alice = _alice(session, world.spaces["B"])
+        found = session.query(Statement).filter_by(complaint_id=complaint_id).one()
+        assert f"participant:{bob_id}" in found.affected
+        assert f"participant:{alice}" not in found.affected
+
+
+def test_a_speaker_removed_on_two_complaints_stays_out_until_both_are_reversed(world):
+    from services import statements
+
+    bob_id, (first, second) = _speaker_and_complaints(world, 2)
+    store = ObjectStore(get_settings())
+    with session_scope(get_settings().database_url) as session:
+        handle = session.get(Participant, bob_id).handle
+        _remove(session, first, handle)
+        _remove(session, second, handle)
+    for complaint_id, still_out in ((second, True), (first, False)):
+        with session_scope(get_settings().database_url) as session:
+            found = Appeal(
+                complaint_id=complaint_id,
+                space_id=world.spaces["B"],
+                appellant=f"participant:{bob_id}",
+                text="I was quoting",
+            )
+            session.add(found)
+            session.flush()
+            statements.decide_appeal(
+                session, store, found, decision="reverse", reason="a quote", moderator="user:m2"
+            )
+        with session_scope(get_settings().database_url) as session:
+            assert (session.get(Participant, bob_id).removed_at is not None) is still_out
