@@ -262,11 +262,25 @@ def emergency_takedown(
     return filed
 
 
-def restore_space(session: Session, space: Space, *, store: ObjectStore) -> bool:
+def restore_space(session: Session, space: Space, *, store: ObjectStore, undone: Complaint) -> bool:
     """Undo a moderation takedown: the episode is rendered again from the retained recordings
-    under the same guid (False, committed all the same, when there is nothing to restore)."""
+    under the same guid (False, committed all the same, when there is nothing to restore, or
+    when another decision's takedown of the space stands: a removal, an emergency takedown)."""
     episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
     if episode is None or episode.removed_at is None or episode.removed_by != "moderation":
+        session.commit()
+        return False
+    if session.scalar(
+        select(Statement.id).where(
+            Statement.space_id == space.id,
+            Statement.restriction.in_(
+                (RESTRICTIONS["remove_episode"], RESTRICTIONS["emergency_takedown"])
+            ),
+            Statement.lifted_at.is_(None),
+            Statement.complaint_id != undone.id,
+        )
+    ):
+        session.commit()
         return False
     episode.removed_at = episode.removed_by = episode.removal_reason = None
     space.status, space.error = SpaceStatus.PROCESSING, None
@@ -325,7 +339,7 @@ def undo_decision(
             session.delete(removed)
         session.commit()  # the stretch may be cut again; the removed clips stay removed
     elif complaint.decision == "remove_episode" or complaint.emergency_at is not None:
-        restore_space(session, space, store=store)
+        restore_space(session, space, store=store, undone=complaint)
     else:
         session.commit()
 

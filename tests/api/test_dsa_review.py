@@ -245,3 +245,47 @@ def test_a_speaker_removed_on_two_complaints_stays_out_until_both_are_reversed(w
             )
         with session_scope(get_settings().database_url) as session:
             assert (session.get(Participant, bob_id).removed_at is not None) is still_out
+
+
+def test_reversing_one_removal_does_not_republish_an_episode_another_decision_keeps_down(world):
+    from infra.models import Episode
+    from services import moderation, statements
+
+    store = ObjectStore(get_settings())
+    space_id = world.fresh_space_of("A")
+    with session_scope(get_settings().database_url) as session:
+        first = Complaint(
+            space_id=space_id, target="space", category="spam", text="ads", reporter="user:x"
+        )
+        session.add(first)
+        session.flush()
+        moderation.decide(
+            session,
+            store,
+            first,
+            decision="remove_episode",
+            reason="one long advertisement",
+            speaker=None,
+            moderator="user:mod-one",
+            is_admin=False,
+        )
+        first_id = first.id
+    world.client.post(  # meanwhile an administrator takes the space offline, pending review
+        f"/moderation/spaces/{space_id}/takedown",
+        json={"category": "violence", "reason": "a threat in the room"},
+        headers=world.headers("admin"),
+    ).raise_for_status()
+    with session_scope(get_settings().database_url) as session:
+        found = Appeal(
+            complaint_id=first_id, space_id=space_id, appellant="user:x", text="not ads"
+        )
+        session.add(found)
+        session.flush()
+        statements.decide_appeal(
+            session, store, found, decision="reverse", reason="not ads", moderator="user:m2"
+        )
+    with session_scope(get_settings().database_url) as session:
+        episode = session.query(Episode).filter_by(space_id=space_id).one()
+        assert episode.removed_at is not None
+        assert session.get(Space, space_id).status == "taken_down"
+    assert world.client.get(f"/episodes/{episode.id}").status_code == 410
