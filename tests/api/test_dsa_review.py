@@ -276,9 +276,7 @@ def test_reversing_one_removal_does_not_republish_an_episode_another_decision_ke
         headers=world.headers("admin"),
     ).raise_for_status()
     with session_scope(get_settings().database_url) as session:
-        found = Appeal(
-            complaint_id=first_id, space_id=space_id, appellant="user:x", text="not ads"
-        )
+        found = Appeal(complaint_id=first_id, space_id=space_id, appellant="user:x", text="not ads")
         session.add(found)
         session.flush()
         statements.decide_appeal(
