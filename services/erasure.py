@@ -202,6 +202,7 @@ def extend(
     session: Session, request: ErasureRequest, *, months: int, reason: str, by: str
 ) -> ErasureRequest:
     """Extend the deadline (article 12(3): by two months at most in all), recording why."""
+    session.refresh(request, with_for_update=True)  # extensions at once add up, within the cap
     if request.closed_at is not None:
         raise Conflict(f"erasure request {request.id} is closed")
     if request.extended_months + months > MAX_EXTENSION_MONTHS:
@@ -230,6 +231,7 @@ def close(
 ) -> ErasureRequest:
     """Close the request once the bucket listing shows no object of the voice left (a legal
     hold's excepted and named); otherwise refuse, naming what is left. Audited; commits."""
+    session.refresh(request, with_for_update=True)  # closed at once: the second sees it closed
     if request.closed_at is not None:
         raise Conflict(f"erasure request {request.id} is already closed")
     assets = assets_of(session, store, request)

@@ -287,3 +287,28 @@ def test_reversing_one_removal_does_not_republish_an_episode_another_decision_ke
         assert episode.removed_at is not None
         assert session.get(Space, space_id).status == "taken_down"
     assert world.client.get(f"/episodes/{episode.id}").status_code == 410
+
+
+def test_an_erasure_request_closed_or_extended_at_once_is_closed_once_and_extended_in_all(world):
+    from infra.models import AuditEntry
+    from services import erasure
+
+    store = ObjectStore(get_settings())
+    closing, extending = world.fresh_erasure("B"), world.fresh_erasure("B")
+
+    def close():
+        with session_scope(get_settings().database_url) as session:
+            erasure.close(session, store, session.get(ErasureRequest, closing), by="user:admin")
+
+    def extend():
+        with session_scope(get_settings().database_url) as session:
+            found = session.get(ErasureRequest, extending)
+            erasure.extend(session, found, months=1, reason="many recordings", by="user:admin")
+
+    results = _at_once(4, close) + _at_once(4, extend)
+    with session_scope(get_settings().database_url) as session:
+        closed = session.query(AuditEntry).filter_by(action="close_erasure").all()
+        assert [e.detail.get("request_id") for e in closed].count(closing) == 1, results
+        extended = session.query(AuditEntry).filter_by(action="extend_erasure").all()
+        assert [e.detail.get("request_id") for e in extended].count(extending) == 2, results
+        assert session.get(ErasureRequest, extending).extended_months == 2, results
