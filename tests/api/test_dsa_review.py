@@ -312,3 +312,16 @@ def test_an_erasure_request_closed_or_extended_at_once_is_closed_once_and_extend
         extended = session.query(AuditEntry).filter_by(action="extend_erasure").all()
         assert [e.detail.get("request_id") for e in extended].count(extending) == 2, results
         assert session.get(ErasureRequest, extending).extended_months == 2, results
+
+
+def test_the_episode_page_shows_the_generated_show_notes(world):
+    from infra.models import Episode
+
+    episode_id = world.fresh_episode("A")
+    with session_scope(get_settings().database_url) as session:
+        found = session.get(Episode, episode_id)
+        found.notes = {"speakers": [["Alice", 95.0]], "quotes": [["Alice", 3.0, "Hello all"]]}
+    page = world.client.get(f"/e/{episode_id}")
+    assert page.status_code == 200, page.text[-300:]
+    assert "Speakers: Alice (2 min)." in page.text
+    assert "Hello all" in page.text
