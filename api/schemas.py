@@ -23,6 +23,7 @@ Role = Literal["host", "cohost", "speaker", "guest"]
 # What a room or a speaker speaks: a language tag (its primary language one Whisper knows), or
 # "auto" to detect it from the speech.
 SPEECH_LANGUAGE_PATTERN = r"^(auto|[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)$"
+LANGUAGE_MAX = 35  # the database's column (BCP 47 tags fit in 35 characters)
 # Free text that may span lines; every other string field is one line.
 _MULTILINE_FIELDS = frozenset({"description", "text", "reason", "note"})
 
@@ -83,7 +84,9 @@ class ShowIn(InputModel):
     image_url: AnyHttpUrl | None = Field(
         default=None, description="square JPEG or PNG, 1400-3000 px"
     )
-    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    language: str = Field(
+        default="en", max_length=LANGUAGE_MAX, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    )
     category: str = Field(
         default="Society & Culture",
         max_length=200,
@@ -170,6 +173,7 @@ class ParticipantIn(InputModel):
     consent: ConsentIn = Field(default_factory=ConsentIn)
     language: str | None = Field(
         default=None,
+        max_length=LANGUAGE_MAX,
         pattern=SPEECH_LANGUAGE_PATTERN,
         description="what this participant speaks when not the space's language "
         "(a language tag, or auto)",
@@ -182,7 +186,9 @@ class ParticipantPatch(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     role: Role | None = None
     offset: float | None = Field(default=None, ge=0.0, le=7 * 24 * 3600.0)
-    language: str | None = Field(default=None, pattern=SPEECH_LANGUAGE_PATTERN)
+    language: str | None = Field(
+        default=None, max_length=LANGUAGE_MAX, pattern=SPEECH_LANGUAGE_PATTERN
+    )
 
     _language = field_validator("language")(_speech_language)
 
@@ -275,6 +281,7 @@ class SpaceIn(InputModel):
     started_at: datetime | None = None
     language: str = Field(
         default="en",
+        max_length=LANGUAGE_MAX,
         pattern=SPEECH_LANGUAGE_PATTERN,
         description="what the room speaks: a language tag (picks the Whisper model), or auto "
         "to detect it from each speaker's first speech",
@@ -762,6 +769,12 @@ class ReviewOut(BaseModel):
     transcript: list[ReviewLineOut]
     retention: RetentionOut
     audit: list[dict]
+    episode_moment: dict | None = Field(
+        default=None,
+        description="the reported moment in the published episode: {episode_id, version "
+        "(published now), at_s (null: edited out of it), held_by_versions (every published "
+        "version that held it whole)}",
+    )
 
 
 class ModerationDecisionIn(InputModel):

@@ -25,11 +25,21 @@ class Readiness:
     """Named checks (each a callable that raises when its dependency is not ready), run side by
     side and each given ``timeout_s``. A check still running from an earlier call (a dependency
     that hangs) is reported as not ready without starting another, so probes every few seconds
-    never pile up threads."""
+    never pile up threads; one that ended less than ``reuse_s`` ago is answered again, so
+    however often the public probe is called, each dependency is asked at most once a second
+    (per API process)."""
 
-    def __init__(self, checks: dict[str, Callable[[], str | None]], timeout_s: float) -> None:
+    def __init__(
+        self,
+        checks: dict[str, Callable[[], str | None]],
+        timeout_s: float,
+        *,
+        reuse_s: float = 1.0,
+    ) -> None:
         self.checks = checks
         self.timeout_s = timeout_s
+        self.reuse_s = reuse_s
+        self._ended: dict[str, float] = {}
         self._pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="readyz")
         self._running: dict[str, Future] = {}
         self._lock = threading.Lock()
@@ -38,8 +48,18 @@ class Readiness:
         started = time.monotonic()
         with self._lock:
             for name, check in self.checks.items():
-                if name not in self._running or self._running[name].done():
-                    self._running[name] = self._pool.submit(_timed, check)
+                previous = self._running.get(name)
+                fresh = (
+                    previous is not None
+                    and previous.done()
+                    and (time.monotonic() - self._ended.get(name, 0.0) < self.reuse_s)
+                )
+                if previous is None or (previous.done() and not fresh):
+                    future = self._pool.submit(_timed, check)
+                    future.add_done_callback(
+                        lambda _, name=name: self._ended.__setitem__(name, time.monotonic())
+                    )
+                    self._running[name] = future
             futures = dict(self._running)
         results = []
         for name, future in futures.items():

@@ -374,6 +374,26 @@ def _kept_spans(
     return [(a, b) for a, b in kept if b > a]
 
 
+def remap_marks(
+    marks: Sequence[dict], old: EditPlan, new: EditPlan, *, min_gap_s: float = 1.0
+) -> list[dict]:
+    """Marks on ``old``'s episode timeline (``{"start_s", ...}``, the first at 0) moved to the
+    same moment of the room in ``new``'s; a mark whose moment ``new`` cut moves to where the
+    cut is (the next kept moment); the first stays at 0, and a mark that lands within
+    ``min_gap_s`` of the one before is dropped."""
+    out: list[dict] = []
+    for index, mark in enumerate(marks):
+        room = old.room_time(float(mark["start_s"]))
+        at = 0.0 if index == 0 else new.episode_time(room)
+        if at is None:
+            later = [start for (a, _), start in zip(new.kept, new._starts, strict=True) if a > room]
+            at = later[0] if later else None
+        if at is None or at >= new.duration_s or (out and at - out[-1]["start_s"] < min_gap_s):
+            continue
+        out.append({**mark, "start_s": round(at, 3)})
+    return out
+
+
 def unedited(start_s: float, end_s: float) -> EditPlan:
     """The plan of no edits: the whole episode."""
     return EditPlan(kept=((start_s, end_s),))

@@ -118,7 +118,7 @@ def transparency(
 ) -> dict:
     """Counts over [since, until): complaints and notices received (by category), decisions
     taken (by type and category), the median time from receipt to decision, appeals received
-    and decided, and decisions reversed on appeal."""
+    and decided, and decisions reversed on appeal. An empty period counts nothing."""
     received = [c for c in complaints if since <= c.created_at < until]
     decided = [c for c in complaints if c.decided_at is not None and since <= c.decided_at < until]
     decisions: dict[str, dict[str, int]] = {}

@@ -23,9 +23,11 @@ from pipeline.edits import (
     ShortenSilences,
     operations_from_data,
     operations_to_data,
+    remap_marks,
     resolve,
     validate,
 )
+from pipeline.errors import SpacecastError
 from services.errors import Conflict, Invalid, NotFound
 from services.publishing import episode_timeline, render_again
 from services.runs import done_results
@@ -124,6 +126,11 @@ def publish_version(session: Session, episode: Episode, number: int) -> bool:
     if episode.edit_version == number == episode.rendered_version:
         session.commit()  # already the episode: nothing to render again
         return False
+    if episode.host_chapters and episode.edit_version != number:
+        # The host's chapters mark moments of the room: they move with the new version's cuts.
+        before = preview(session, episode, episode.edit_version).plan
+        after = preview(session, episode, number).plan
+        episode.host_chapters = remap_marks(episode.host_chapters, before, after)
     episode.edit_version = number
     return render_again(session, space)
 
@@ -185,6 +192,33 @@ def preview(session: Session, episode: Episode, number: int) -> Preview:
 def _speech(session: Session, space_id: str, voices: list[str]) -> list[tuple[float, float]]:
     activity = done_results(session, space_id).activity
     return [w for pid in voices if pid in activity for w in activity[pid].windows()]
+
+
+def moment_in_versions(
+    session: Session, space_id: str, start_s: float | None, end_s: float | None
+) -> dict | None:
+    """For a moderator: where a reported room-time moment is in the episode as published now
+    (None: cut from it), and which of the versions ever published held it whole (0, the room as
+    recorded, was published first). None when the space has no episode or the report no time."""
+    episode = session.scalar(select(Episode).where(Episode.space_id == space_id))
+    if episode is None or start_s is None or end_s is None:
+        return None
+    held = episode_timeline(episode).episode_range(start_s, end_s)
+    numbers = [0] + [v.number for v in versions(session, episode) if v.published_at is not None]
+    holding = []
+    for number in numbers:
+        try:
+            plan = preview(session, episode, number).plan
+        except SpacecastError:  # no published track left to resolve against
+            continue
+        if plan.episode_range(start_s, end_s) is not None:
+            holding.append(number)
+    return {
+        "episode_id": episode.id,
+        "version": episode.rendered_version,
+        "at_s": round(held[0], 3) if held else None,
+        "held_by_versions": holding,
+    }
 
 
 def transcript_lines(session: Session, episode: Episode) -> list[dict]:

@@ -34,7 +34,7 @@ from infra.urls import base_url
 from pipeline.review import lines_in, search_lines
 from pipeline.statements import CATEGORIES, transparency_csv
 from pipeline.transcript import Segment
-from services import moderation, retention, statements
+from services import editing, moderation, retention, statements
 from services.audit import audit, audit_trail
 from services.errors import NotFound
 from services.moderation import review_queue
@@ -143,6 +143,9 @@ def review(
             {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "reason": e.reason}
             for e in trail
         ],
+        episode_moment=editing.moment_in_versions(
+            session, space.id, complaint.start_s, complaint.end_s
+        ),
     )
 
 
@@ -361,7 +364,11 @@ def emergency_takedown(
     return complaint_out(session, filed)
 
 
-@router.get("/transparency", response_model=None)
+@router.get(
+    "/transparency",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
 def transparency(
     session: SessionDep,
     principal: Moderator,

@@ -17,6 +17,13 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from tests.api.conftest import World
 
 CASES: list[str] = []
+# Operations that take a speech language: the schema's pattern admits any tag; whether Whisper
+# knows its language is checked by the validator, with a 422 naming the language.
+SPEECH_LANGUAGE_OPERATIONS = {
+    "POST /shows/{show_id}/spaces",
+    "POST /spaces/{space_id}/participants",
+    "PATCH /spaces/{space_id}/participants/{handle}",
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +47,8 @@ def test_no_server_errors_and_responses_match_the_schema(case, world: World) -> 
     if case.operation.label == "POST /complaints":
         # Which fields each kind of complaint needs (a speaker for "speaker", a range for
         # "range", ...) is checked by the route with a 422 naming the field, not by the schema.
+        excluded.append(positive_data_acceptance)
+    if case.operation.label in SPEECH_LANGUAGE_OPERATIONS:
         excluded.append(positive_data_acceptance)
     case.call_and_validate(headers=world.headers("admin"), excluded_checks=excluded)
 

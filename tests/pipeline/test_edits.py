@@ -198,3 +198,20 @@ def test_a_rendered_cut_moves_later_sound_earlier_by_exactly_the_cut(tmp_path: P
     # encode) moves every sound by the same few ms.
     for got, want in zip(heard, expected, strict=True):
         assert got - heard[0] == pytest.approx(want - expected[0], abs=0.02)
+
+
+def test_host_marks_move_with_the_room_when_a_version_cuts_before_them() -> None:
+    from pipeline.edits import remap_marks
+
+    old = EditPlan(kept=((2.0, float("inf")),))  # the room as recorded, from room time 2.0
+    new = resolve([Cut(10.0, 13.0), Cut(30.0, 40.0)], ROOM)
+    marks = [{"start_s": 0.0, "title": "a"}, {"start_s": 20.0, "title": "b"},
+             {"start_s": 30.0, "title": "in the second cut"}, {"start_s": 40.0, "title": "c"}]  # fmt: skip
+    moved = remap_marks(marks, old, new)
+    # room 22.0 -> 22 - 2 - 3; room 32.0 was cut: to where the cut is (room 40); room 42.0 next
+    assert moved == [
+        {"start_s": 0.0, "title": "a"},
+        {"start_s": 17.0, "title": "b"},
+        {"start_s": 25.0, "title": "in the second cut"},
+        {"start_s": 27.0, "title": "c"},
+    ]

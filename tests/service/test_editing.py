@@ -313,6 +313,26 @@ def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(
     assert len([k for k in raw if "/review/" not in k]) == 2  # Alice's and Dan's stems
     alice, dan = truth[0], truth[5]  # Dan: "The lighthouse ferry will bring visitors..."
     a, b = alice["start_s"] + 0.5, alice["start_s"] + 1.5
+    mark = truth[4]["start_s"]  # after the new cut, before the cut of the version published now
+    with redis_stack.client() as host:
+        marked = host.put(
+            f"/episodes/{episode_id}/chapters",
+            json={"chapters": [{"start_s": 0.0, "title": "Hello"}, {"start_s": mark,
+                                                                    "title": "Ladders"}]},
+        )  # fmt: skip
+        assert marked.status_code == 202, marked.text
+        settle(host, space_id, episode_id)
+        before = host.get(f"/episodes/{episode_id}/versions").json()
+    # A listener reports the second of Alice that the next version cuts.
+    with redis_stack.client(key=None) as anyone:
+        lee = anyone.post("/listeners", json={"name": "Lee"}).json()["key"]["token"]
+    with redis_stack.client(key=lee) as listener:
+        complaint = listener.post(
+            "/complaints",
+            json={"target": "range", "episode_id": episode_id, "category": "harassment",
+                  "start_s": a + 0.1, "end_s": b - 0.1},  # room = episode time before the cut
+        )  # fmt: skip
+        assert complaint.status_code == 201, complaint.text
     with redis_stack.client() as host:
         made = host.post(
             f"/episodes/{episode_id}/versions",
@@ -328,7 +348,25 @@ def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(
         assert made.status_code == 201, made.text
         after = publish(host, space_id, episode_id, made.json()["number"])
         edits = host.get(f"/episodes/{episode_id}/report").json()["edits"]
+        chapters = host.get(f"/episodes/{episode_id}/chapters").json()
         words = " ".join(line["body"] for line in lines(host, after)).lower()
     assert after["episode"]["duration_s"] == pytest.approx(duration_s + 1.0 - (b - a), abs=0.05)
     assert [m["op"] for m in edits["mutes"]] == ["mute"]
     assert "lighthouse" not in words and "market" in words
+    # The host's chapter moved with the room: earlier by the new cut.
+    assert [c["title"] for c in chapters["host_chapters"]] == ["Hello", "Ladders"]
+    assert chapters["host_chapters"][1]["start_s"] == pytest.approx(mark - (b - a), abs=0.002)
+    # The moderator sees which published versions held the reported moment; not this one.
+    with redis_stack.client(key=redis_stack.create_user("Mo", "moderator")) as mo:
+        review = mo.get(f"/moderation/complaints/{complaint.json()['id']}").json()
+    published_before = [v["number"] for v in before["versions"] if v["number"] == 0
+                        or v["published_at"]]  # fmt: skip
+    assert review["episode_moment"] == {
+        "episode_id": episode_id,
+        "version": made.json()["number"],
+        "at_s": None,
+        "held_by_versions": published_before,
+    }
+    assert [c["start_s"] for c in chapters["chapters"]] == [
+        c["start_s"] for c in chapters["host_chapters"]
+    ]

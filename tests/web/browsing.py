@@ -85,7 +85,8 @@ def _check_and_snap(page, artifacts: Path, name: str) -> None:
     )
     assert page.evaluate(A11Y_PROBLEMS) == [], page.url
     assert page.evaluate("window.__csp || []") == [], page.url
-    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+    # A full-page screenshot of a long page takes long on a busy machine.
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True, timeout=90_000)
 
 
 def wait_for(page, expression: str, *, timeout_ms: float = 20_000) -> None:

@@ -1,6 +1,6 @@
 """participants: the language a participant speaks when it is not the space's
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-01 22:10:00
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-01 22:10:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

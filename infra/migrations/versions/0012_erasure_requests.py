@@ -1,7 +1,7 @@
 """erasure requests: a participant's request to erase their voice, its clock and its proof
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 22:30:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 TZ = sa.DateTime(timezone=True)
 
-revision = "0014"
-down_revision = "0013"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,16 +1,16 @@
 """shows: whether each speaker's track is processed (repaired, leveled) before the mix (on for
 every show, as new shows are)
 
-Revision ID: 0011b
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01 22:10:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011b"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """complaints as formal notices, emergency takedowns; statements of reasons, appeals and the
 moderators' statement templates (DSA articles 16, 17 and 20)
 
-Revision ID: 0013
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01 22:10:00
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 TZ = sa.DateTime(timezone=True)
 
-revision = "0013"
-down_revision = "0011"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

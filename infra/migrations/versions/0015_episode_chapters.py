@@ -2,16 +2,16 @@
 generated show notes;
 served_versions: when each version of a feed or chapters document was first served
 
-Revision ID: 0010
-Revises: 0011b
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-01 22:10:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0011b"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
