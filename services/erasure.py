@@ -139,6 +139,8 @@ def request_erasure(
 ) -> tuple[ErasureRequest, bool]:
     """Withdraw every purpose as the participant's own answer (deleting at once what that takes
     away) and open the request; the open one again when it exists. Returns (request, made)."""
+    # Requests made at once queue on the participant's row: the second finds the first's.
+    session.refresh(participant, with_for_update=True)
     existing = open_request_of(session, participant)
     if existing is not None:
         return existing, False
@@ -200,6 +202,7 @@ def extend(
     session: Session, request: ErasureRequest, *, months: int, reason: str, by: str
 ) -> ErasureRequest:
     """Extend the deadline (article 12(3): by two months at most in all), recording why."""
+    session.refresh(request, with_for_update=True)  # extensions at once add up, within the cap
     if request.closed_at is not None:
         raise Conflict(f"erasure request {request.id} is closed")
     if request.extended_months + months > MAX_EXTENSION_MONTHS:
@@ -228,6 +231,7 @@ def close(
 ) -> ErasureRequest:
     """Close the request once the bucket listing shows no object of the voice left (a legal
     hold's excepted and named); otherwise refuse, naming what is left. Audited; commits."""
+    session.refresh(request, with_for_update=True)  # closed at once: the second sees it closed
     if request.closed_at is not None:
         raise Conflict(f"erasure request {request.id} is already closed")
     assets = assets_of(session, store, request)

@@ -66,6 +66,19 @@ def alternate_enclosures(episode: Episode) -> list[AlternateEnclosure]:
     return alternates
 
 
+def episode_notes(session: Session, episode: Episode) -> str:
+    """The episode's generated show notes as plain text, as the feed and the episode page show
+    them: chapters while they may be served, quotes while the transcripts may."""
+    chapters = chapters_from_data(episode.chapters) if chapters_servable(session, episode) else []
+    notes = episode.notes or {}
+    quotes = [Quote(*q) for q in notes.get("quotes", [])]
+    return show_notes(
+        [tuple(s) for s in notes.get("speakers", [])],
+        chapters,
+        quotes if transcripts_servable(session, episode) else [],
+    )
+
+
 def show_feed(session: Session, show: Show) -> bytes:
     items = []
     for episode, space in published_episodes(session, show.id):
@@ -73,13 +86,7 @@ def show_feed(session: Session, show: Show) -> bytes:
         chapters = (
             chapters_from_data(episode.chapters) if chapters_servable(session, episode) else []
         )
-        notes = episode.notes or {}
-        quotes = [Quote(*q) for q in notes.get("quotes", [])]
-        generated = show_notes(
-            [tuple(s) for s in notes.get("speakers", [])],
-            chapters,
-            quotes if transcripts_servable(session, episode) else [],
-        )
+        generated = episode_notes(session, episode)
         description = episode.description + ("\n\n" + generated if generated else "")
         items.append(
             FeedItem(

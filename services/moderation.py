@@ -238,14 +238,26 @@ def decide(
     """Dismiss; remove the episode, the clip (and its stretch of the room, for every clip) or a
     speaker's part (rendered again without them, as when consent is withdrawn); or escalate to
     an administrator, who then decides. Audited; commits."""
+    # Decisions taken at once queue on the complaint's row: the second sees it decided.
+    session.refresh(found, with_for_update=True)
     if found.status not in OPEN_STATUSES:
         raise Conflict(f"complaint {found.id} was already decided ({found.status})")
     if found.status == ComplaintStatus.ESCALATED and not is_admin:
         raise Forbidden(f"complaint {found.id} is escalated: an administrator decides")
     space = session.get(Space, found.space_id)
     assert space is not None
-    if found.emergency_at is not None and decision in ("dismiss", "remove_episode"):
-        return _review_emergency(session, store, found, decision, reason, moderator)
+    if found.emergency_at is not None:
+        # Whoever took the space down does not review it, under any decision; and the review
+        # ends the takedown one way or the other, never leaves the space down under another.
+        if moderator == found.reporter:
+            raise Forbidden("an emergency takedown is reviewed by someone other than who made it")
+        if decision in ("dismiss", "remove_episode"):
+            return _review_emergency(session, store, found, decision, reason, moderator)
+        if decision != "escalate":
+            raise Invalid(
+                f"complaint {found.id} is an emergency takedown: confirm it (remove_episode), "
+                "lift it (dismiss) or escalate it; file another complaint for anything else"
+            )
     to_delete: list[str] = []
     render = False
     detail: dict = {}
@@ -347,9 +359,7 @@ def _review_emergency(
 ) -> Complaint:
     """A moderator's review of an administrator's emergency takedown: ``remove_episode``
     confirms it (a statement of reasons of the removal), ``dismiss`` lifts it (the episode is
-    rendered again). Audited; commits."""
-    if moderator == found.reporter:
-        raise Forbidden("an emergency takedown is reviewed by someone other than who made it")
+    rendered again; ``decide`` has checked who reviews). Audited; commits."""
     found.decision, found.decision_reason = decision, reason
     found.decided_by, found.decided_at = moderator, utcnow()
     confirmed = decision == "remove_episode"

@@ -90,12 +90,17 @@ def _evidence(session: Session, complaint_id: str) -> list[dict]:
 
 
 def _affected(session: Session, space: Space, decision: str, complaint: Complaint) -> list[str]:
-    """Whose content a decision restricts: the show's host always; the removed speaker; the
-    clip's maker."""
+    """Whose content a decision restricts: the show's host always; the speaker it removed (not
+    necessarily the one the complaint named); the clip's maker."""
     show_owner = space.show.owner_id if space.show else None
     who = [f"user:{show_owner}"] if show_owner else []
-    if decision == "remove_speaker" and complaint.participant_id:
-        who.append(f"participant:{complaint.participant_id}")
+    if decision == "remove_speaker":
+        who += [
+            f"participant:{removed}"
+            for removed in session.scalars(
+                select(Participant.id).where(Participant.removed_by_complaint == complaint.id)
+            )
+        ]
     if decision == "remove_clip" and complaint.clip_id:
         clip = session.get(Clip, complaint.clip_id)
         if clip is not None and clip.creator_id and f"user:{clip.creator_id}" not in who:
@@ -263,11 +268,25 @@ def emergency_takedown(
     return filed
 
 
-def restore_space(session: Session, space: Space, *, store: ObjectStore) -> bool:
+def restore_space(session: Session, space: Space, *, store: ObjectStore, undone: Complaint) -> bool:
     """Undo a moderation takedown: the episode is rendered again from the retained recordings
-    under the same guid (False, committed all the same, when there is nothing to restore)."""
+    under the same guid (False, committed all the same, when there is nothing to restore, or
+    when another decision's takedown of the space stands: a removal, an emergency takedown)."""
     episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
     if episode is None or episode.removed_at is None or episode.removed_by != "moderation":
+        session.commit()
+        return False
+    if session.scalar(
+        select(Statement.id).where(
+            Statement.space_id == space.id,
+            Statement.restriction.in_(
+                (RESTRICTIONS["remove_episode"], RESTRICTIONS["emergency_takedown"])
+            ),
+            Statement.lifted_at.is_(None),
+            Statement.complaint_id != undone.id,
+        )
+    ):
+        session.commit()
         return False
     episode.removed_at = episode.removed_by = episode.removal_reason = None
     space.status, space.error = SpaceStatus.PROCESSING, None
@@ -283,6 +302,23 @@ def _lift_statements(session: Session, complaint: Complaint, *, by: str, reason:
         found.lifted_at, found.lifted_by, found.lift_reason = utcnow(), by, reason
 
 
+def _standing_removal(session: Session, participant: Participant, undone: Complaint) -> str | None:
+    """Another complaint whose speaker removal of ``participant`` is not lifted, if any."""
+    for found in session.scalars(
+        select(Statement)
+        .where(
+            Statement.space_id == participant.space_id,
+            Statement.restriction == RESTRICTIONS["remove_speaker"],
+            Statement.lifted_at.is_(None),
+            Statement.complaint_id != undone.id,
+        )
+        .order_by(Statement.decided_at)
+    ):
+        if f"participant:{participant.id}" in found.affected:
+            return found.complaint_id
+    return None
+
+
 def undo_decision(
     session: Session, store: ObjectStore, complaint: Complaint, *, by: str, reason: str
 ) -> None:
@@ -295,7 +331,11 @@ def undo_decision(
         for participant in session.scalars(
             select(Participant).where(Participant.removed_by_complaint == complaint.id)
         ):
-            participant.removed_at = participant.removed_by_complaint = None
+            # Removed on another complaint too, whose decision stands: they stay out under it.
+            standing = _standing_removal(session, participant, complaint)
+            participant.removed_by_complaint = standing
+            if standing is None:
+                participant.removed_at = None
         session.flush()
         render_again(session, space, store=store)
     elif complaint.decision == "remove_clip":
@@ -305,7 +345,7 @@ def undo_decision(
             session.delete(removed)
         session.commit()  # the stretch may be cut again; the removed clips stay removed
     elif complaint.decision == "remove_episode" or complaint.emergency_at is not None:
-        restore_space(session, space, store=store)
+        restore_space(session, space, store=store, undone=complaint)
     else:
         session.commit()
 
@@ -326,6 +366,8 @@ def file_appeal(
     decision; one open appeal per complaint. Commits."""
     if not subjects & appellants(session, complaint):
         raise NotFound(f"complaint {complaint.id} not found")
+    # Appeals filed at once queue on the complaint's row: the second sees the first's.
+    session.refresh(complaint, with_for_update=True)
     if complaint.status in OPEN_STATUSES or complaint.decided_at is None:
         raise Conflict(f"complaint {complaint.id} is not decided yet; there is nothing to appeal")
     if utcnow() >= appeal_deadline(complaint.decided_at):
@@ -375,16 +417,21 @@ def decide_appeal(
     reason: str,
     moderator: str,
 ) -> Appeal:
-    """Uphold or reverse, by another moderator than the one who decided the complaint. Reversing
-    a restriction restores what it took down; reversing a dismissal reopens the complaint for a
-    new decision. Audited; commits."""
+    """Uphold or reverse, by another moderator than the one who decided the complaint and than
+    its parties. Reversing a restriction restores what it took down; reversing a dismissal
+    reopens the complaint for a new decision. Audited; commits."""
+    # Reviews taken at once queue on the appeal's row: the second sees it decided.
+    session.refresh(found, with_for_update=True)
     if found.status != "open":
         raise Conflict(f"appeal {found.id} was already decided ({found.status})")
     complaint = session.get(Complaint, found.complaint_id)
     assert complaint is not None
-    if moderator in (complaint.decided_by, complaint.reporter if complaint.emergency_at else None):
+    # Not who decided, nor a party: the notifier (an emergency takedown's administrator
+    # included), the parties the decision restricts, the appellant.
+    if moderator in {complaint.decided_by, found.appellant} | appellants(session, complaint):
         raise Forbidden(
-            f"appeal {found.id} is reviewed by another moderator than the one who decided"
+            f"appeal {found.id} is reviewed by another moderator than the one who decided "
+            "and than the parties to it"
         )
     found.status = "reversed" if decision == "reverse" else "upheld"
     found.decided_by, found.decided_at, found.reason = moderator, utcnow(), reason

@@ -51,6 +51,7 @@ from infra.urls import cover_url, feed_url
 from services import editing, erasure
 from services import statements as services_statements
 from services.errors import Forbidden
+from services.feed import episode_notes
 from services.publishing import published_episodes
 
 # What a listener may report, in the words the report form shows.
@@ -215,7 +216,7 @@ def episode_page(
         speakers=episode_speakers(episode),
         # Shown when the episode carries them; episodes have neither yet.
         chapters=chapter_list(getattr(episode, "chapters", None)),
-        notes=note_paragraphs(getattr(episode, "notes", None)),
+        notes=note_paragraphs(episode_notes(session, episode)),
         turns=transcript_turns(_transcript(session, episode.id)),
         clips=list_clips(episode.id, session, principal),
         report_categories=REPORT_CATEGORIES,
