@@ -153,8 +153,18 @@ def parties_of(principal: Principal) -> set[str]:
     return {principal.subject, reporter_of_complaints(principal)}
 
 
-def statement_out(found: Statement) -> schemas.StatementOut:
-    return schemas.StatementOut.model_validate(found, from_attributes=True)
+# What a restricted party reads of the evidence: what was heard or searched and when, not
+# which moderator did it or what they typed (moderators read it whole, in the audit log too).
+_PARTY_EVIDENCE = ("action", "at", "participants", "start_s", "end_s")
+
+
+def statement_out(found: Statement, *, moderator: bool = True) -> schemas.StatementOut:
+    out = schemas.StatementOut.model_validate(found, from_attributes=True)
+    if not moderator:
+        out.evidence = [
+            {k: v for k, v in entry.items() if k in _PARTY_EVIDENCE} for entry in out.evidence
+        ]
+    return out
 
 
 def appeal_out(found: Appeal) -> schemas.AppealOut:
@@ -199,7 +209,7 @@ def read_statement(
         is_moderator=principal.has(Role.MODERATOR, Role.ADMIN),
     ):
         raise NotFound(f"statement {statement_id} not found")
-    return statement_out(found)
+    return statement_out(found, moderator=principal.has(Role.MODERATOR, Role.ADMIN))
 
 
 @router.get("/statements", response_model=list[schemas.StatementOut])
@@ -211,4 +221,4 @@ def my_statements(
     """The statements of reasons of decisions that restricted you (a host: your shows'
     episodes, speakers and clips; a participant: your voice), oldest first."""
     rows = statements.statements_for(session, parties_of(principal), space_id)
-    return [statement_out(s) for s in rows]
+    return [statement_out(s, moderator=False) for s in rows]

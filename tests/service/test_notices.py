@@ -110,6 +110,9 @@ def test_a_notice_is_decided_explained_appealed_reversed_and_its_record_outlives
         assert statement["ground"] in statement["text"] and "appeal" in statement["text"]
         heard_entries = [e for e in statement["evidence"] if e["action"] == "play_mix"]
         assert heard_entries and heard_entries[0]["end_s"] > heard_entries[0]["start_s"]
+        assert not [e for e in statement["evidence"] if "by" in e]  # no moderator named
+        whole = moderator.get(f"/statements/{statement['id']}").json()["evidence"]
+        assert all(e["by"].startswith("user:") for e in whole)  # moderators read who
         appeal_until = statement["appeal_until"]
         assert listener.get(f"/statements/{statement['id']}").status_code == 404
         with redis_stack.client(key=redis_stack.create_user("Other", "host")) as stranger:
