@@ -161,6 +161,13 @@ def _done(client: httpx.Client, space_id: str) -> set:
     }  # fmt: skip
 
 
+def _mid_pipeline(client: httpx.Client, space_id: str) -> bool:
+    """The space is processing and has stages still to do: a fault now lands mid-pipeline."""
+    state = client.get(f"/spaces/{space_id}").json()
+    undone = [s for s in state["stages"] if s["status"] != "done"]
+    return state["status"] == "processing" and bool(undone)
+
+
 def _status(client: httpx.Client, space_id: str) -> bool:
     """True once the space is no longer processing (it may finish during a short fault)."""
     return client.get(f"/spaces/{space_id}").json()["status"] != "processing"
@@ -253,14 +260,18 @@ def _live_ingest_faults(stack, redis: OwnRedis, short_space: Path, tmp_path: Pat
         # Processing, while every database connection of the API and workers is dropped
         # over and over.
         client.post(f"/spaces/{space_id}/finish").raise_for_status()
-        drops = 0
+        drops = mid_stage_drops = 0
         while drops < 6:
             time.sleep(1.0)
+            mid_stage_drops += _mid_pipeline(client, space_id)
             drop_database_connections(stack)
             drops += 1
+        assert mid_stage_drops >= 3, f"only {mid_stage_drops} of 6 drops hit the running pipeline"
         fault_end = time.monotonic()
         done_before = _done(client, space_id)
-        # Then the broker restarts (its append-only file keeps the queued messages).
+        # Then the broker restarts (its append-only file keeps the queued messages), while the
+        # pipeline still has stages to do.
+        assert _mid_pipeline(client, space_id), "the pipeline finished before Redis restarted"
         down = time.monotonic()
         redis.stop()
         time.sleep(2.0)
@@ -359,6 +370,7 @@ def test_rabbitmq_restarted_mid_pipeline(own_stack, short_space: Path, tmp_path:
             reports = _record_all(client, space_id, tracks)
             client.post(f"/spaces/{space_id}/finish").raise_for_status()
             wait_until(lambda: stage_status(client, space_id), 120, "the pipeline started")
+            assert _mid_pipeline(client, space_id), "the pipeline finished before the restart"
             down = time.monotonic()
             broker.stop()
             time.sleep(2.0)
