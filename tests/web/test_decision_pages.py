@@ -20,7 +20,10 @@ def decided(site, tmp_path_factory) -> dict:
     """A space of its own (its episode is removed), with a moderator's decision on a notice."""
     stack = site["stack"]
     folder = tmp_path_factory.mktemp("decided-space")
-    build_sample_space(load_spec("quick_chat"), folder)
+    spec = load_spec("quick_chat")
+    # A title of its own: the other page tests find the site's space on the dashboard by title.
+    spec["space"]["title"] = "Market chat, taken down"
+    build_sample_space(spec, folder)
     with stack.client() as host:
         space_id = submit_sample(host, folder, finish={"missing": "exclude"})
         state = wait_until_done(host, space_id, timeout_s=300)
