@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from infra.models import (
@@ -208,8 +208,10 @@ def statements_of_space(session: Session, space_id: str) -> list[Statement]:
 
 
 def statements_for(session: Session, subjects: set[str], space_id: str | None) -> list[Statement]:
-    """The statements naming one of ``subjects`` as affected (of one space, if given)."""
-    query = select(Statement).order_by(Statement.decided_at)
+    """The statements naming one of ``subjects`` as affected (of one space, if given). The
+    database narrows by the JSON text (ids hold no LIKE wildcards); the list decides."""
+    mentions = [cast(Statement.affected, String).like(f'%"{subject}"%') for subject in subjects]
+    query = select(Statement).where(or_(*mentions)).order_by(Statement.decided_at)
     if space_id:
         query = query.where(Statement.space_id == space_id)
     return [s for s in session.scalars(query) if subjects & set(s.affected)]
@@ -397,14 +399,6 @@ def appeal(session: Session, appeal_id: str) -> Appeal:
 def open_appeals(session: Session) -> list[Appeal]:
     return list(
         session.scalars(select(Appeal).where(Appeal.status == "open").order_by(Appeal.created_at))
-    )
-
-
-def appeals_of(session: Session, complaint_id: str) -> list[Appeal]:
-    return list(
-        session.scalars(
-            select(Appeal).where(Appeal.complaint_id == complaint_id).order_by(Appeal.created_at)
-        )
     )
 
 
