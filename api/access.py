@@ -8,7 +8,7 @@ so ids cannot be probed.
 from __future__ import annotations
 
 from fastapi import HTTPException
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from api.auth import Principal, Role
 from infra.models import Episode, Show, Space
@@ -45,7 +45,8 @@ def show_for(session: Session, principal: Principal, show_id: str, *, ingest: bo
 def space_for(
     session: Session, principal: Principal, space_id: str, *, ingest: bool = False
 ) -> Space:
-    space = session.get(Space, space_id)
+    # The show comes in the same statement: every live chunk asks this.
+    space = session.get(Space, space_id, options=[joinedload(Space.show)])
     if space is None or not may_manage_show(principal, space.show, ingest=ingest):
         raise _not_found("space", space_id)
     return space

@@ -9,9 +9,13 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.deps import store_dep
+from api.feed_polls import FeedPolls, KeptFeeds
+from api.head import HeadRequests
 from api.input import CleanURL, declare_clean_parameters
 from api.limits import BodyLimit
 from api.metrics import RequestIds, RequestMetrics, metrics_registry
@@ -37,6 +41,7 @@ from api.web import API_DIR
 from infra.health import service_readiness
 from infra.queue import install_broker
 from infra.settings import get_settings
+from services.feed_versions import FeedVersionWatch
 
 log = logging.getLogger("spacecast.api")
 
@@ -46,7 +51,12 @@ async def _lifespan(app: FastAPI):
     settings = get_settings()
     if settings.s3_create_bucket:
         await run_in_threadpool(store_dep().ensure_bucket)
-    yield
+    watch = app.state.kept_feeds.watch.start() if app.state.kept_feeds.enabled else None
+    try:
+        yield
+    finally:
+        if watch is not None:
+            await run_in_threadpool(watch.stop)
 
 
 def content_security_policy(media_delivery: str, s3_endpoint_url: str | None) -> str:
@@ -65,6 +75,37 @@ def content_security_policy(media_delivery: str, s3_endpoint_url: str | None) ->
     )
 
 
+class SecurityHeaders:
+    """ASGI middleware adding the security headers every answer carries (a route's own win)."""
+
+    def __init__(self, app: ASGIApp, policy: str, hsts: bool) -> None:
+        self.app = app
+        self.policy = policy
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    # Pages send their origin with their own form posts (the sign-in checks
+                    # it; under no-referrer a browser sends "Origin: null"), never framed.
+                    headers.setdefault("Referrer-Policy", "same-origin")
+                    headers.setdefault("X-Frame-Options", "DENY")
+                    headers.setdefault("Content-Security-Policy", self.policy)
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     install_broker()
@@ -81,6 +122,9 @@ def create_app() -> FastAPI:
     errors.install(app)
     app.state.readiness = service_readiness(settings)
     app.state.metrics = metrics_registry(settings)
+    app.state.kept_feeds = KeptFeeds(
+        FeedVersionWatch(settings.database_url), settings.feed_polls_from_memory
+    )
     app.include_router(probes.router)
     for router in (
         users.router,
@@ -107,6 +151,12 @@ def create_app() -> FastAPI:
         upload_bytes=settings.max_track_bytes + 64 * 1024,
     )
     app.add_middleware(CleanURL)
+    # Inside the request ids, metrics and security headers, so a poll answered from memory
+    # carries what the route's answer carries.
+    app.add_middleware(FeedPolls, kept=app.state.kept_feeds)
+    # Outside the polls from memory (a HEAD of a feed is answered from memory too), inside the
+    # metrics and the access log, which keep the request's own method.
+    app.add_middleware(HeadRequests)
     # Outermost, so every answer is counted: refused bodies and bad URLs too.
     app.add_middleware(RequestMetrics, registry=app.state.metrics)
     build_openapi = app.openapi
@@ -115,20 +165,7 @@ def create_app() -> FastAPI:
     policy = content_security_policy(settings.media_delivery, settings.s3_endpoint_url)
     hsts = settings.public_base_url.startswith("https:")
 
-    @app.middleware("http")
-    async def _security_headers(request, call_next):
-        response = await call_next(request)
-        if response.headers.get("content-type", "").startswith("text/html"):
-            # Pages send their origin with their own form posts (the sign-in checks it; under
-            # no-referrer a browser sends "Origin: null") and are never framed.
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Content-Security-Policy", policy)
-        if hsts:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+    app.add_middleware(SecurityHeaders, policy=policy, hsts=hsts)
 
     # Outermost of all: the id is set in the context uvicorn's access log line is written in.
     app.add_middleware(RequestIds)

@@ -28,6 +28,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from infra.models import Show, User
@@ -142,6 +143,17 @@ def principal_for(session, token: str) -> Principal:
 
 
 def principal_dep(request: Request, session: SessionDep) -> Principal:
+    principal = _principal(request, session)
+    # The lookup's transaction ends here and its connection goes back to the pool: the route
+    # may wait long for a client's body, or open sessions of its own, and a request holding one
+    # connection while it waits for another runs the pool dry under load (every request then
+    # failed with 500 after the pool's 30 s). A route that uses this session again begins a new
+    # transaction on a connection it takes then.
+    session.commit()
+    return principal
+
+
+def _principal(request: Request, session: Session) -> Principal:
     headers = request.headers.getlist("authorization")
     if len(headers) > 1:
         # Which one a proxy or a framework would pick differs; a stale header must never act.

@@ -15,6 +15,7 @@ from api.tracks import UploadTooLarge
 from infra.faults import dependency_unavailable
 from pipeline.chunks import ChunkConflict
 from pipeline.errors import (
+    FFmpegFailed,
     InvalidEdit,
     InvalidLanguage,
     InvalidManifest,
@@ -39,6 +40,9 @@ STATUS: list[tuple[type[SpacecastError], int]] = [
     (TimeLimitExceeded, 422),  # a pathological input: the same one would run out again
     (NothingToPublish, 409),
     (ModelUnavailable, 503),
+    # ffmpeg could not make what a request renders on the spot (a cut's preview of a stored mix
+    # it cannot read): the server's own part failed, not the request; the message names what.
+    (FFmpegFailed, 502),
     (NotFound, 404),
     (Forbidden, 403),
     (Conflict, 409),

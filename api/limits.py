@@ -129,7 +129,7 @@ def _too_many(noun: str, rate: Rate, wait_s: float) -> HTTPException:
 
 class BodyLimit:
     """ASGI middleware refusing request bodies over the limit with 413, before they are read
-    in full. Track uploads and live chunks have their own, larger limit.
+    in full. Track uploads, live chunks and a show's own audio have their own, larger limit.
 
     A body without Content-Length (chunked) is counted as it arrives; past the limit the app
     is told the client went away (an exception raised into it would become FastAPI's 400 for
@@ -140,7 +140,10 @@ class BodyLimit:
         self.app = app
         self.default_bytes = default_bytes
         self.upload_bytes = upload_bytes
-        self._upload_path = re.compile(r"^/spaces/[^/]+/participants/[^/]+/(track|chunks/[0-9]+)$")
+        # Tracks, live chunks and a show's own audio (whose route caps it lower).
+        self._upload_path = re.compile(
+            r"^(/spaces/[^/]+/participants/[^/]+/(track|chunks/[0-9]+)|/shows/[^/]+/audio)$"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -96,6 +96,18 @@ class ShowIn(InputModel):
         description="repair hum and noise on every published track and bring every voice to one "
         "loudness before the mix (false: the sound as recorded)",
     )
+    live_items: StrictBool = Field(
+        default=False,
+        description="list the show's scheduled and live rooms in its feed (podcast:liveItem)",
+    )
+    season: int | None = Field(
+        default=None, ge=1, le=100_000, description="the season episodes are published in"
+    )
+    locked: StrictBool = Field(
+        default=False,
+        description="podcast:locked: other platforms may not import the feed (needs owner_email, "
+        "the address a platform asks to unlock it)",
+    )
 
     @field_validator("category")
     @classmethod
@@ -120,6 +132,9 @@ class ShowOut(BaseModel):
     explicit: bool
     owner_email: str | None
     process_speakers: bool
+    live_items: bool
+    locked: bool
+    season: int | None
     id: str
     feed_url: str
     created_at: datetime
@@ -128,6 +143,18 @@ class ShowOut(BaseModel):
 class ShowPatch(InputModel):
     process_speakers: StrictBool | None = Field(
         default=None, description="process each speaker's track in the next rendering"
+    )
+    live_items: StrictBool | None = Field(
+        default=None, description="list scheduled and live rooms in the feed"
+    )
+    locked: StrictBool | None = Field(
+        default=None, description="podcast:locked (needs owner_email)"
+    )
+    season: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="the season of episodes first published from now on (0: no seasons)",
     )
 
 
@@ -256,7 +283,8 @@ class ParticipantOut(BaseModel):
     health: dict | None = Field(
         default=None,
         description="how their published track sounds as recorded, once mixed: speech level, "
-        "noise floor, hum, clipping, gaps and the problems found",
+        "noise floor, hum, clipping, gaps, the problems found, and clock drift (drift_ppm, "
+        "method, uncertainty_ppm, offset_per_hour_s, corrected; null when not measured)",
     )
     cleanup: dict | None = Field(
         default=None,
@@ -268,7 +296,20 @@ class ParticipantOut(BaseModel):
 class SpaceIn(InputModel):
     title: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=10_000)
-    started_at: datetime | None = None
+    started_at: datetime | None = Field(
+        default=None, description="when the room starts (a future time: scheduled); default now"
+    )
+    room_url: AnyHttpUrl | None = Field(
+        default=None,
+        max_length=2000,
+        description="where listeners join the room (the live item's podcast:contentLink)",
+    )
+    stream_url: AnyHttpUrl | None = Field(
+        default=None,
+        max_length=2000,
+        description="the room's live audio stream, if the room service gives one (the live "
+        "item's enclosure while the room is live)",
+    )
     language: str = Field(
         default="en",
         max_length=LANGUAGE_MAX,
@@ -342,6 +383,8 @@ class SpaceOut(BaseModel):
     description: str | None
     language: str
     started_at: datetime
+    room_url: str | None
+    stream_url: str | None
     status: str = Field(description="recording, processing, held, published, unpublished or failed")
     error: str | None
     progress: float
@@ -567,6 +610,22 @@ class ChaptersIn(InputModel):
     """The episode's chapters in time order, the first at 0; an empty list: no chapters."""
 
     chapters: list[ChapterIn] = Field(max_length=500)
+
+
+class NotesIn(InputModel):
+    """The episode's show notes as the host writes them: plain text (no markup: every character
+    is shown as written; web addresses become links), paragraphs at blank lines."""
+
+    text: str = Field(max_length=100_000, description="at most SPACECAST_MAX_NOTES_CHARS")
+
+
+class NotesOut(BaseModel):
+    episode_id: str
+    text: str = Field(description="the notes as published now")
+    generated: str = Field(
+        description="the notes made from the room (shown when the host's are unset)"
+    )
+    host_notes: str | None = Field(description="the host's own notes; null: the generated ones")
 
 
 class ChapterOut(BaseModel):
@@ -901,15 +960,33 @@ class DeletionOut(BaseModel):
     last_error: str | None
 
 
+class HostAudioOut(BaseModel):
+    """A show's own audio (an intro, an outro, a music bed) an edit list may add."""
+
+    id: str
+    show_id: str
+    name: str
+    sha256: str
+    size_bytes: int
+    format_name: str
+    codec: str
+    sample_rate_hz: int
+    channels: int
+    duration_s: float
+    integrated_lufs: float = Field(description="measured as rendered (mono, 48 kHz)")
+    uploaded_at: datetime
+
+
 class VersionIn(InputModel):
     """A host's edit list (docs/api.md#editing-versions-of-an-episode). Every time is room
     time; ``mute`` names a speaker by the room's handle."""
 
     operations: list[dict] = Field(
         max_length=500,
-        description="each {op: trim | cut | mute | shorten_silences, ...}: trim {start_s, "
-        "end_s} (either null), cut {start_s, end_s}, mute {speaker_id, start_s, end_s}, "
-        "shorten_silences {longer_than_s, to_s}",
+        description="each {op: trim | cut | mute | shorten_silences | intro | outro | bed, "
+        "...}: trim {start_s, end_s} (either null), cut {start_s, end_s}, mute {speaker_id, "
+        "start_s, end_s}, shorten_silences {longer_than_s, to_s}, intro {audio_id}, outro "
+        "{audio_id}, bed {audio_id, level_db, duck_db} (audio_id: the show's own audio)",
         json_schema_extra={
             "example": [
                 {"op": "cut", "start_s": 12.0, "end_s": 15.5},

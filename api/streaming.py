@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
-from fastapi import HTTPException
+from fastapi import HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 
-from infra.storage import ObjectStore, RangeNotSatisfiable
+from api.head import head_only
+from infra.storage import ObjectStore, RangeNotSatisfiable, byte_range
 
 # Media a consent change or a takedown can withdraw: never kept by shared caches (a CDN would
 # go on serving a withdrawn voice), and revalidated by the listener's own.
@@ -18,35 +17,29 @@ REVALIDATED = "private, no-cache"
 # The feed: any cache may keep it, and asks again before each use, so a change (a withdrawal
 # among them) reaches every app at once while unchanged polls cost a 304.
 FEED_CACHE_CONTROL = "public, no-cache"
-# ASCII digits only: str.isdigit() also accepts superscripts (a Latin-1 header byte 0xB2 is
-# "²"), Arabic-Indic and fullwidth digits, which int() then refuses or reads differently.
-_RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)-([0-9]*)[ \t]*")
 
 
 def valid_range(header: str) -> bool:
     """A single ``bytes=START-END`` range (either end may be left out, not both)."""
-    match = _RANGE.fullmatch(header)
-    if match is None:
-        return False
-    start, end = match.groups()
-    return bool(start or end) and (not (start and end) or int(start) <= int(end))
+    return byte_range(header) is not None
 
 
 def stream_object(
     store: ObjectStore,
     key: str,
     *,
-    range_header: str | None,
+    request: Request,
     cache_control: str,
     name: str,
     extra_headers: dict[str, str] | None = None,
-) -> StreamingResponse:
+) -> Response:
     """The object (or the requested range of it, 206) without holding it in memory; a malformed
-    or unsatisfiable range is 416 naming ``name``."""
+    or unsatisfiable range is 416 naming ``name``. A HEAD reads only the object's metadata."""
+    range_header = request.headers.get("range")
     if range_header and not valid_range(range_header):
         raise HTTPException(416, "Range must be a single 'bytes=START-END' range")
     try:
-        read = store.read_range(key, range_header)
+        read = store.read_range(key, range_header, body=not head_only(request))
     except RangeNotSatisfiable:
         raise HTTPException(416, f"range {range_header} lies outside {name}") from None
     headers = {
@@ -57,6 +50,9 @@ def stream_object(
     }
     if read.content_range:
         headers["Content-Range"] = read.content_range
+
+    if read.body is None:
+        return Response(status_code=read.status, media_type=read.content_type, headers=headers)
 
     def _chunks():
         try:

@@ -23,7 +23,7 @@ from pipeline.states import SpaceStatus
 from services.ledger import current_states
 from services.publishing import episode_servable
 from services.retention import retention_for
-from services.runs import done_results
+from services.runs import done_results, subject_participant
 
 STAGE_ORDER = {"activity": 0, "transcribe": 1, "bleed": 2, "mix": 3, "master": 4, "publish": 5}
 
@@ -42,6 +42,9 @@ def show_out(show: Show, *, private: bool) -> schemas.ShowOut:
         explicit=show.explicit,
         owner_email=show.owner_email if private else None,
         process_speakers=show.process_speakers,
+        live_items=show.live_items,
+        locked=show.locked,
+        season=show.season,
         feed_url=feed_url(show.id),
         created_at=show.created_at,
     )
@@ -170,7 +173,7 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
     stages = [
         schemas.StageOut(
             stage=run.stage,
-            participant=handles.get(run.subject) if run.subject else None,
+            participant=handles.get(subject_participant(run.subject)) if run.subject else None,
             status=run.status,
             progress=round(run.progress, 3),
             attempts=run.attempts,
@@ -194,6 +197,8 @@ def space_out(session: Session, space: Space) -> schemas.SpaceOut:
         description=space.description,
         language=space.language,
         started_at=space.started_at,
+        room_url=space.room_url,
+        stream_url=space.stream_url,
         status=space.status,
         error=space.error,
         progress=round(progress, 3),

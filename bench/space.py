@@ -52,6 +52,7 @@ class RunConfig:
     whisper_threads: int = 1  # one faster-whisper thread per worker process
     broker: str = "redis"
     plain: bool = True
+    transcribe_part_s: float | None = None  # None: the service's default
 
     @property
     def name(self) -> str:
@@ -89,13 +90,17 @@ def _stage_runs(stack: ServiceStack, space_id: str, finished_at: float) -> list[
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT r.stage, p.handle, r.started_at, r.finished_at, r.attempts, r.result "
-            "FROM stage_runs r LEFT JOIN participants p ON p.id = r.subject "
+            "FROM stage_runs r "
+            "LEFT JOIN participants p ON p.id = split_part(r.subject, ':', 1) "
             "WHERE r.space_id = %s ORDER BY r.started_at",
             (space_id,),
         ).fetchall()
     runs = []
     for stage, handle, started, ended, attempts, result in rows:
         result = result or {}
+        part = result.get("part")  # [index, count, start s, end s] of a track in parts
+        if handle and part:
+            handle = f"{handle} part {part[0] + 1}/{part[1]}"
         wall = (ended - started).total_seconds()
         audio_s = {
             "activity": result.get("audio_s"),
@@ -168,6 +173,11 @@ def run_service(config: RunConfig, out: Path) -> dict:
         worker_processes=config.workers,
         worker_threads=config.threads,
         SPACECAST_WHISPER_THREADS=str(config.whisper_threads),
+        **(
+            {"SPACECAST_TRANSCRIBE_PART_S": str(config.transcribe_part_s)}
+            if config.transcribe_part_s is not None
+            else {}
+        ),
         SPACECAST_WORK_DIR=str(work / "scratch"),
         SPACECAST_CACHE_DIR=str(work / "cache"),
     )
@@ -236,6 +246,8 @@ def run_service(config: RunConfig, out: Path) -> dict:
         stack.stop()
         s3.stop()
     if config.plain:
+        # The service's figures first, so an interrupted plain run does not lose them.
+        (out / f"{config.name}.service.json").write_text(json.dumps(report, indent=2))
         report["plain"] = run_plain(mix_path, script, work)
     _cleanup(work)
     return report
@@ -462,12 +474,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--broker", choices=("redis", "rabbitmq"), default="redis")
     parser.add_argument("--no-plain", action="store_true", help="skip the plain alternative")
+    parser.add_argument(
+        "--transcribe-part-s",
+        type=float,
+        default=None,
+        help="SPACECAST_TRANSCRIBE_PART_S for the run (default: the service's own, 600)",
+    )
     parser.add_argument("--scale", action="store_true", help="run the scale table instead")
     parser.add_argument("--fresh", action="store_true", help="with --scale: measure every run")
     parser.add_argument("--out", default="bench/out", help="where results and caches go")
+    parser.add_argument("--live", action="store_true", help="stream the rooms live (bench/live.py)")
+    parser.add_argument("--speed", type=float, default=4.0, help="with --live: x real time")
+    parser.add_argument("--rooms", type=int, default=1, help="with --live: rooms at once")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if args.live:
+        from bench import live
+
+        return live.main(args.minutes, args.workers, args.speed, args.rooms, out)
     if args.scale:
         reports = []
         for config in SCALE:
@@ -485,7 +510,13 @@ def main(argv: list[str] | None = None) -> int:
         (out / "scale.md").write_text(table)
         print(table)
         return 0
-    config = RunConfig(args.minutes, args.workers, broker=args.broker, plain=not args.no_plain)
+    config = RunConfig(
+        args.minutes,
+        args.workers,
+        broker=args.broker,
+        plain=not args.no_plain,
+        transcribe_part_s=args.transcribe_part_s,
+    )
     report = run_service(config, out)
     report["machine"] = machine()
     (out / f"{config.name}.json").write_text(json.dumps(report, indent=2))

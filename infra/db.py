@@ -30,7 +30,65 @@ def get_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    from infra.settings import get_settings
+
+    timeout_s = get_settings().database_timeout_s
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        # A route that drops packets is noticed by the kernel (keepalives, unacknowledged data).
+        connect_args={
+            "connect_timeout": max(1, round(timeout_s)),
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": int(timeout_s * 1000),
+            # A client cut off mid-transaction (the route went silent) leaves its transaction
+            # open on the server, holding its row locks: the server ends it after this long.
+            "options": f"-c idle_in_transaction_session_timeout={int(4 * timeout_s * 1000)}",
+        },
+    )
+
+    @event.listens_for(engine, "do_connect")
+    def _bounded(dialect, record, cargs, cparams):
+        connection = _BoundedConnection.connect(*cargs, **cparams)
+        connection.timeout_s = timeout_s
+        return connection
+
+    return engine
+
+
+def _bounded_connection_class():
+    import psycopg
+    from psycopg.errors import _WaitTimeout
+
+    class BoundedConnection(psycopg.Connection):
+        """A psycopg connection that waits at most ``timeout_s`` for any answer of the server (a
+        peer that accepts bytes and never answers, which no kernel timeout notices): then it is
+        closed and the query raises OperationalError, which SQLAlchemy's pool discards and the
+        stages retry."""
+
+        timeout_s: float = 30.0
+
+        def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
+            try:
+                return super().wait(gen, interval, self.timeout_s if timeout is None else timeout)
+            except _WaitTimeout:
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"PostgreSQL did not answer within {self.timeout_s:g} s; connection closed"
+                ) from None
+
+    return BoundedConnection
+
+
+try:
+    _BoundedConnection = _bounded_connection_class()
+except ImportError:  # SQLite only (the embedded demo without psycopg)
+    _BoundedConnection = None
 
 
 @lru_cache(maxsize=8)

@@ -126,6 +126,15 @@ class Show(Base):
     # Repair hum and noise and bring every published voice to one loudness before the mix
     # (false: the sound as recorded).
     process_speakers: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Scheduled and live rooms in the feed as podcast:liveItem (the host opts in).
+    live_items: Mapped[bool] = mapped_column(Boolean, default=False)
+    # podcast:locked "yes" with owner_email: other platforms must not import the feed.
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Changed after every commit that changes what the feed holds (services/feed_versions.py):
+    # a feed built at one version is that version's feed.
+    feed_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The season episodes are published in from now on (None: the show has no seasons).
+    season: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     spaces: Mapped[list[Space]] = relationship(back_populates="show")
@@ -139,7 +148,11 @@ class Space(Base):
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(35), default="en")
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)  # a future one: scheduled
+    # Where listeners join the room (podcast:contentLink), and its live audio stream if the
+    # room service gives one (the live item's enclosure).
+    room_url: Mapped[str | None] = mapped_column(String(2000))
+    stream_url: Mapped[str | None] = mapped_column(String(2000))
     # recording -> processing -> (held) -> published; or failed (with error)
     status: Mapped[str] = mapped_column(String(20), default="recording")
     # The notice every participant is shown when they join (the default when unset).
@@ -226,6 +239,31 @@ class TrackChunk(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LiveTrack(Base):
+    """Work done on a participant's live chunks while the room is live (``services.live``):
+    speech activity over the contiguous acknowledged prefix and transcription of closed speech,
+    with the chain of chunks (``chain_seq``, ``chain_fp``) and the settings (``settings_fp``)
+    it was computed from, so the stages adopt it at the end only when those are still the same.
+    Transcript pieces are objects under the space's ``work/`` prefix (``transcript_keys``)."""
+
+    __tablename__ = "live_tracks"
+
+    participant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"), primary_key=True)
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    queued: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings_fp: Mapped[str] = mapped_column(String(64), default="")
+    chain_seq: Mapped[int] = mapped_column(Integer, default=-1)  # last chunk of the prefix
+    chain_fp: Mapped[str] = mapped_column(String(64), default="")
+    chain_end_sample: Mapped[int] = mapped_column(BigInteger, default=0)
+    done_s: Mapped[float] = mapped_column(Float, default=0.0)  # activity final up to here
+    segments: Mapped[list] = mapped_column(JSON, default=list)  # [start_s, end_s], track time
+    transcribed_s: Mapped[float] = mapped_column(Float, default=0.0)
+    transcript_keys: Mapped[list] = mapped_column(JSON, default=list)
+    final: Mapped[bool] = mapped_column(Boolean, default=False)  # covers the assembled track
+    cpu_s: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class StageRun(Base):
     """One pipeline stage of one space (``subject``: the participant for per-track stages).
 
@@ -239,7 +277,9 @@ class StageRun(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
     stage: Mapped[str] = mapped_column(String(20))
-    subject: Mapped[str] = mapped_column(String(32), default="")
+    # The participant of a per-track stage; ``<participant id>:<k>`` for part k of a
+    # transcription in parts (services.runs.part_subject).
+    subject: Mapped[str] = mapped_column(String(40), default="")
     fingerprint: Mapped[str] = mapped_column(String(64))
     # queued -> running -> done; failed (error a user can act on) or retrying (transient error)
     status: Mapped[str] = mapped_column(String(20), default="queued")
@@ -304,6 +344,12 @@ class Episode(Base):
     host_chapters: Mapped[list | None] = mapped_column(JSON)
     # Generated show notes: {"speakers": [[name, speech_s]], "quotes": [[speaker, start_s, text]]}
     notes: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The host's own show notes (plain text), shown and published instead of the generated ones;
+    # None: the generated notes.
+    host_notes: Mapped[str | None] = mapped_column(Text)
+    # Its number in the show (itunes:episode, podcast:episode), given at first publication.
+    number: Mapped[int | None] = mapped_column(Integer)
+    season: Mapped[int | None] = mapped_column(Integer)  # the show's season at that moment
     # Whose voice and words this rendering holds ({"audible": [...], "transcribed": [...]}).
     consent_snapshot: Mapped[dict] = mapped_column(JSON, default=dict)
     report: Mapped[dict] = mapped_column(JSON)
@@ -316,6 +362,8 @@ class Episode(Base):
     edit_version: Mapped[int] = mapped_column(Integer, default=0)
     rendered_version: Mapped[int] = mapped_column(Integer, default=0)
     kept: Mapped[list] = mapped_column(JSON, default=list)
+    # The intro's length in that rendering: the room is heard from this episode second on.
+    lead_s: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -335,6 +383,29 @@ class EpisodeVersion(Base):
     created_by: Mapped[str] = mapped_column(String(100))  # user:ID
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]  # when the host last published it
+
+
+class HostAudio(Base):
+    """A show's own audio (an intro, an outro, a music bed), uploaded by its host and probed
+    like a track. It is the host's, never a participant's stem; edit lists of the show's
+    episodes name it by id. Kept as long as the show (not in the room's vault)."""
+
+    __tablename__ = "host_audio"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    show_id: Mapped[str] = mapped_column(ForeignKey("shows.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    object_key: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    format_name: Mapped[str] = mapped_column(String(100))
+    codec: Mapped[str] = mapped_column(String(50))
+    sample_rate_hz: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    integrated_lufs: Mapped[float] = mapped_column(Float)  # mono at the mix rate, as rendered
+    created_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ServedVersion(Base):

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import CurrentMessage
 
 from infra.settings import get_settings
 
 log = logging.getLogger("spacecast.queue")
 
-QUEUES = ("control", "audio", "transcribe", "clips")
+QUEUES = ("control", "audio", "transcribe", "clips", "live")
 ACTOR_QUEUES = {
     "advance_space": "control",
     "resume_stalled": "control",
@@ -35,6 +36,7 @@ ACTOR_QUEUES = {
     "prepare_review": "transcribe",
     "render_clip_audio": "clips",
     "render_clip_audiogram": "clips",
+    "live_track": "live",
 }
 # The actor each pipeline stage runs as.
 STAGE_ACTORS = {
@@ -49,6 +51,42 @@ STAGE_ACTORS = {
 SEND_WITHIN_S = 60.0
 
 
+def _redis_broker_class():
+    """Dramatiq's Redis broker, whose consumer, when it starts again after a connection error,
+    first puts back on its queue the messages this process fetched and has not acknowledged.
+    A fetch whose answer was lost (a connection reset or timed out mid-reply) leaves messages
+    in the process's acknowledgement set that no thread holds, and Dramatiq hands them back
+    only once the process is dead. Messages still being worked on are put back too: their
+    stage is held by its live attempt (``workers.runs``) or already done, so the copy starts
+    nothing."""
+    from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+
+    class Consumer(_RedisConsumer):
+        def __init__(self, broker, queue_name, prefetch, timeout):
+            super().__init__(broker, queue_name, prefetch, timeout)
+            acks = f"{broker.namespace}:__acks__.{broker.broker_id}.{queue_name}"
+            try:
+                held = [m.decode() for m in broker.client.smembers(acks)]
+                if held:
+                    broker.do_requeue(queue_name, *held)
+                    log.warning("%d unacknowledged messages of %s put back", len(held), queue_name)
+            except redis_errors() as exc:
+                raise ConnectionClosed(exc) from None
+
+    class SpacecastRedisBroker(RedisBroker):
+        @property
+        def consumer_class(self):
+            return Consumer
+
+    return SpacecastRedisBroker
+
+
+def redis_errors() -> tuple[type[Exception], ...]:
+    import redis
+
+    return (redis.ConnectionError, redis.TimeoutError)
+
+
 def queue_name(name: str) -> str:
     """A queue's name with the deployment's prefix (``SPACECAST_QUEUE_PREFIX``)."""
     return f"{get_settings().queue_prefix}{name}"
@@ -56,13 +94,33 @@ def queue_name(name: str) -> str:
 
 def build_broker(url: str) -> dramatiq.Broker:
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from dramatiq.brokers.redis import RedisBroker
+        _RedisBroker = _redis_broker_class()
+        settings = get_settings()
+        import redis
 
-        broker: dramatiq.Broker = RedisBroker(url=url)
+        # Every command bounded: a Redis that accepts bytes and never answers raises a
+        # connection error (sends retry, consumers reconnect) instead of hanging a process.
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=settings.broker_timeout_s,
+            socket_connect_timeout=settings.broker_timeout_s,
+            socket_keepalive=True,
+        )
+        # Dramatiq hands a dead worker's unacknowledged messages back only in a maintenance pass
+        # (one broker command in a thousand by default, once the worker missed its heartbeats
+        # for a minute): on an idle deployment that is an hour or more. One in ten by default.
+        broker: dramatiq.Broker = _RedisBroker(
+            client=client,
+            heartbeat_timeout=int(settings.redis_heartbeat_timeout_s * 1000),
+            maintenance_chance=int(settings.redis_maintenance_chance * 1_000_000),
+        )
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        broker = RabbitmqBroker(url=url)
+        # Publisher confirms: a send returns once RabbitMQ has taken the message (persisted, for
+        # durable queues), and raises when it refuses it, so a caller never believes a lost
+        # message sent.
+        broker = RabbitmqBroker(url=url, confirm_delivery=True)
     elif url.startswith("stub://"):
         broker = StubBroker()
     else:
@@ -90,10 +148,12 @@ def install_broker(middleware: Iterable[tuple[dramatiq.Middleware, type | None]]
     return broker
 
 
-def enqueue(actor_name: str, *args: object, within_s: float = SEND_WITHIN_S) -> None:
-    """Send a message to ``actor_name``, retrying with backoff while the broker is unreachable;
-    raise if it still is after ``within_s``, so the caller's own work is retried rather than
-    silently lost."""
+def enqueue(
+    actor_name: str, *args: object, within_s: float = SEND_WITHIN_S, delay_ms: int | None = None
+) -> None:
+    """Send a message to ``actor_name`` (delivered ``delay_ms`` later when given), retrying with
+    backoff while the broker is unreachable; raise if it still is after ``within_s``, so the
+    caller's own work is retried rather than silently lost."""
     broker = dramatiq.get_broker() if dramatiq.broker.global_broker else install_broker()
     message = dramatiq.Message(
         queue_name=queue_name(ACTOR_QUEUES[actor_name]),
@@ -106,7 +166,7 @@ def enqueue(actor_name: str, *args: object, within_s: float = SEND_WITHIN_S) -> 
     delay = 0.25
     while True:
         try:
-            broker.enqueue(message)
+            broker.enqueue(message, delay=delay_ms)
             return
         except Exception as exc:
             if time.monotonic() + delay > deadline:
@@ -126,6 +186,43 @@ def enqueue_message(data: dict) -> None:
     """Send again a message as the broker held it (a dead letter, its retries reset)."""
     broker = dramatiq.get_broker() if dramatiq.broker.global_broker else install_broker()
     broker.enqueue(dramatiq.Message(**data))
+
+
+def broker_lost_messages(url: str, timeout_s: float = 10.0) -> bool:
+    """Whether the broker lost what it held since this was last asked: a marker is kept in the
+    broker beside the deployment's queues, and a broker that comes back without it (Redis
+    restarted without its append-only file, a RabbitMQ node reset) has lost every message too.
+    The first call of a deployment finds no marker either; the caller's answer (send again
+    what is in flight) is harmless then."""
+    marker = queue_name("broker-epoch")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        try:
+            return bool(client.set(f"dramatiq:{marker}", "1", nx=True))
+        finally:
+            client.close()
+    if url.startswith(("amqp://", "amqps://")):
+        import pika
+
+        parameters = pika.URLParameters(url)
+        parameters.socket_timeout = timeout_s
+        parameters.blocked_connection_timeout = timeout_s
+        parameters.stack_timeout = timeout_s
+        connection = pika.BlockingConnection(parameters)
+        try:
+            try:
+                connection.channel().queue_declare(queue=marker, passive=True)
+                return False
+            except pika.exceptions.ChannelClosedByBroker:
+                connection.channel().queue_declare(queue=marker, durable=True)
+                return True
+        finally:
+            connection.close()
+    return False  # stub://: the messages live and die with this process
 
 
 def broker_probe(url: str, timeout_s: float) -> Callable[[], None]:

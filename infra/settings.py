@@ -23,7 +23,15 @@ class Settings(BaseSettings):
 
     # Service wiring
     database_url: str = "sqlite:///.spacecast/spacecast.db"
+    # The longest wait for PostgreSQL: to connect, and for any answer to a query (the server's
+    # own statement_timeout should be shorter, so a slow query is cancelled there first).
+    database_timeout_s: float = 30.0
     broker_url: str = "redis://127.0.0.1:6379/0"  # or amqp://guest:guest@127.0.0.1:5672/ or stub://
+    # Redis broker: how long a worker may miss heartbeats before its unacknowledged messages go
+    # back to the queue, and the share of broker commands that run that maintenance pass.
+    redis_heartbeat_timeout_s: float = 30.0
+    broker_timeout_s: float = 10.0  # Redis: the longest wait to connect and for any answer
+    redis_maintenance_chance: float = 0.1
     queue_prefix: str = ""  # namespaces queue names, so several deployments can share a broker
     public_base_url: str = "http://127.0.0.1:8000"
     media_delivery: Literal["proxy", "redirect"] = "proxy"
@@ -56,8 +64,14 @@ class Settings(BaseSettings):
     max_track_bytes: int = 2 * 1024**3
     max_track_duration_s: float = 6 * 3600.0
     stage_timeout_s: float = 3 * 3600.0
+    # A running stage renews its hold on its run this often; a run not renewed for three times
+    # as long lost its worker, and a redelivered message or the scheduler takes it over.
+    stage_lease_s: float = 5.0
     # Live ingest: the longest chunk a recorder may send (raw PCM, 48 kHz mono s16le)
     max_chunk_s: float = 30.0
+    # Live ingest: work on the chunks while the room is live (speech activity, transcription),
+    # adopted by the stages at the end when nothing it assumed changed
+    live_work: bool = True
 
     # Queue retries of a stage that met a transient error (S3, database, broker): backoff
     # doubles from the minimum up to the maximum, for at most stage_retries retries.
@@ -73,11 +87,23 @@ class Settings(BaseSettings):
     whisper_threads: int = max(1, min(4, os.cpu_count() or 1))
     whisper_beam_size: int = 5
     whisper_vad: bool = True
+    # A track longer than this is transcribed in parts of about this length (cut in pauses) that
+    # workers take at once; 0: every track whole.
+    transcribe_part_s: float = 600.0
     model_cache_dir: Path = Path.home() / ".cache" / "spacecast" / "models"
 
     # Chapters (pipeline/chapters.py; measured in bench/chapters.py)
     chapter_min_s: float = 120.0
     chapter_edit_rate: str = "30/hour"  # host edits of chapters (each renders the episode again)
+    notes_edit_rate: str = "60/hour"  # host edits of an episode's show notes
+    max_notes_chars: int = 10_000
+
+    # Feeds: a built feed is served again while the show's feed version stands, at most this
+    # long (a bound for a change whose version move was lost with its process).
+    feed_cache_max_age_s: float = 60.0
+    # Conditional polls of a kept feed answered by each API process from memory, without the
+    # database, while PostgreSQL's notifications say its version stands (api/feed_polls.py).
+    feed_polls_from_memory: bool = True
 
     # Shown to everyone who joins a recorded space (a space may set its own).
     recording_notice: str = (
@@ -121,6 +147,12 @@ class Settings(BaseSettings):
     clip_rate: str = "10/minute"
     clip_check_rate: str = "240/minute"  # the clip maker checks a range as it is dragged
 
+    # Editing: a cut's preview (rendered by the API process), the host's own audio
+    cut_preview_rate: str = "120/minute"
+    preview_timeout_s: float = 30.0
+    max_host_audio_bytes: int = 200 * 1024**2
+    max_host_audio_duration_s: float = 3600.0
+
     # Moderation: raw recordings kept after a space ends, and after a complaint is decided
     retention_days: float = 30.0
     appeal_window_days: float = 183.0  # DSA article 20: appeals for at least 6 months
@@ -128,6 +160,9 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 3600.0  # how often `spacecast scheduler` asks for a sweep
     resume_interval_s: float = 60.0  # how often `spacecast scheduler` resumes stalled spaces
     review_padding_s: float = 15.0  # audio and transcript heard around a reported moment
+
+    def stage_lease_expiry(self) -> timedelta:
+        return timedelta(seconds=3 * self.stage_lease_s)
 
     def retention_policy(self) -> RetentionPolicy:
         return RetentionPolicy(
@@ -164,6 +199,12 @@ class Settings(BaseSettings):
 
     def track_limits(self) -> TrackLimits:
         return TrackLimits(max_bytes=self.max_track_bytes, max_duration_s=self.max_track_duration_s)
+
+    def host_audio_limits(self) -> TrackLimits:
+        """What a host's intro, outro or music bed may be: a track's checks, smaller limits."""
+        return TrackLimits(
+            max_bytes=self.max_host_audio_bytes, max_duration_s=self.max_host_audio_duration_s
+        )
 
 
 @lru_cache

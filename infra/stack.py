@@ -24,7 +24,7 @@ BROKERS = {
     "redis": "redis://127.0.0.1:6379/0",
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/%2F",
 }
-QUEUES = ("control", "audio", "transcribe", "clips")
+QUEUES = ("control", "audio", "transcribe", "clips", "live")
 
 
 class ServiceStack:
@@ -37,10 +37,12 @@ class ServiceStack:
         worker_processes: int = 1,
         worker_threads: int = 2,
         broker_url: str | None = None,
+        database_port: int = 5432,
         **settings: str,
     ) -> None:
         """``broker`` is "redis" or "rabbitmq"; ``broker_url`` points at another server of that
-        kind than the machine's shared one (the fault tests restart their own)."""
+        kind than the machine's shared one (the fault tests restart their own);
+        ``database_port`` reaches PostgreSQL through another port (a fault test's proxy)."""
         self.broker = broker
         self.broker_url = broker_url or BROKERS[broker]
         self.worker_processes = worker_processes
@@ -52,11 +54,19 @@ class ServiceStack:
         self.database = f"spacecast_test_{self.token}"
         self.bucket = f"spacecast-{self.token}"
         self.port = free_port()
+        self.api_host = (
+            "127.0.0.1"  # where the API listens (another host's address: tests/service/hosts.py)
+        )
         self.prefix = f"t{self.token}."
         self.env = {
-            **os.environ,
+            # A stack is configured by its own settings alone: the test process may hold another
+            # deployment's (the API tests keep theirs in the environment for the whole session,
+            # small upload limits among them), and a child must not inherit them.
+            **{k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_")},
             **s3.env(self.bucket),
-            "SPACECAST_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.database}",
+            "SPACECAST_DATABASE_URL": (
+                f"postgresql+psycopg://postgres@127.0.0.1:{database_port}/{self.database}"
+            ),
             "SPACECAST_BROKER_URL": self.broker_url,
             "SPACECAST_QUEUE_PREFIX": self.prefix,
             "SPACECAST_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
@@ -64,16 +74,22 @@ class ServiceStack:
         }
         self.api: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        self.schedulers: list[subprocess.Popen] = []
+        self.more_apis: list[subprocess.Popen] = []
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.api_host}:{self.port}"
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, *args: str, env: dict | None = None, wrap: tuple[str, ...] = ()
+    ) -> subprocess.Popen:
+        """``spacecast ARGS`` as its own process; ``wrap`` runs it through another command (a
+        network namespace's ``ip netns exec``) with ``env`` instead of the stack's settings."""
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
-            [sys.executable, "-m", "spacecast", *args],
-            env=self.env,
+            [*wrap, sys.executable, "-m", "spacecast", *args],
+            env=env or self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so a test can kill it whole
@@ -82,6 +98,13 @@ class ServiceStack:
         return process
 
     def start(self) -> ServiceStack:
+        self.prepare()
+        self.api = self._spawn("api", "api", "--port", str(self.port))
+        self.start_worker()
+        return self.wait_for_api()
+
+    def prepare(self) -> ServiceStack:
+        """The stack's database, its schema and its accounts; no process started yet."""
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
@@ -97,18 +120,11 @@ class ServiceStack:
         self.host_key = self.create_user("Host", "host")
         self.admin_key = self.create_user("Admin", "admin")
         self.room_key = self.create_user("Room service", "room")
-        self.api = self._spawn("api", "api", "--port", str(self.port))
-        self.start_worker()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or self.api.poll() is not None:
-                raise RuntimeError(f"API did not start; see {self.logs / 'api.log'}")
-            time.sleep(0.2)
+        return self
+
+    def wait_for_api(self) -> ServiceStack:
+        _wait_healthy(self.base_url, self.api, f"API did not start; see {self.logs / 'api.log'}")
+        return self
 
     def create_user(self, name: str, *roles: str) -> str:
         """An account made with the CLI, as an operator would; returns its API key."""
@@ -122,7 +138,8 @@ class ServiceStack:
         )
         return json.loads(done.stdout)["api_key"]
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, **spawn) -> subprocess.Popen:
+        """One more ``spacecast worker`` (``spawn``: ``env`` and ``wrap``, as ``_spawn`` takes)."""
         worker = self._spawn(
             f"worker-{len(self.workers)}",
             "worker",
@@ -130,9 +147,47 @@ class ServiceStack:
             str(self.worker_processes),
             "--threads",
             str(self.worker_threads),
+            **spawn,
         )
         self.workers.append(worker)
         return worker
+
+    def start_api(
+        self, port: int, *, workers: int = 1, tree: Path | None = None, **settings: str
+    ) -> subprocess.Popen:
+        """One more ``spacecast api`` on the stack's database (``workers`` processes on
+        ``port``, ``settings`` as SPACECAST_ variables), from another source tree if given
+        (the same schema: a benchmark's baseline); returns once it answers."""
+        env = {**self.env, **settings}
+        if tree is not None:
+            env["PYTHONPATH"] = str(tree)
+        log = open(self.logs / f"api-{port}.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spacecast", "api", "--port", str(port),
+             "--workers", str(workers)] if workers > 1 else
+            [sys.executable, "-m", "spacecast", "api", "--port", str(port)],
+            env=env, cwd=tree, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        self.more_apis.append(process)
+        _wait_healthy(
+            f"http://127.0.0.1:{port}", process, f"API on port {port} did not start; see {log.name}"
+        )
+        return process
+
+    def stop_process(self, process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def start_scheduler(self) -> subprocess.Popen:
+        """``spacecast scheduler``, as a deployment runs one (its intervals from the settings)."""
+        self.schedulers.append(self._spawn(f"scheduler-{len(self.schedulers)}", "scheduler"))
+        return self.schedulers[-1]
 
     def kill_workers(self) -> None:
         """kill -9 every worker process (the whole process group), as a crash would."""
@@ -205,14 +260,9 @@ class ServiceStack:
                 time.sleep(0.3)
 
     def stop(self, *, drop_queues: bool = True) -> None:
-        for process in [*self.workers, self.api]:
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+        for process in [*self.workers, *self.schedulers, *self.more_apis, self.api]:
+            if process is not None:
+                self.stop_process(process)
         if drop_queues:
             self._drop_queues()
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -234,6 +284,20 @@ class ServiceStack:
 
             connection = pika.BlockingConnection(pika.URLParameters(self.broker_url))
             channel = connection.channel()
-            for name in names:
+            for name in [*names, f"{self.prefix}broker-epoch"]:
                 channel.queue_delete(queue=name)
             connection.close()
+
+
+def _wait_healthy(base_url: str, process: subprocess.Popen, failure: str) -> None:
+    """Wait until the API at ``base_url`` answers its health check (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(failure)
+        time.sleep(0.2)

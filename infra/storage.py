@@ -14,6 +14,7 @@ Key layout (every part is a server-generated id, never user text):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,11 @@ def show_key(show_id: str, name: str) -> str:
     return f"shows/{show_id}/{name}"
 
 
+def host_audio_key(show_id: str, audio_id: str) -> str:
+    """A show's own audio: under the show, outside every room's vault (the sweep never sees it)."""
+    return show_key(show_id, f"audio/{audio_id}")
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -78,9 +84,43 @@ class RangeNotSatisfiable(Exception):
     """The requested byte range lies outside the object."""
 
 
+# ASCII digits only: str.isdigit() also accepts superscripts (a Latin-1 header byte 0xB2 is
+# "²"), Arabic-Indic and fullwidth digits, which int() then refuses or reads differently.
+_RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)-([0-9]*)[ \t]*")
+
+
+def byte_range(header: str) -> tuple[int | None, int | None] | None:
+    """A single ``bytes=START-END`` range as its two ends (either may be left out, not both),
+    or None when the header is not one."""
+    match = _RANGE.fullmatch(header)
+    if match is None:
+        return None
+    start, end = (int(end) if end else None for end in match.groups())
+    if (start is None and end is None) or (start is not None and end is not None and start > end):
+        return None
+    return start, end
+
+
+def byte_span(header: str, total: int) -> tuple[int, int]:
+    """The first and last byte a valid range header asks of an object of ``total`` bytes, as
+    :meth:`ObjectStore.read_range` answers a ranged GET (RFC 9110 section 14.1.2): an end past
+    the object is cut to it, ``-N`` is the last N bytes (all of them when the object is
+    shorter); a start past the end, ``-0`` and any range of an empty object are unsatisfiable."""
+    start, end = byte_range(header) or (None, None)
+    if total == 0:
+        raise RangeNotSatisfiable(header)
+    if start is None:
+        if not end:
+            raise RangeNotSatisfiable(header)
+        return max(0, total - end), total - 1
+    if start >= total:
+        raise RangeNotSatisfiable(header)
+    return start, total - 1 if end is None else min(end, total - 1)
+
+
 @dataclass(frozen=True)
 class RangeRead:
-    body: BinaryIO
+    body: BinaryIO | None  # None when only the headers were asked for
     status: int  # 200 or 206
     length: int
     total: int
@@ -122,6 +162,7 @@ class ObjectStore:
             connect_timeout_s=5,
             read_timeout_s=settings.s3_read_timeout_s,
         )
+        self._versioned: bool | None = None
 
     def ensure_bucket(self) -> None:
         try:
@@ -164,6 +205,9 @@ class ObjectStore:
 
     def pending_multipart_uploads(self, prefix: str = "") -> list[str]:
         """Keys of multipart uploads started and neither completed nor aborted."""
+        return [key for key, _ in self._uploads(prefix)]
+
+    def _uploads(self, prefix: str) -> list[tuple[str, str]]:
         try:
             response = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
         except ClientError as exc:
@@ -171,7 +215,7 @@ class ObjectStore:
             if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
                 return []
             raise
-        return [upload["Key"] for upload in response.get("Uploads", [])]
+        return [(u["Key"], u["UploadId"]) for u in response.get("Uploads", [])]
 
     def head(self, key: str) -> dict | None:
         try:
@@ -191,7 +235,80 @@ class ObjectStore:
         return self.head(key) is not None
 
     def delete(self, key: str) -> None:
+        """Delete the object, and on a versioned bucket every version and delete marker of it:
+        a deleted recording must not stay behind as a noncurrent version."""
         self.client.delete_object(Bucket=self.bucket, Key=key)
+        self._delete_versions(v for v in self.versions(key) if v[0] == key)
+
+    def versioned(self) -> bool:
+        """Whether the bucket keeps versions (versioning enabled, or suspended after it was):
+        asked once. An endpoint without versioning (rclone serve s3) says nothing or answers
+        NotImplemented."""
+        if self._versioned is None:
+            try:
+                status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "NotImplemented":
+                    raise
+                status = None
+            self._versioned = status in ("Enabled", "Suspended")
+        return self._versioned
+
+    def versions(self, prefix: str) -> list[tuple[str, str]]:
+        """(key, version id) of every version and delete marker under ``prefix``; none on a
+        bucket without versioning (where listing the keys is the whole proof)."""
+        if not self.versioned():
+            return []
+        found: list[tuple[str, str]] = []
+        paginator = self.client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                found.append((item["Key"], item["VersionId"]))
+        return found
+
+    def delete_versions(self, prefix: str, keep: set[str] = frozenset()) -> int:
+        """Delete every version and delete marker under ``prefix`` but those of ``keep``
+        (nothing on a bucket without versioning); returns how many."""
+        versions = [v for v in self.versions(prefix) if v[0] not in keep]
+        self._delete_versions(versions)
+        return len(versions)
+
+    def _delete_versions(self, versions) -> None:
+        versions = list(versions)
+        for start in range(0, len(versions), 1000):
+            batch = [{"Key": k, "VersionId": v} for k, v in versions[start : start + 1000]]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def abort_uploads(self, prefix: str, keys: set[str] | None = None) -> int:
+        """Abort every unfinished multipart upload under ``prefix`` (only those of ``keys`` when
+        given): its parts are stored, billed and never listed as objects. Returns how many."""
+        uploads = [(k, u) for k, u in self._uploads(prefix) if keys is None or k in keys]
+        for key, upload_id in uploads:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        return len(uploads)
+
+    def remains(
+        self, keys: list[str], prefix: str | None = None, keep: set[str] = frozenset()
+    ) -> dict[str, str]:
+        """What is left in the bucket of deleted ``keys``, and with ``prefix`` of anything under
+        it but ``keep``: per key, "object", "version <id>" or "unfinished multipart upload".
+        Empty is the proof that nothing of them can be read back."""
+        wanted = set(keys)
+        left: dict[str, str] = {}
+        if prefix is not None:
+            current = set(self.list_keys(prefix)) & wanted
+        else:
+            current = {k for k in wanted if self.exists(k)}
+        left.update((k, "object") for k in current)
+        folders = {k.rsplit("/", 1)[0] + "/" for k in wanted}
+        for base in [prefix] if prefix is not None else sorted(folders):
+            for key, version in self.versions(base):
+                if key in wanted or (prefix is not None and key not in keep):
+                    left.setdefault(key, f"version {version}")
+            for key, _ in self._uploads(base):
+                if key in wanted or prefix is not None:
+                    left.setdefault(key, "unfinished multipart upload")
+        return left
 
     def list_keys(self, prefix: str = "") -> list[str]:
         keys: list[str] = []
@@ -201,8 +318,9 @@ class ObjectStore:
         return keys
 
     def delete_many(self, keys: list[str]) -> dict[str, str]:
-        """Delete ``keys`` in batches (DeleteObjects takes at most 1,000); return the errors the
-        endpoint reported, per key."""
+        """Delete ``keys`` in batches (DeleteObjects takes at most 1,000), and on a versioned
+        bucket every version and delete marker of them; return the errors the endpoint
+        reported, per key."""
         errors: dict[str, str] = {}
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
@@ -212,6 +330,10 @@ class ObjectStore:
             )
             for error in response.get("Errors", []):
                 errors[error["Key"]] = f"{error.get('Code')}: {error.get('Message')}"
+        if self.versioned():
+            wanted = set(keys)
+            for prefix in sorted({k.rsplit("/", 1)[0] + "/" for k in keys}):
+                self._delete_versions(v for v in self.versions(prefix) if v[0] in wanted)
         return errors
 
     def delete_prefix(self, prefix: str) -> int:
@@ -228,17 +350,33 @@ class ObjectStore:
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
         )
 
-    def read_range(self, key: str, range_header: str | None) -> RangeRead:
-        """Open an object for streaming, honouring an HTTP Range header (one range)."""
+    def read_range(self, key: str, range_header: str | None, *, body: bool = True) -> RangeRead:
+        """Open an object for streaming, honouring an HTTP Range header (one valid range); with
+        ``body=False`` only what its headers say, from the object's metadata (for a HEAD)."""
+        if not body:
+            return self._range_of(key, range_header)
         params = {"Bucket": self.bucket, "Key": key}
-        if range_header:
-            params["Range"] = range_header
+        parsed = byte_range(range_header) if range_header else (0, None)
+        if parsed is None:
+            raise RangeNotSatisfiable(range_header)
+        start, end = parsed
+        if range_header:  # as the bucket reads it, whatever spaces HTTP allowed around it
+            params["Range"] = f"bytes={'' if start is None else start}-{'' if end is None else end}"
         try:
             response = self.client.get_object(**params)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+            if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                raise
+            if start is not None or not end:
                 raise RangeNotSatisfiable(range_header) from None
-            raise
+            # The last N bytes of an object shorter than N are all of it (RFC 9110 section
+            # 14.1.2); some S3 servers refuse that range instead.
+            try:
+                response = self.client.get_object(**{**params, "Range": "bytes=0-"})
+            except ClientError as again:
+                if again.response.get("Error", {}).get("Code") == "InvalidRange":
+                    raise RangeNotSatisfiable(range_header) from None
+                raise
         content_range = response.get("ContentRange")
         total = int(content_range.rsplit("/", 1)[1]) if content_range else response["ContentLength"]
         return RangeRead(
@@ -249,6 +387,16 @@ class ObjectStore:
             content_range=content_range,
             content_type=response.get("ContentType", "application/octet-stream"),
         )
+
+    def _range_of(self, key: str, range_header: str | None) -> RangeRead:
+        head = self.client.head_object(Bucket=self.bucket, Key=key)
+        total = head["ContentLength"]
+        content_type = head.get("ContentType", "application/octet-stream")
+        if not range_header:
+            return RangeRead(None, 200, total, total, None, content_type)
+        first, last = byte_span(range_header, total)
+        content_range = f"bytes {first}-{last}/{total}"
+        return RangeRead(None, 206, last - first + 1, total, content_range, content_type)
 
 
 def bucket_probe(settings: Settings, timeout_s: float) -> Callable[[], None]:

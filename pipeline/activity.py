@@ -51,7 +51,7 @@ def speech_within(segments: Sequence[tuple[float, float]], start_s: float, end_s
     return sum(max(0.0, min(b, end_s) - max(a, start_s)) for a, b in segments)
 
 
-def _merge(segments: list[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
+def merge_segments(segments: list[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
     merged: list[tuple[float, float]] = []
     for start, end in sorted(segments):
         if merged and start - merged[-1][1] <= gap_s:
@@ -106,4 +106,15 @@ def detect_speech(
         _scan(buffered, consumed)
         consumed += len(buffered)
     # Windows are cut blindly; a segment split at a window edge is joined again here.
-    return SpeechActivity(tuple(_merge(found, gap_s=0.05)), consumed / RATE_HZ)
+    return SpeechActivity(tuple(merge_segments(found, gap_s=0.05)), consumed / RATE_HZ)
+
+
+def merge_windows(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``spans`` sorted, touching and overlapping ones joined."""
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged

@@ -64,7 +64,8 @@ def max_normalized_correlation(a: np.ndarray, b: np.ndarray, max_lag: int) -> tu
     return float(abs(lags[best]) / denominator), lag
 
 
-def _decode(track: TrackRef, folder: Path, timeout_s: float) -> np.memmap:
+def decode_track(track: TrackRef, folder: Path, timeout_s: float) -> np.memmap:
+    """The track as 8 kHz mono samples in a file on disk, read through a memory map."""
     raw = folder / f"bleed-{track.participant_id}.s16"
     if not raw.exists():
         run_ffmpeg(
@@ -87,7 +88,8 @@ def _decode(track: TrackRef, folder: Path, timeout_s: float) -> np.memmap:
     return np.memmap(raw, dtype=np.int16, mode="r")
 
 
-def _slice(samples: np.ndarray, track: TrackRef, start_s: float, end_s: float) -> np.ndarray:
+def slice_track(samples: np.ndarray, track: TrackRef, start_s: float, end_s: float) -> np.ndarray:
+    """Room time ``start_s``..``end_s`` of the track's samples, silence where it has none."""
     first = round((start_s - track.offset_s) * RATE_HZ)
     last = round((end_s - track.offset_s) * RATE_HZ)
     out = np.zeros(max(0, last - first), dtype=np.float64)
@@ -115,15 +117,15 @@ def detect_bleed(
     )[:max_windows]
     if not windows or not published:
         return []
-    own = _decode(speaker, scratch, timeout_s)
+    own = decode_track(speaker, scratch, timeout_s)
     max_lag = int(MAX_LAG_S * RATE_HZ)
     findings = []
     for other in published:
-        heard = _decode(other, scratch, timeout_s)
+        heard = decode_track(other, scratch, timeout_s)
         correlations, gains, seconds = [], [], 0.0
         for start, end in windows:
-            x = _slice(own, speaker, start, end)
-            y = _slice(heard, other, start, end)
+            x = slice_track(own, speaker, start, end)
+            y = slice_track(heard, other, start, end)
             if not np.any(x) or not np.any(y):
                 continue
             correlation, lag = max_normalized_correlation(x, y, max_lag)

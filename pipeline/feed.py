@@ -1,5 +1,6 @@
 """Podcast RSS: RSS 2.0 built with feedgen, the iTunes tags Apple requires, and Podcasting 2.0 tags
-(``podcast:guid``, ``podcast:transcript``, ``podcast:person``, ``podcast:soundbite``).
+(``podcast:guid``, ``podcast:locked``, ``podcast:liveItem``, ``podcast:episode``,
+``podcast:transcript``, ``podcast:person``, ``podcast:soundbite``, ...).
 
 The ``podcast`` prefix is bound to the namespace URI the Podcasting 2.0 specification's own
 example feed declares, which is also the one gPodder's podcastparser reads (see docs/decisions.md).
@@ -85,6 +86,26 @@ class Show:
     category: str = "Society & Culture"
     explicit: bool = False
     owner_email: str | None = None
+    locked: bool = False  # podcast:locked "yes" (with owner_email): not to be imported elsewhere
+
+
+LIVE_STATUSES = ("pending", "live", "ended")
+
+
+@dataclass(frozen=True)
+class LiveItem:
+    """A scheduled, live or just ended room (podcast:liveItem). Its guid is the guid the
+    episode will have, so an app that listed the room knows the episode as the same item."""
+
+    guid: str
+    title: str
+    description: str
+    status: str  # one of LIVE_STATUSES
+    start: datetime
+    end: datetime | None
+    content_link: str  # where listeners join the room
+    enclosure_url: str | None = None  # the live stream, when the room service gives one
+    enclosure_type: str = "audio/mpeg"
 
 
 @dataclass(frozen=True)
@@ -140,6 +161,10 @@ class FeedItem:
     chapters: Sequence[tuple[float, str]] = field(default=())  # (start, title), inline (psc)
     alternates: Sequence[AlternateEnclosure] = field(default=())
     generated_note: str | None = None  # how generated text in the item was made (podcast:txt)
+    number: int | None = None  # the episode's number in the show (itunes:episode)
+    season: int | None = None  # itunes:season, podcast:season
+    content_html: str | None = None  # the description and notes as HTML (content:encoded)
+    summary: str | None = None  # the notes as plain text (itunes:summary)
 
 
 def podcast_guid(feed_url: str) -> str:
@@ -165,9 +190,36 @@ def _sub(parent: etree._Element, ns: str, tag: str, text: str | None = None, **a
     return element
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _live_item(channel: etree._Element, live: LiveItem, author: str) -> None:
+    attrs = {"status": live.status, "start": _iso(live.start)}
+    if live.end is not None:
+        attrs["end"] = _iso(live.end)
+    element = _sub(channel, PODCAST_NS, "liveItem", **attrs)
+    etree.SubElement(element, "title").text = xml_safe(live.title)
+    etree.SubElement(element, "description").text = xml_safe(live.description or live.title)
+    etree.SubElement(element, "link").text = xml_safe(live.content_link)
+    guid = etree.SubElement(element, "guid", isPermaLink="false")
+    guid.text = live.guid
+    etree.SubElement(element, f"{{{ITUNES_NS}}}author").text = author
+    if live.enclosure_url:
+        etree.SubElement(
+            element,
+            "enclosure",
+            url=xml_safe(live.enclosure_url),
+            type=live.enclosure_type,
+            length="0",  # a stream has no length
+        )
+    _sub(element, PODCAST_NS, "contentLink", "Join the room", href=live.content_link)
+
+
 class _ChannelExtension(BaseExtension):
     def __init__(self) -> None:
         self.show: Show | None = None
+        self.live: Sequence[LiveItem] = ()
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS}
@@ -177,6 +229,11 @@ class _ChannelExtension(BaseExtension):
         channel = rss_feed[0]
         _sub(channel, PODCAST_NS, "guid", podcast_guid(self.show.feed_url))
         _sub(channel, ITUNES_NS, "explicit", "true" if self.show.explicit else "false")
+        if self.show.locked and self.show.owner_email:
+            _sub(channel, PODCAST_NS, "locked", "yes", owner=self.show.owner_email)
+        author = xml_safe(self.show.author)
+        for live in sorted(self.live, key=lambda item: item.start):
+            _live_item(channel, live, author)
         return rss_feed
 
 
@@ -199,6 +256,10 @@ class _ItemExtension(BaseEntryExtension):
                 language=transcript.language,
                 rel=transcript.rel,
             )
+        if self.item.season is not None:
+            _sub(entry, PODCAST_NS, "season", str(self.item.season))
+        if self.item.number is not None:
+            _sub(entry, PODCAST_NS, "episode", str(self.item.number))
         if self.item.generated_note:
             _sub(entry, PODCAST_NS, "txt", self.item.generated_note, purpose="generated")
         for alternate in self.item.alternates:
@@ -263,13 +324,15 @@ def _itunes_category(name: str) -> dict[str, str]:
     return {"cat": parent, "sub": sub} if sub in ITUNES_CATEGORIES[parent] else {"cat": parent}
 
 
-def build_feed(show: Show, items: Sequence[FeedItem]) -> bytes:
-    """The show's RSS document with ``items`` newest first. Text is stripped of characters XML
-    cannot hold (the API refuses them; this keeps a feed of older text well formed)."""
+def build_feed(show: Show, items: Sequence[FeedItem], live: Sequence[LiveItem] = ()) -> bytes:
+    """The show's RSS document with ``items`` newest first and the ``live`` rooms as
+    podcast:liveItem. Text is stripped of characters XML cannot hold (the API refuses them;
+    this keeps a feed of older text well formed)."""
     fg = FeedGenerator()
     fg.load_extension("podcast")
     fg.register_extension("podcastindex", _ChannelExtension, _ItemExtension, atom=False)
     fg.podcastindex.show = show
+    fg.podcastindex.live = live
     title, author = xml_safe(show.title), xml_safe(show.author)
     description = xml_safe(show.description or show.title)
     fg.title(title)
@@ -302,6 +365,15 @@ def build_feed(show: Show, items: Sequence[FeedItem]) -> bytes:
         entry.enclosure(item.enclosure_url, str(item.enclosure_bytes), item.enclosure_type)
         entry.podcast.itunes_duration(format_duration(item.duration_s))
         entry.podcast.itunes_author(author)
+        entry.podcast.itunes_episode_type("full")
+        if item.number is not None:
+            entry.podcast.itunes_episode(item.number)
+        if item.season is not None:
+            entry.podcast.itunes_season(item.season)
+        if item.summary:
+            entry.podcast.itunes_summary(xml_safe(item.summary))
+        if item.content_html:
+            entry.content(xml_safe(item.content_html))  # RSS: content:encoded, beside description
     return fg.rss_str(pretty=True, xml_declaration=True, encoding="UTF-8")
 
 

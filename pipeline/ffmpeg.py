@@ -62,13 +62,18 @@ def output_path(path: str | os.PathLike[str]) -> str:
     return f"file:{os.fspath(path)}"
 
 
+# A URL ffmpeg names (a presigned GET of a bucket object carries its signature, and any URL
+# the bucket's address): never in a message, whatever ffmpeg's version puts around it.
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]*[^\s'\":.,;]", re.IGNORECASE)
 _PATH_PREFIX = re.compile(r"(?:file:)?/[^\s:'\"]+: ")
 _PATH = re.compile(r"(?:file:)?/[^\s:'\"]*/([^\s/:'\"]+)")
 _ADDRESS = re.compile(r"\[[\w@ ]+0x[0-9a-f]+\] ")
 
 
 def _scrub(line: str) -> str:
-    """The message without internal paths and addresses, which mean nothing to a user."""
+    """The message without URLs, internal paths and addresses, which mean nothing to a user
+    (and a URL may grant what its signature signs)."""
+    line = _URL.sub("the source", line)
     line = _ADDRESS.sub("", _PATH_PREFIX.sub("", line))
     return _PATH.sub(lambda m: m.group(1), line)
 
@@ -266,11 +271,13 @@ def run_ffmpeg_teed(
     measure_filter: str,
     timeout_s: float,
     what: str,
+    on_progress: Callable[[float], None] | None = None,
 ) -> tuple[FFmpegRun, str, float]:
     """Run ``ffmpeg args`` whose single output is ``pipe:1``; store those bytes in ``out`` while a
     second ffmpeg decodes the very same bytes through ``measure_filter``. Encoding and measuring
-    overlap on two cores. Returns the encoder's run, the measurer's stderr and the seconds of
-    audio it decoded."""
+    overlap on two cores. Returns the encoder's run (its CPU seconds are both processes'), the
+    measurer's stderr and the seconds of audio it decoded; ``on_progress`` receives those seconds
+    as they grow."""
     encode_cmd = [FFMPEG_BIN, "-hide_banner", "-nostdin", "-y", "-nostats", *args]
     measure_cmd = [
         FFMPEG_BIN, "-hide_banner", "-nostats", "-progress", "pipe:1",
@@ -309,9 +316,12 @@ def run_ffmpeg_teed(
                 value = raw.split(b"=", 1)[1].strip()
                 if value.isdigit():
                     decoded_s = int(value) / 1e6
+                    if on_progress is not None:
+                        on_progress(decoded_s)
         _, status, usage = os.wait4(encoder.pid, 0)
         encoder.returncode = os.waitstatus_to_exitcode(status)
-        measurer.wait()
+        _, status, measurer_usage = os.wait4(measurer.pid, 0)
+        measurer.returncode = os.waitstatus_to_exitcode(status)
     finally:
         watchdog.cancel()
         for proc in (encoder, measurer):
@@ -332,8 +342,8 @@ def run_ffmpeg_teed(
     run = FFmpegRun(
         stderr="\n".join(encoder_log),
         wall_s=time.monotonic() - started,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        max_rss_mb=usage.ru_maxrss / 1024,
+        cpu_s=sum(u.ru_utime + u.ru_stime for u in (usage, measurer_usage)),
+        max_rss_mb=max(usage.ru_maxrss, measurer_usage.ru_maxrss) / 1024,
     )
     return run, "\n".join(measurer_log), decoded_s
 
@@ -373,6 +383,8 @@ def decoded_pcm(
     timeout_s: float,
     sample_format: str = "s16le",
     cpu_s: list[float] | None = None,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
 ) -> Iterator[IO[bytes]]:
     """Stream a file's first audio stream decoded to mono PCM (``sample_format``: ``s16le``, or
     ``f32le``, which keeps samples over full scale) at ``rate_hz`` through a pipe.
@@ -381,14 +393,19 @@ def decoded_pcm(
     or hands the pipe to another ffmpeg (``run_ffmpeg(pass_fds=...)``). A stream whose rate or
     channels change midway still comes out in one format: this process's own filter graph is
     rebuilt at the change, never the reader's. ``cpu_s``, if given, receives the decoder's CPU
-    seconds when it ends.
+    seconds when it ends. ``start_s`` and ``duration_s``: only that range of the file is decoded
+    (an input seek, sample-accurate when transcoding), the first sample read being ``start_s``.
     """
+    seek = ["-ss", f"{start_s:.3f}"] if start_s > 0 else []
+    if duration_s is not None:
+        seek += ["-t", f"{duration_s:.3f}"]
     cmd = [
         FFMPEG_BIN,
         "-hide_banner",
         "-nostdin",
         "-loglevel",
         "error",
+        *seek,
         *input_args(path),
         *("-map", "0:a:0", "-ac", "1", "-ar", str(rate_hz), "-f", sample_format, "pipe:1"),
     ]

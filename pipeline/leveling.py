@@ -9,18 +9,26 @@ held where there is too little speech (so a pause never pulls the gain up: no pu
 within ``MAX_SWING_DB`` of the speaker's overall gain and moving at most ``SLEW_DB_PER_S``. The
 mix applies it with ffmpeg's ``volume`` filter, ramping linearly between points
 (``volume_commands``).
+
+The same curve gates the long pauses of an open microphone: wherever the speaker is silent for
+``GATE_PAUSE_S`` or more, their track is lowered by ``GATE_DEPTH_DB`` (ramped over
+``GATE_RAMP_S``, opened ``GATE_HOLD_S`` before they speak again and closed as long after they
+stop), so the room noise of many listening microphones does not add up under whoever speaks.
+Lowered, not silenced: the room keeps its tone between speakers.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from pipeline.activity import merge_windows
 from pipeline.ffmpeg import FFmpegRun, input_args, run_ffmpeg
-from pipeline.loudness import PROFILE_HOP_S, SILENCE_LUFS, momentary_collector
+from pipeline.loudness import PROFILE_HOP_S, SILENCE_LUFS, gated_loudness, momentary_collector
 
 SPEECH_TARGET_LUFS = -23.0  # each voice on its own speech, before the mix's headroom
 WINDOW_S = 20.0  # the speech around a point that sets its gain
@@ -31,6 +39,10 @@ MAX_GAIN_DB = 30.0  # a near-silent track is not raised into its noise without b
 MIN_GAIN_DB = -30.0
 POINT_HOP_S = 1.0
 _BLOCK_S = 0.4
+GATE_PAUSE_S = 2.0  # a pause of the speaker at least this long is gated
+GATE_DEPTH_DB = 15.0
+GATE_HOLD_S = 0.3  # open this long around speech: breaths, word onsets and tails
+GATE_RAMP_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -41,10 +53,16 @@ class SpeakerLevel:
     gain_db: float  # the overall gain that brings it to the target
     points: tuple[tuple[float, float], ...]  # (track second, gain dB); linear in between
     cpu_s: float = 0.0
+    gate: tuple[tuple[float, float], ...] = ()  # (track second, dB of the pause gate)
 
     @property
     def leveled(self) -> bool:
         return bool(self.points)
+
+    @property
+    def mix_points(self) -> tuple[tuple[float, float], ...]:
+        """The gain the mix applies: the leveling curve with the pause gate under it."""
+        return combined(self.points, self.gate)
 
     def as_dict(self) -> dict:
         gains = [g for _, g in self.points] or [0.0]
@@ -53,18 +71,55 @@ class SpeakerLevel:
             "gain_db": round(self.gain_db, 2),
             "gain_min_db": round(min(gains), 2),
             "gain_max_db": round(max(gains), 2),
+            "gated_pauses": sum(1 for (_, a), (_, b) in itertools.pairwise(self.gate) if b < a),
+            "gated_s": round(gated_seconds(self.gate), 1),
+            "gate_depth_db": GATE_DEPTH_DB,
         }
 
 
-def gated_loudness(blocks: Sequence[float]) -> float:
-    """Integrated loudness (BS.1770 absolute and relative gates) of momentary block values."""
-    audible = [m for m in blocks if m > SILENCE_LUFS]
-    if not audible:
-        return SILENCE_LUFS
-    powers = [10 ** ((m + 0.691) / 10) for m in audible]
-    relative_gate = -0.691 + 10 * math.log10(sum(powers) / len(powers)) - 10.0
-    gated = [p for m, p in zip(audible, powers, strict=True) if m > relative_gate]
-    return -0.691 + 10 * math.log10(sum(gated) / len(gated))
+def pause_gate(
+    speech: Sequence[tuple[float, float]], duration_s: float
+) -> tuple[tuple[float, float], ...]:
+    """The gate of a track's long pauses as (track second, dB) knots, linear in between: 0 dB
+    (open) around ``speech`` (track seconds), ``-GATE_DEPTH_DB`` through every pause of
+    ``GATE_PAUSE_S`` or more, the track's head and tail included. No knots: never gated."""
+    edges = [0.0]
+    for a, b in merge_windows([(max(a, 0.0), min(b, duration_s)) for a, b in speech]):
+        edges += [a, b]
+    edges.append(duration_s)
+    knots: list[tuple[float, float]] = []
+    closed = -GATE_DEPTH_DB
+    for p0, p1 in zip(edges[::2], edges[1::2], strict=True):  # the pauses, in order
+        if p1 - p0 < GATE_PAUSE_S:
+            continue
+        head, tail = p0 <= 0.0, p1 >= duration_s
+        shut = p0 if head else p0 + GATE_HOLD_S
+        reopen = p1 if tail else p1 - GATE_HOLD_S
+        if not head:
+            knots.append((shut, 0.0))
+        knots.append((shut if head else shut + GATE_RAMP_S, closed))
+        knots.append((reopen if tail else reopen - GATE_RAMP_S, closed))
+        if not tail:
+            knots.append((reopen, 0.0))
+    return tuple((round(t, 3), g) for t, g in knots)
+
+
+def gated_seconds(gate: Sequence[tuple[float, float]]) -> float:
+    """How long ``gate`` holds the track fully down."""
+    return sum(b - a for (a, ga), (b, gb) in itertools.pairwise(gate) if ga == gb == -GATE_DEPTH_DB)
+
+
+def combined(
+    points: Sequence[tuple[float, float]], gate: Sequence[tuple[float, float]]
+) -> tuple[tuple[float, float], ...]:
+    """The sum in dB of two piecewise-linear curves (each held at its ends), as knots at every
+    knot of either: exact, since the sum is linear between them."""
+    if not gate or not points:
+        return tuple(points or gate)
+    times = np.union1d([t for t, _ in points], [t for t, _ in gate])
+    level = np.interp(times, [t for t, _ in points], [g for _, g in points])
+    gated = np.interp(times, [t for t, _ in gate], [g for _, g in gate])
+    return tuple((float(t), round(float(g), 3)) for t, g in zip(times, level + gated, strict=True))
 
 
 def speech_blocks(
@@ -155,10 +210,12 @@ def level_speaker(
     label: str,
     target_lufs: float = SPEECH_TARGET_LUFS,
 ) -> SpeakerLevel:
-    """Measure one track's speech (``speech``: track seconds) and derive its gain curve."""
+    """Measure one track's speech (``speech``: track seconds) and derive its gain curve and the
+    gate of its long pauses."""
     momentary, run = measure_profile(path, timeout_s=timeout_s, label=label)
     level = gain_curve(momentary, speech, target_lufs=target_lufs)
-    return SpeakerLevel(level.speech_lufs, level.gain_db, level.points, cpu_s=run.cpu_s)
+    gate = pause_gate(speech, len(momentary) * PROFILE_HOP_S)
+    return SpeakerLevel(level.speech_lufs, level.gain_db, level.points, run.cpu_s, gate)
 
 
 def volume_commands(points: Sequence[tuple[float, float]], target: str = "volume") -> str:

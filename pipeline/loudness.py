@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -132,10 +133,15 @@ def integrated_over(momentary: list[float], start_s: float, end_s: float) -> flo
     """
     first = math.ceil((start_s + _BLOCK_S) / PROFILE_HOP_S - 1e-6) - 1
     last = math.floor(end_s / PROFILE_HOP_S + 1e-6) - 1
-    blocks = [m for m in momentary[max(first, 0) : last + 1] if m > SILENCE_LUFS]
-    if not blocks:
+    return gated_loudness(momentary[max(first, 0) : last + 1])
+
+
+def gated_loudness(blocks: Sequence[float]) -> float:
+    """Integrated loudness (BS.1770 absolute and relative gates) of momentary block values."""
+    audible = [m for m in blocks if m > SILENCE_LUFS]
+    if not audible:
         return SILENCE_LUFS
-    powers = [10 ** ((m + 0.691) / 10) for m in blocks]
+    powers = [10 ** ((m + 0.691) / 10) for m in audible]
     relative_gate = -0.691 + 10 * math.log10(sum(powers) / len(powers)) - 10.0
-    gated = [p for m, p in zip(blocks, powers, strict=True) if m > relative_gate]
+    gated = [p for m, p in zip(audible, powers, strict=True) if m > relative_gate]
     return -0.691 + 10 * math.log10(sum(gated) / len(gated))

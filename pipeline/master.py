@@ -19,15 +19,14 @@ from pathlib import Path
 
 import ffmpeg
 
-from pipeline.edits import EditPlan, cut_filter
+from pipeline.edits import EditPlan, HostAudioInputs, cut_filter, host_audio_filter
 from pipeline.errors import LoudnessTargetMissed
-from pipeline.ffmpeg import ALLOWED_DEMUXERS, output_path, run_ffmpeg, run_ffmpeg_teed
+from pipeline.ffmpeg import ALLOWED_DEMUXERS, FFmpegRun, output_path, run_ffmpeg_teed
 from pipeline.loudness import (
     MEASURE_FILTER,
     Loudness,
     db_to_linear,
     dual_mono_offset_db,
-    measure_delivered,
     summary_of,
 )
 
@@ -173,10 +172,11 @@ class Excerpt:
 @dataclass(frozen=True)
 class Edits:
     """A host's edits to render: the plan's kept spans of the room, cut out of a mix whose
-    first sample is room time ``mix_start_s``."""
+    first sample is room time ``mix_start_s``, with the host's audio (``host``) if it has any."""
 
     plan: EditPlan
     mix_start_s: float
+    host: HostAudioInputs | None = None
 
 
 def master_command(
@@ -203,6 +203,8 @@ def master_command(
         )
     if edits is not None:
         source = cut_filter(source, edits.plan, mix_start_s=edits.mix_start_s)
+        if edits.host is not None:
+            source = host_audio_filter(source, edits.plan, edits.host)
     by_treatment: dict[Treatment, list[Render]] = {}
     for render in renders:
         by_treatment.setdefault(render.treatment, []).append(render)
@@ -253,6 +255,28 @@ def _within(measured: Loudness, target: LoudnessTarget, tolerance: float) -> boo
     )
 
 
+def _render_teed(
+    mix: Path,
+    render: Render,
+    excerpt: Excerpt | None,
+    *,
+    timeout_s: float,
+    edits: Edits | None,
+    on_progress: Callable[[float], None] | None = None,
+) -> tuple[FFmpegRun, Loudness, float]:
+    """Render one file while a second ffmpeg measures the very bytes written to it."""
+    run, log, decoded_s = run_ffmpeg_teed(
+        master_command(mix, [render], excerpt, to_pipe=True, edits=edits),
+        render.path,
+        container=render.fmt.container,
+        measure_filter=MEASURE_FILTER,
+        timeout_s=timeout_s,
+        what=f"mastering {render.path.name}",
+        on_progress=on_progress,
+    )
+    return run, summary_of(log, render.path.name), decoded_s
+
+
 def _render_and_measure(
     mix: Path,
     renders: Sequence[Render],
@@ -263,37 +287,42 @@ def _render_and_measure(
     result: MasterResult,
     edits: Edits | None = None,
 ) -> dict[str, tuple[Loudness, float]]:
-    """Render one pass and measure every file it wrote: a single file is measured while it is
-    encoded (two processes, two cores); several are measured side by side once written."""
-    if len(renders) == 1:
-        (render,) = renders
-        run, log, decoded_s = run_ffmpeg_teed(
-            master_command(mix, renders, excerpt, to_pipe=True, edits=edits),
-            render.path,
-            container=render.fmt.container,
-            measure_filter=MEASURE_FILTER,
-            timeout_s=timeout_s,
-            what=f"mastering {render.path.name}",
-        )
-        measured = {render.fmt.name: (summary_of(log, render.path.name), decoded_s)}
-    else:
-        run = run_ffmpeg(
-            master_command(mix, renders, excerpt, edits=edits),
-            timeout_s=timeout_s,
-            what="mastering the episode",
-            on_progress=on_progress,
-        )
-        with ThreadPoolExecutor(max_workers=len(renders)) as pool:
-            futures = {
-                r.fmt.name: pool.submit(
-                    measure_delivered, r.path, what=f"measuring {r.path.name}", timeout_s=timeout_s
-                )
-                for r in renders
-            }
-            measured = {name: future.result() for name, future in futures.items()}
-    result.cpu_s += run.cpu_s
-    result.wall_s += run.wall_s
-    result.max_rss_mb = max(result.max_rss_mb, run.max_rss_mb)
+    """Render one pass and measure every file it wrote. Each file is its own encoder, its
+    bytes teed to a decoder that measures them as they are written, and the files are rendered
+    side by side: MP3 and Opus encode at once, each verified as it is made, instead of one
+    encoder writing both and both decoded again after it (measured in bench/RESULTS.md)."""
+    done_s = {r.fmt.name: 0.0 for r in renders}
+
+    def _progress(name: str) -> Callable[[float], None] | None:
+        if on_progress is None:
+            return None
+
+        def _note(seconds: float) -> None:
+            done_s[name] = seconds
+            on_progress(min(done_s.values()))
+
+        return _note
+
+    with ThreadPoolExecutor(max_workers=len(renders)) as pool:
+        futures = {
+            r.fmt.name: pool.submit(
+                _render_teed,
+                mix,
+                r,
+                excerpt,
+                timeout_s=timeout_s,
+                edits=edits,
+                on_progress=_progress(r.fmt.name),
+            )
+            for r in renders
+        }
+        outcomes = {name: future.result() for name, future in futures.items()}
+    measured = {}
+    for name, (run, loudness, decoded_s) in outcomes.items():
+        result.cpu_s += run.cpu_s
+        result.wall_s = max(result.wall_s, run.wall_s)
+        result.max_rss_mb = max(result.max_rss_mb, run.max_rss_mb)
+        measured[name] = (loudness, decoded_s)
     return measured
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from pipeline.activity import merge_windows
 from pipeline.errors import NothingToPublish
 from pipeline.ffmpeg import FFmpegRun, decoded_pcm, output_path, run_ffmpeg, run_ffprobe
 from pipeline.leveling import volume_commands
@@ -52,7 +53,7 @@ class MixResult:
 
 def duck_expression(windows: Sequence[tuple[float, float]], start_s: float) -> str:
     """An ffmpeg timeline expression true during ``windows`` (room time), on the mix's timeline."""
-    spans = _merge_windows(
+    spans = merge_windows(
         [(max(0.0, a - start_s - DUCK_PAD_S), b - start_s + DUCK_PAD_S) for a, b in windows]
     )
     return "+".join(f"between(t,{a:.3f},{b:.3f})" for a, b in spans)
@@ -61,18 +62,8 @@ def duck_expression(windows: Sequence[tuple[float, float]], start_s: float) -> s
 def mute_expression(windows: Sequence[tuple[float, float]], start_s: float) -> str:
     """An ffmpeg timeline expression true during ``windows`` (room time, exactly: a host's mute
     is not padded), on the mix's timeline."""
-    spans = _merge_windows([(max(0.0, a - start_s), b - start_s) for a, b in windows])
+    spans = merge_windows([(max(0.0, a - start_s), b - start_s) for a, b in windows])
     return "+".join(f"between(t,{a:.4f},{b:.4f})" for a, b in spans)
-
-
-def _merge_windows(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
 
 
 def gain_file(out: Path, index: int) -> Path:

@@ -10,7 +10,9 @@ published speakers' times.
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,3 +110,31 @@ def show_notes(
             )
         )
     return "\n\n".join(parts)
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+def _linked(line: str) -> str:
+    """One line of text as HTML: every character escaped, web addresses made links."""
+    out, at = [], 0
+    for match in _URL.finditer(line):
+        out.append(html.escape(line[at : match.start()]))
+        url = html.escape(match.group(0))
+        out.append(f'<a href="{url}" rel="nofollow noopener">{url}</a>')
+        at = match.end()
+    out.append(html.escape(line[at:]))
+    return "".join(out)
+
+
+def notes_html(*texts: str) -> str:
+    """Plain texts (the description, the notes) as HTML for ``content:encoded``: paragraphs at
+    blank lines, line breaks kept, web addresses linked, and nothing else: every ``<``, ``&``
+    and quote of the text is escaped, so no markup of anyone's reaches an app as markup."""
+    paragraphs = [
+        part.strip() for text in texts for part in re.split(r"\n\s*\n", text or "") if part.strip()
+    ]
+    return "\n".join(
+        "<p>" + "<br/>".join(_linked(line) for line in part.splitlines()) + "</p>"
+        for part in paragraphs
+    )

@@ -31,6 +31,7 @@ from pipeline.consent import (
     entries_from_shorthand,
 )
 from pipeline.cover import render_cover
+from pipeline.crosstalk import detect_crosstalk, without_crosstalk
 from pipeline.edits import (
     EditPlan,
     Operation,
@@ -166,6 +167,16 @@ def process_space(
     try:
         with _Timer(stages, "bleed"):
             bleed = check_bleed(manifest, track_paths, consent, activity, work, options)
+            crosstalk = detect_crosstalk(
+                [
+                    TrackRef(pid, by_id[pid].name, track_paths[pid], by_id[pid].offset)
+                    for pid in track_paths
+                    if pid in activity
+                ],
+                {pid: a.segments for pid, a in activity.items()},
+                work,
+                timeout_s=options.stage_timeout_s,
+            )
         duck = duck_windows(bleed, activity) if options.duck_excluded else []
         levels: dict[str, SpeakerLevel] = {}
         health: dict[str, TrackHealth] = {}
@@ -212,7 +223,7 @@ def process_space(
                     heard[pid],
                     by_id[pid].offset,
                     by_id[pid].track,
-                    gain=levels[pid].points if pid in levels else (),
+                    gain=levels[pid].mix_points if pid in levels else (),
                     mute=tuple(plan.mutes_of(pid)) if plan else (),
                 )
                 for pid in consent.audible
@@ -259,7 +270,8 @@ def process_space(
                         timeout_s=options.stage_timeout_s,
                         speech=activity[pid].on_track(p.offset),
                     )
-                    per_speaker.append(result.segments)
+                    # Without the words their microphone heard from someone else.
+                    per_speaker.append(without_crosstalk(result.segments, crosstalk))
                     transcribe_stats[pid] = {
                         "audio_s": round(result.audio_s, 3),
                         "wall_s": round(result.wall_s, 3),
@@ -315,6 +327,7 @@ def process_space(
             speech_s={pid: a.speech_s for pid, a in activity.items()},
             missing=missing,
             bleed_findings=[f.as_dict() for f in bleed],
+            crosstalk=[c.as_dict() for c in crosstalk],
             ducked=bool(duck),
             ducked_windows=len(duck),
             leveling=leveling_report(manifest.show.process_speakers, levels),

@@ -52,6 +52,9 @@ class ReportInputs:
     main: str = "mp3"
     # Leveling between speakers: applied, target_lufs, tracks (participant id -> measured, gain).
     leveling: Mapping | None = None
+    # Where a microphone heard another speaker (pipeline.crosstalk.Crosstalk.as_dict()): those
+    # words were left out of the microphone's own transcript.
+    crosstalk: Sequence[dict] = ()
 
 
 def transcript_summary(segments: Sequence[Segment]) -> dict:
@@ -127,6 +130,15 @@ def build_report(inputs: ReportInputs) -> dict:
             "ducked": inputs.ducked,
             "ducked_windows": inputs.ducked_windows,
         },
+        "crosstalk": [
+            {
+                "speaker_id": shown.get(c["speaker_id"], c["speaker_id"]),
+                "heard_on_id": shown.get(c["heard_on_id"], c["heard_on_id"]),
+                "seconds": c["seconds"],
+                "windows": len(c["windows"]),
+            }
+            for c in inputs.crosstalk
+        ],
         "leveling": {
             **{k: v for k, v in (inputs.leveling or {"applied": False}).items() if k != "tracks"},
             "tracks": {

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import itertools
+import math
 import os
 import shutil
 import threading
@@ -261,6 +263,53 @@ def split_at_pauses(words: Sequence[Word], pause_s: float = SEGMENT_PAUSE_S) -> 
     return runs
 
 
+# A long track is transcribed in parts that different workers take at once, each a range of the
+# track cut in a pause of at least this long, so no padded, joined speech chunk (speech_chunks)
+# crosses a cut and each part hears exactly the speech the whole track would have.
+PART_PAUSE_S = SPEECH_JOIN_S + 2 * SPEECH_PAD_S
+
+
+def part_count(duration_s: float, part_s: float) -> int:
+    """How many parts a track of ``duration_s`` is transcribed in (``part_s`` 0: one)."""
+    if part_s <= 0:
+        return 1
+    return max(1, math.ceil(duration_s / part_s - 1e-9))
+
+
+def part_range(
+    speech: Sequence[tuple[float, float]], duration_s: float, part_s: float, index: int
+) -> tuple[float, float | None]:
+    """The range of track seconds part ``index`` covers: from the cut that ends the previous part
+    to the one that ends it (None: the end of the track). Part ``k`` ends in the middle of the
+    first pause of at least ``PART_PAUSE_S`` between speech spans that lies after ``(k + 1) x
+    part_s``; where none does, the part runs to the end and the later ones are empty."""
+    count = part_count(duration_s, part_s)
+    if not 0 <= index < count:
+        raise ValueError(f"part {index} of a track in {count} parts")
+    spans = sorted((float(a), float(b)) for a, b in speech)
+    pauses = [
+        (end + start) / 2
+        for (_, end), (start, _) in itertools.pairwise(spans)
+        if start - end >= PART_PAUSE_S
+    ]
+    if spans:  # the silence after the last speech span counts as a pause too
+        pauses.append(spans[-1][1] + PART_PAUSE_S / 2)
+
+    def cut(k: int) -> float | None:  # where part k ends
+        if k >= count - 1:
+            return None
+        nominal = (k + 1) * part_s
+        if not spans:
+            return nominal
+        later = [c for c in pauses if c >= nominal and c < duration_s]
+        return later[0] if later else None
+
+    start = 0.0 if index == 0 else cut(index - 1)
+    if start is None:  # an earlier part already runs to the end: nothing left for this one
+        return (duration_s, duration_s)
+    return (start, cut(index))
+
+
 def model_fingerprint(settings: WhisperSettings) -> str:
     """Identifies what shapes a transcript, for caching stage results by their inputs."""
     parts = (
@@ -284,6 +333,7 @@ def transcribe_track(
     settings: WhisperSettings,
     timeout_s: float,
     speech: Sequence[tuple[float, float]] | None = None,
+    part: tuple[float, float | None] = (0.0, None),
     on_progress: Callable[[float], None] | None = None,
 ) -> TrackTranscript:
     """Segments of one speaker's speech, timed on the room timeline (track time + ``offset_s``).
@@ -291,7 +341,8 @@ def transcribe_track(
     ``language``: a language tag, or ``auto`` to detect it from the first speech heard (then
     kept for the rest of the track). ``speech``: when the speaker speaks, in seconds of the
     track, if already detected; with VAD on, only those spans are transcribed and the detector
-    is not run again.
+    is not run again. ``part``: the range of track seconds to transcribe (``part_range``; None
+    as its end: to the end of the track); timestamps stay on the room timeline.
     """
     from faster_whisper.transcribe import restore_speech_timestamps
 
@@ -303,7 +354,9 @@ def transcribe_track(
     window = int(settings.window_s * SAMPLE_RATE_HZ)
     search = int(settings.cut_search_s * SAMPLE_RATE_HZ)
     segments: list[Segment] = []
-    consumed = 0  # samples already transcribed
+    part_start_s, part_end_s = part
+    first = round(part_start_s * SAMPLE_RATE_HZ)
+    consumed = first  # track sample where the audio not yet transcribed starts
     buffered = np.zeros(0, dtype=np.int16)
     known_speech = speech is not None and settings.vad
 
@@ -351,8 +404,15 @@ def transcribe_track(
         if on_progress is not None:
             on_progress(window_end / SAMPLE_RATE_HZ)
 
+    if part_end_s is not None and part_end_s <= part_start_s:  # an empty part
+        return TrackTranscript([], 0.0, 0.0, 0.0, whisper_language or AUTO, settings.model)
     with decoded_pcm(
-        path, rate_hz=SAMPLE_RATE_HZ, what=f"transcribing {speaker}", timeout_s=timeout_s
+        path,
+        rate_hz=SAMPLE_RATE_HZ,
+        what=f"transcribing {speaker}",
+        timeout_s=timeout_s,
+        start_s=first / SAMPLE_RATE_HZ,
+        duration_s=None if part_end_s is None else part_end_s - first / SAMPLE_RATE_HZ,
     ) as pcm:
         leftover = b""
         while True:
@@ -375,7 +435,7 @@ def transcribe_track(
         consumed += len(buffered)
     return TrackTranscript(
         segments=segments,
-        audio_s=consumed / SAMPLE_RATE_HZ,
+        audio_s=(consumed - first) / SAMPLE_RATE_HZ,
         wall_s=time.monotonic() - started,
         cpu_s=time.process_time() - cpu_started,
         language=whisper_language or AUTO,  # ``auto`` stays when no speech was heard

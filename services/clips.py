@@ -20,7 +20,7 @@ from pipeline.transcript import Segment
 from services.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from services.ledger import current_states
 from services.publishing import clip_servable, episode_timeline, overlaps, removed_ranges
-from services.runs import done_results
+from services.runs import done_results, subject_participant
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,9 @@ def clip_context(session: Session, space: Space, episode: Episode) -> ClipContex
         profile_key=mix.profile_key if mix else None,
         removed=removed_ranges(session, space.id),
         transcript_keys={
-            pid: t.key
-            for pid, t in results.transcription.items()
-            if pid in episode.consent_snapshot.get("transcribed", [])
+            subject: t.key
+            for subject, t in results.transcription.items()
+            if subject_participant(subject) in episode.consent_snapshot.get("transcribed", [])
         },
     )
 
@@ -143,6 +143,11 @@ def assess_cut(
     # An edited episode: a clip holds one kept stretch, so its audio (cut from the mix on the
     # room timeline) is exactly what the episode plays there.
     crosses = bool(episode.kept) and on_episode.episode_range(room_start, room_end) is None
+    # The host's intro and outro are not the room: a clip is of the room alone.
+    room_part = (on_episode.lead_s, on_episode.lead_s + on_episode.program_s)
+    crosses = crosses or (
+        bool(episode.kept) and not room_part[0] - 1e-6 <= start < end <= room_part[1] + 1e-6
+    )
     range_error = None
     if end - start < settings.clip_min_s:
         range_error = f"a clip lasts at least {settings.clip_min_s:.0f} s"

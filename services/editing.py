@@ -9,13 +9,18 @@ re-renders the latest published version.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infra.models import Episode, EpisodeVersion, Participant, Space, TranscriptSegment, utcnow
+from infra.settings import Settings
+from infra.storage import ObjectStore
 from pipeline.edits import (
+    Bed,
     EditPlan,
     Mute,
     Operation,
@@ -28,18 +33,25 @@ from pipeline.edits import (
     validate,
 )
 from pipeline.errors import SpacecastError
+from pipeline.master import Treatment
+from pipeline.preview import AROUND_S, render_cut_preview, seam_plan
+from pipeline.states import SpaceStatus
 from services.errors import Conflict, Invalid, NotFound
-from services.publishing import episode_timeline, render_again
+from services.host_audio import audio_lengths, audio_named
+from services.publishing import episode_timeline, overlaps, removed_ranges, render_again
 from services.runs import done_results
 
 MAX_VERSIONS = 200  # per episode
 NOTE_MAX_CHARS = 500
 
 
-def room_timeline(voices: list[Participant], *, key: str = "handle") -> RoomTimeline:
+def room_timeline(
+    voices: list[Participant], *, key: str = "handle", host_audio: dict[str, float] | None = None
+) -> RoomTimeline:
     """The stretch of the room an unedited episode of ``voices`` holds (their tracks from the
     first one's start to the last one's end) and its speakers, named by handle (what hosts
-    write) or by participant id (what the stages use)."""
+    write) or by participant id (what the stages use); ``host_audio``: the show's own audio
+    (id -> duration_s), the only audio an edit list may add."""
     with_track = [p for p in voices if p.track is not None]
     if not with_track:
         raise Conflict("the episode has no published speaker's track to edit")
@@ -47,12 +59,17 @@ def room_timeline(voices: list[Participant], *, key: str = "handle") -> RoomTime
         start_s=min(p.offset_s for p in with_track),
         end_s=max(p.offset_s + p.track.duration_s for p in with_track),
         speakers={getattr(p, key): p.name for p in with_track},
+        host_audio=host_audio or {},
     )
 
 
 def _voices(space: Space, episode: Episode) -> list[Participant]:
     audible = set(episode.consent_snapshot.get("audible", []))
     return [p for p in space.participants if p.id in audible]
+
+
+def _timeline(session: Session, space: Space, episode: Episode) -> RoomTimeline:
+    return room_timeline(_voices(space, episode), host_audio=audio_lengths(session, space.show_id))
 
 
 def versions(session: Session, episode: Episode) -> list[EpisodeVersion]:
@@ -90,7 +107,7 @@ def create_version(
         raise Invalid(f"note: at most {NOTE_MAX_CHARS} characters")
     ops = operations_from_data(operations)
     space = session.get(Space, episode.space_id)
-    validate(ops, room_timeline(_voices(space, episode)))
+    validate(ops, _timeline(session, space, episode))
     number = (
         session.scalar(
             select(func.max(EpisodeVersion.number)).where(EpisodeVersion.episode_id == episode.id)
@@ -121,7 +138,9 @@ def publish_version(session: Session, episode: Episode, number: int) -> bool:
     version = version_of(session, episode, number)
     space = session.get(Space, episode.space_id)
     if version is not None:
-        validate(operations_from_data(version.operations), room_timeline(_voices(space, episode)))
+        ops = operations_from_data(version.operations)
+        audio_named(session, space.show_id, ops, hold=True)  # not deleted while it is published
+        validate(ops, _timeline(session, space, episode))
         version.published_at = utcnow()
     if episode.edit_version == number == episode.rendered_version:
         session.commit()  # already the episode: nothing to render again
@@ -175,7 +194,7 @@ def preview(session: Session, episode: Episode, number: int) -> Preview:
     space = session.get(Space, episode.space_id)
     version = version_of(session, episode, number)
     voices = _voices(space, episode)
-    timeline = room_timeline(voices)
+    timeline = _timeline(session, space, episode)
     ops = operations_from_data(version.operations if version is not None else [])
     plan = resolve(ops, timeline, speech=_speech(session, space.id, [p.id for p in voices]))
     cuts = [
@@ -187,6 +206,52 @@ def preview(session: Session, episode: Episode, number: int) -> Preview:
         for a, b in plan.removed
     ]
     return Preview(number, plan, timeline.end_s - timeline.start_s, cuts)
+
+
+def cut_preview(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    episode: Episode,
+    number: int,
+    cut: int,
+) -> bytes:
+    """The seconds around cut ``cut`` (from 1) of version ``number`` as an MP3, at the published
+    episode's gain and limiter; only those seconds of the mix are read (over a ranged read of
+    the bucket object) and rendered. Refused while the episode is being made again (the mix on
+    hand may hold a voice withdrawn since) and over a range a moderator took down."""
+    if episode.removed_at is not None:
+        raise Conflict(f"episode {episode.id} was taken down: nothing of it is previewed")
+    space = session.get(Space, episode.space_id)
+    mix = done_results(session, space.id).mix
+    audible = set(episode.consent_snapshot.get("audible", []))
+    if space.status != SpaceStatus.PUBLISHED or mix is None or not set(mix.voices) <= audible:
+        raise Conflict(
+            f"episode {episode.id} is being made again; preview its cuts when it is published"
+        )
+    plan = preview(session, episode, number).plan
+    around = seam_plan(plan, cut - 1)
+    if overlaps(around.kept[0][0], around.kept[-1][1], removed_ranges(session, space.id)):
+        raise Conflict(f"cut {cut}: the seconds around it hold a range a moderator took down")
+    delivered = episode.media.get("mp3", {})
+    treatment = Treatment(
+        float(delivered.get("gain_db", 0.0)),
+        float(delivered.get("limiter_ceiling_dbtp", -2.0)),
+        bool(delivered.get("limiter_oversampled", False)),
+    )
+    with tempfile.TemporaryDirectory(prefix="spacecast-preview-", dir=settings.work_dir) as tmp:
+        out = Path(tmp) / "cut.mp3"
+        render_cut_preview(
+            store.presigned_get(mix.key, expires_s=120),
+            mix.timeline_start_s,
+            plan,
+            cut - 1,
+            out,
+            treatment=treatment,
+            timeout_s=settings.preview_timeout_s,
+            around_s=AROUND_S,
+        )
+        return out.read_bytes()
 
 
 def _speech(session: Session, space_id: str, voices: list[str]) -> list[tuple[float, float]]:
@@ -276,16 +341,19 @@ def chosen_operations(session: Session, space: Space) -> tuple[int, tuple[Operat
 
 
 def needs_speech(ops: tuple[Operation, ...]) -> bool:
-    return any(isinstance(op, ShortenSilences) for op in ops)
+    """Shortening silences and ducking a bed follow when the published voices speak."""
+    return any(isinstance(op, ShortenSilences | Bed) for op in ops)
 
 
 def render_plan(
     ops: tuple[Operation, ...],
     audible: list[Participant],
     speech: list[tuple[float, float]] = (),
+    host_audio: dict[str, float] | None = None,
 ) -> EditPlan | None:
     """The edit plan of ``ops`` over the voices published now (None: nothing edited). A mute of
-    someone no longer published is dropped: their voice is not in the mix."""
+    someone no longer published is dropped: their voice is not in the mix. ``host_audio``: the
+    lengths of the show's audio ``ops`` name."""
     if not ops:
         return None
-    return resolve(ops, room_timeline(audible, key="id"), speech=speech)
+    return resolve(ops, room_timeline(audible, key="id", host_audio=host_audio), speech=speech)

@@ -29,7 +29,7 @@ from pipeline.retention import MAX_EXTENSION_MONTHS, erasure_due
 from services.audit import audit
 from services.consent import Answerer, answer, withdrawn_hold_ends
 from services.errors import Conflict, Invalid, NotFound
-from services.runs import output_keys
+from services.runs import keys_holding, subject_participant
 
 
 @dataclass(frozen=True)
@@ -78,13 +78,13 @@ def _known_assets(session: Session, participant: Participant) -> list[dict]:
     for run in session.scalars(select(StageRun).where(StageRun.space_id == space_id)):
         if not run.result:
             continue
-        if run.subject == participant.id:
+        if run.subject and subject_participant(run.subject) == participant.id:
             kind = "transcript" if run.stage == "transcribe" else run.stage
         elif run.stage in ("mix", "master") and participant.id in run.result.get("voices", []):
             kind = run.stage
         else:
             continue
-        found += [{"kind": kind, "key": key} for key in sorted(output_keys(run))]
+        found += [{"kind": kind, "key": key} for key in sorted(keys_holding(run, participant.id))]
     for clip in session.scalars(select(Clip).where(Clip.space_id == space_id)):
         if participant.id in (clip.consent_snapshot or {}).get("clipped", []):
             found += [

@@ -1,11 +1,11 @@
 """Fan-out and fan-in of a space's stages, driven by the state in the database.
 
 ``advance`` looks at what is done for the space's current inputs and enqueues every stage
-whose inputs are ready: speech activity of every recorded track, one transcription per published
-participant once their activity is known, the bleed check once the excluded speakers' activity is
-known, the mix (after the published speakers' activity, and after the bleed check when the
-host asked to duck), the master after the mix, and
-publish after all of them, unless the host chose to hold publication until everyone has answered.
+whose inputs are ready: speech activity of every recorded track, the transcription of every part
+of each published participant's track once their activity is known, the bleed check once the
+excluded speakers' activity is known, the mix (after the published speakers' activity, and after
+the bleed check when the host asked to duck), the master after the mix, and publish after all of
+them, unless the host chose to hold publication until everyone has answered.
 Every stage calls it when it finishes, so the last one to finish starts the next step. Running it
 twice only enqueues duplicates, which the stages skip. A consent change calls it too: the
 fingerprints change, and everything that depended on the old answers is made again.
@@ -13,6 +13,7 @@ fingerprints change, and everything that depended on the old answers is made aga
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -20,13 +21,14 @@ from sqlalchemy import select
 from infra.db import session_scope
 from infra.logs import stage_logger
 from infra.models import Episode, Space, StageRun, utcnow
-from infra.queue import STAGE_ACTORS, enqueue
+from infra.queue import STAGE_ACTORS, broker_lost_messages, enqueue
 from infra.settings import get_settings
 from infra.storage import ObjectStore
 from pipeline.states import ACTIVE, IN_FLIGHT, PER_PARTICIPANT, RunStatus, SpaceStatus, Stage
 from services.operations import RESEND_QUEUED_AFTER
 from services.plan import plan_space
 from services.publishing import episode_servable, take_down_episode
+from services.runs import subject_participant
 
 # A run that has said nothing for the retry backoff plus this long lost its message.
 STUCK_MARGIN = timedelta(minutes=10)
@@ -59,6 +61,8 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         # dropped, a worker gone without a trace): it is sent again, and the stage's fingerprint
         # makes a duplicate harmless.
         stuck_after = timedelta(milliseconds=settings.retry_max_backoff_ms) + STUCK_MARGIN
+        # A running attempt renews its lease (workers.runs): one that stopped lost its worker.
+        lease_expiry = settings.stage_lease_expiry()
 
         def settle(stage: str, subject: str, fp: str, ready: bool) -> bool:
             """True when done for ``fp``; otherwise enqueue it if ready and not already going."""
@@ -69,8 +73,10 @@ def advance(space_id: str) -> list[tuple[str, str]]:
                 if run.status == RunStatus.FAILED:
                     failed.append(f"{stage}: {run.error}")
                     return False
-                stuck = now - run.updated_at >= stuck_after
-                if run.status in (RunStatus.RUNNING, RunStatus.RETRYING) and not stuck:
+                silent = now - run.updated_at
+                if run.status == RunStatus.RUNNING and silent < lease_expiry:
+                    return False  # its attempt renews its lease: alive
+                if run.status == RunStatus.RETRYING and silent < stuck_after:
                     return False
                 if run.status == RunStatus.QUEUED and now - run.queued_at < RESEND_QUEUED_AFTER:
                     return False
@@ -88,18 +94,18 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         activity = {
             pid: settle(Stage.ACTIVITY, pid, fp, True) for pid, fp in plan.activity_fps.items()
         }
-        suspects_known = all(activity[p.id] for p in plan.bleed_suspects)
         if plan.audible:
-            checked = settle(Stage.BLEED, "", plan.bleed_fp, suspects_known)
+            # Crosstalk reads everyone's speech activity; the bleed check the excluded's.
+            checked = settle(Stage.BLEED, "", plan.bleed_fp, all(activity.values()))
             # Track health and leveling read when each published speaker speaks.
             heard = all(activity.get(p.id, False) for p in plan.audible)
             mix_ready = (checked or not space.duck_excluded) and heard
             mixed = settle(Stage.MIX, "", plan.mix_fp, mix_ready)
             mastered = settle(Stage.MASTER, "", plan.master_fp, mixed)
             # Transcription reads when the speaker speaks from their activity, not a second VAD.
-            transcribed = [
-                settle(Stage.TRANSCRIBE, pid, fp, activity.get(pid, False))
-                for pid, fp in plan.transcribe_fps.items()
+            transcribed = [  # every part of every track
+                settle(Stage.TRANSCRIBE, s, fp, activity.get(subject_participant(s), False))
+                for s, fp in plan.transcribe_fps.items()
             ]
             ready = mastered and checked and all(transcribed) and all(activity.values())
         else:
@@ -107,9 +113,17 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         published = False if plan.held else settle(Stage.PUBLISH, "", plan.publish_fp, ready)
         # Runs the plan no longer has (their participant's answers changed): nothing will run
         # them, so they must not look as if something would.
+        transcribed_ids = {p.id for p in plan.transcribed}
         for (stage, subject), run in runs.items():
             if run.status in IN_FLIGHT and plan.fingerprint(Stage(stage), subject) is None:
                 run.status, run.error = RunStatus.STALE, "not needed any more: the answers changed"
+            elif (
+                stage == Stage.TRANSCRIBE
+                and run.status == RunStatus.DONE
+                and subject not in plan.transcribe_fps
+                and subject_participant(subject) in transcribed_ids
+            ):  # a part of an earlier cut of the track (another part length, a new track)
+                run.status, run.error = RunStatus.STALE, "not needed any more: parts changed"
         if failed:
             space.status, space.error = SpaceStatus.FAILED, failed[0]
         elif published:
@@ -179,11 +193,34 @@ def resume_stalled() -> None:
     """Advance every space still processing. A message the broker lost (Redis restarted without
     its append-only file, or the broker went away after the API committed a finish) leaves a
     space waiting for a stage nobody will run; advancing sends what is missing, and stages
-    queued for longer than ``RESEND_QUEUED_AFTER`` again. Sent by ``spacecast scheduler``."""
-    with session_scope(get_settings().database_url) as session:
+    queued for longer than ``RESEND_QUEUED_AFTER`` again. When the broker says it lost
+    everything it held (:func:`infra.queue.broker_lost_messages`), the stages queued or waiting
+    out a retry are sent again at once; a running stage's worker still holds its message.
+    Sent by ``spacecast scheduler``."""
+    settings = get_settings()
+    lost = broker_lost_messages(settings.broker_url)
+    with session_scope(settings.database_url) as session:
         processing = session.scalars(
             select(Space.id).where(Space.status == SpaceStatus.PROCESSING)
         ).all()
+        resent = 0
+        if lost and processing:
+            runs = session.scalars(
+                select(StageRun).where(
+                    StageRun.space_id.in_(processing),
+                    StageRun.status.in_((RunStatus.QUEUED, RunStatus.RETRYING)),
+                )
+            ).all()
+            for run in runs:
+                run.status, run.queued_at = RunStatus.QUEUED, utcnow() - RESEND_QUEUED_AFTER
+            resent = len(runs)
+    if lost:
+        logging.getLogger("spacecast.flow").warning(
+            "the broker lost the messages it held: %d queued or retrying stages of %d "
+            "processing spaces sent again",
+            resent,
+            len(processing),
+        )
     for space_id in processing:
         enqueue("advance_space", space_id)
         stage_logger(space_id, "resume").info("advance sent by the scheduler")

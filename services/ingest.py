@@ -11,12 +11,12 @@ import logging
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from infra.models import Participant, Space, Track, TrackChunk, new_id
-from infra.settings import Settings
+from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore, chunk_key, chunks_prefix, raw_track_key, sha256_file
 from pipeline.chunks import (
     RATE_HZ,
@@ -27,7 +27,9 @@ from pipeline.chunks import (
     check_placement,
     missing_chunks,
 )
+from pipeline.drift import ChunkArrival, DriftEstimate, drift_from_chunks
 from pipeline.probe import probe_track
+from services import live
 from services.consent import may_keep_track
 from services.errors import Conflict
 from services.ledger import current_states
@@ -45,12 +47,18 @@ MIME_BY_FORMAT = {
 }
 
 
+def sending_participant(session: Session, space: Space, handle: str) -> Participant:
+    """A participant of a room that is live: whom audio may be sent for, before their answers
+    are read (:func:`recording_participant` reads them)."""
+    require_recording(space)
+    return participant(session, space, handle)
+
+
 def recording_participant(session: Session, space: Space, handle: str) -> Participant:
     """A participant whose audio may arrive now: the room is live and their answers let
     Spacecast keep their track."""
-    require_recording(space)
-    found = participant(session, space, handle)
-    if not may_keep_track(current_states(session, space.id), found):
+    found = sending_participant(session, space, handle)
+    if not may_keep_track(current_states(session, space.id, found.id), found):
         raise Conflict(
             f"participant {handle!r} has consented neither to being recorded nor to "
             "publication; "
@@ -71,6 +79,49 @@ def acknowledged(session: Session, participant: Participant) -> list[TrackChunk]
             .order_by(TrackChunk.seq)
         )
     )
+
+
+def recorder_drift(session: Session, participant: Participant) -> DriftEstimate | None:
+    """How far the recorder's clock ran from the service's, from when its live chunks arrived;
+    None for an uploaded track (no chunk timing) or too short a span to tell."""
+    track = participant.track
+    if track is None or track.chunk_count is None:
+        return None
+    rows = acknowledged(session, participant)
+    arrivals = [
+        ChunkArrival(r.start_sample, r.samples, r.received_at.timestamp())
+        for r in rows
+        if r.seq < track.chunk_count
+    ]
+    return drift_from_chunks(arrivals, rate_hz=RATE_HZ)
+
+
+def neighbours(
+    session: Session, participant: Participant, seq: int
+) -> tuple[TrackChunk | None, list[TrackChunk]]:
+    """The acknowledged chunk numbered ``seq`` if any, and the acknowledged chunks just before
+    and just after it in sequence. Acknowledged chunks already follow time in sequence order
+    without overlapping, so a new chunk that overlaps neither neighbour overlaps none: placing
+    it reads three rows, not the whole track (an hour of 1 s chunks is 3,600)."""
+    # One statement, not three: on a busy database every round trip of a chunk's path is waited
+    # for by the recorder.
+    mine = TrackChunk.participant_id == participant.id
+    before = select(func.max(TrackChunk.seq)).where(mine, TrackChunk.seq < seq)
+    after = select(func.min(TrackChunk.seq)).where(mine, TrackChunk.seq > seq)
+    rows = session.scalars(
+        select(TrackChunk).where(
+            mine,
+            TrackChunk.seq.in_([seq, before.scalar_subquery(), after.scalar_subquery()]),
+        )
+    )
+    same: TrackChunk | None = None
+    around: list[TrackChunk] = []
+    for row in rows:
+        if row.seq == seq:
+            same = row
+        else:
+            around.append(row)
+    return same, sorted(around, key=lambda row: row.seq)
 
 
 def refuse_if_assembled(participant: Participant) -> None:
@@ -95,8 +146,7 @@ def store_chunk(
     attempt overwrites (same key), or that finishing the track removes.
     """
     label = participant.handle
-    rows = acknowledged(session, participant)
-    same = next((r for r in rows if r.seq == span.seq), None)
+    same, rows = neighbours(session, participant, span.seq)
     if same is not None:
         if same.sha256 == span.sha256 and same.start_sample == span.start_sample:
             return False
@@ -125,6 +175,7 @@ def store_chunk(
     except IntegrityError:  # the same chunk, sent twice at once: the other request stored it
         session.rollback()
         return store_chunk(session, store, participant, span, data)
+    live.chunk_stored(session, get_settings(), participant, span)  # acknowledged first
     return True
 
 
@@ -165,6 +216,12 @@ def finish_chunks(
         )
     spans = [span_of(r) for r in rows]
     keys = {r.seq: r.object_key for r in rows}
+    # Assembly streams every chunk from the bucket through ffmpeg for as long as the track
+    # takes: no transaction, and so no pooled connection, is held meanwhile. A room's recorders
+    # finishing together otherwise held the whole pool, and every other request failed with
+    # 500 after the pool's 30 s. What was read stays true: an acknowledged chunk is never
+    # replaced, and a chunk after assembly is refused.
+    session.commit()
     scratch = Path(tempfile.mkdtemp(prefix="spacecast-assemble-", dir=settings.work_dir))
     try:
         assembled = assemble_track(

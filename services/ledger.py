@@ -13,11 +13,14 @@ from infra.models import ConsentEntry, Participant, utcnow
 from pipeline import consent as policy
 
 
-def ledger(session: Session, space_id: str) -> list[policy.ConsentEntry]:
-    """Every entry of the space, in the order it was recorded."""
-    rows = session.scalars(
-        select(ConsentEntry).where(ConsentEntry.space_id == space_id).order_by(ConsentEntry.seq)
-    )
+def ledger(
+    session: Session, space_id: str, participant_id: str | None = None
+) -> list[policy.ConsentEntry]:
+    """Every entry of the space (or of one participant of it), in the order it was recorded."""
+    query = select(ConsentEntry).where(ConsentEntry.space_id == space_id)
+    if participant_id is not None:
+        query = query.where(ConsentEntry.participant_id == participant_id)
+    rows = session.scalars(query.order_by(ConsentEntry.seq))
     return [
         policy.ConsentEntry(
             row.participant_id, row.purpose, row.granted, row.recorded_at, row.source, row.actor
@@ -26,14 +29,19 @@ def ledger(session: Session, space_id: str) -> list[policy.ConsentEntry]:
     ]
 
 
-def current_states(session: Session, space_id: str) -> dict[str, policy.ConsentState]:
-    """Each participant's consent from the ledger, with moderators' removals applied."""
-    states = policy.derive_states(ledger(session, space_id))
-    removed = session.scalars(
-        select(Participant.id).where(
-            Participant.space_id == space_id, Participant.removed_at.is_not(None)
-        )
+def current_states(
+    session: Session, space_id: str, participant_id: str | None = None
+) -> dict[str, policy.ConsentState]:
+    """Each participant's consent from the ledger, with moderators' removals applied; with
+    ``participant_id``, that participant's alone (a state depends on their own entries only, so
+    a live chunk reads a handful of rows, not the whole room's ledger)."""
+    states = policy.derive_states(ledger(session, space_id, participant_id))
+    removed_query = select(Participant.id).where(
+        Participant.space_id == space_id, Participant.removed_at.is_not(None)
     )
+    if participant_id is not None:
+        removed_query = removed_query.where(Participant.id == participant_id)
+    removed = session.scalars(removed_query)
     for participant_id in removed:
         states[participant_id] = replace(
             states.get(participant_id, policy.ConsentState()), removed=True

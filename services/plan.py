@@ -15,16 +15,20 @@ from infra.settings import Settings
 from pipeline.consent import Exclusion, Participation, Publication, decide_publication, snapshot
 from pipeline.edits import Mute, Operation, operations_to_data
 from pipeline.states import Stage
-from pipeline.transcribe import chosen_model, model_fingerprint, speaker_language
+from pipeline.transcribe import chosen_model, model_fingerprint, part_count, speaker_language
 from services.consent import may_keep_track
 from services.editing import chosen_operations, needs_speech
+from services.host_audio import audio_named
 from services.ledger import current_states
+from services.runs import part_subject, subject_part, subject_participant
 
 # Bump when a stage's output for the same inputs changes (a new algorithm or format).
 STAGE_VERSIONS = {
     "activity": 2,
-    "bleed": 1,
-    "mix": 4,
+    "bleed": 2,
+    "mix": 5,
+    # A published track's health, repair and leveling (workers.tracks), which the mix reads.
+    "prepare": 1,
     "master": 1,
     "transcribe": 3,
     "publish": 5,
@@ -34,6 +38,18 @@ STAGE_VERSIONS = {
 def fingerprint(stage: str, *parts: object) -> str:
     text = json.dumps([stage, STAGE_VERSIONS[stage], *parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def track_of(p: Participant) -> tuple:
+    """A participant's track as the stages read it: whose, which bytes, where in the room."""
+    return (p.id, p.track.sha256, round(p.offset_s, 6))
+
+
+def prepare_fingerprint(p: Participant, activity_fp: str, leveled: bool) -> str:
+    """The inputs of a published track's health, repair and leveling (``workers.tracks``): the
+    track, the speech activity they measure it on, the show's leveling choice. Nothing of the
+    host's edit list: a mute or a cut leaves them alone."""
+    return fingerprint("prepare", track_of(p), activity_fp, leveled)
 
 
 @dataclass(frozen=True)
@@ -46,13 +62,20 @@ class SpacePlan:
     activity_fps: dict[str, str]  # participant id -> fingerprint
     bleed_fp: str
     mix_fp: str
+    prepare_fps: dict[str, str]  # published participant id -> fingerprint of their track's
+    # preparation for the mix: what a mute leaves alone, so a mix for an edit reads it back
     master_fp: str
-    transcribe_fps: dict[str, str]
+    transcribe_fps: dict[str, str]  # run subject (a part of a participant's track) -> fingerprint
     publish_fp: str
     snapshot: dict = field(default_factory=dict)
     host_chapters: list | None = None  # the host's own chapters, which publishing keeps
     edit_version: int = 0  # the episode version rendered (0: the room as recorded)
     edits: tuple[Operation, ...] = ()  # its operations; mutes name participant ids
+    host_audio: tuple = ()  # the show's own audio (HostAudio rows) the operations add
+    part_s: float = 0.0  # tracks longer than this are transcribed in parts
+
+    def host_audio_lengths(self) -> dict[str, float]:
+        return {audio.id: audio.duration_s for audio in self.host_audio}
 
     @property
     def exclusions(self) -> tuple[Exclusion, ...]:
@@ -76,6 +99,24 @@ class SpacePlan:
 
     def participant(self, participant_id: str) -> Participant:
         return next(p for p in self.space.participants if p.id == participant_id)
+
+    def transcription_part(self, subject: str) -> tuple[Participant, int, int]:
+        """The participant, part index and part count a transcription subject names."""
+        participant = self.participant(subject_participant(subject))
+        count = self.transcription_parts(participant)
+        index = next(k for k in range(count) if part_subject(participant.id, k) == subject)
+        return participant, index, count
+
+    def transcription_subjects(self, participant_id: str) -> list[str]:
+        """The subjects of a participant's transcription runs, part by part in track order."""
+        return sorted(
+            (s for s in self.transcribe_fps if subject_participant(s) == participant_id),
+            key=subject_part,
+        )
+
+    def transcription_parts(self, participant: Participant) -> int:
+        """How many parts the participant's track is transcribed in."""
+        return part_count(participant.track.duration_s, self.part_s) if participant.track else 1
 
     def fingerprint(self, stage: Stage, subject: str = "") -> str | None:
         """The fingerprint of ``stage``'s inputs (for ``subject``, a participant, where the stage
@@ -105,31 +146,37 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
     audible = [by_id[pid] for pid in publication.audible]
     transcribed = [by_id[pid] for pid in publication.transcribed]
 
-    def track_of(p: Participant) -> tuple:
-        return (p.id, p.track.sha256, round(p.offset_s, 6))
-
     activity_fps = {p.id: fingerprint("activity", track_of(p)) for p in recorded}
     suspects = {e.participant_id for e in publication.exclusions if e.excluded_from == "episode"}
+    # The bleed check of excluded speakers, and crosstalk between every recorded pair (it
+    # reads everyone's speech activity).
     bleed_fp = fingerprint(
         "bleed",
         sorted(activity_fps[pid] for pid in suspects if pid in activity_fps),
         sorted(track_of(p) for p in audible),
+        sorted(activity_fps.values()),
     )
     edit_version, edits = chosen_operations(session, space)
+    host_audio = tuple(audio_named(session, space.show_id, edits))
     audible_ids = {p.id for p in audible}
     # Mutes change the mix; cuts, trims and shortened silences only the mastered files (the
     # mix stays on the room timeline). Edits of nobody (a mute of a withdrawn voice) change none.
     mutes = [op for op in edits if isinstance(op, Mute) and op.speaker_id in audible_ids]
     cuts = [op for op in edits if not isinstance(op, Mute)]
     leveled = bool(space.show.process_speakers)
+    # Track health and leveling measure each voice on its speech windows: inputs of the mix,
+    # and of nothing the host's edits change.
+    prepare_fps = {
+        p.id: prepare_fingerprint(p, activity_fps.get(p.id, ""), leveled) for p in audible
+    }
     mix_fp = fingerprint(
         "mix",
         sorted(track_of(p) for p in audible),
         bleed_fp if space.duck_excluded else None,
         *([operations_to_data(mutes)] if mutes else []),
-        # Track health and leveling measure each voice on its speech windows: inputs of the mix.
         sorted(activity_fps.get(p.id, "") for p in audible),
         leveled,
+        sorted(prepare_fps.values()),
     )
     master_fp = fingerprint(
         "master",
@@ -144,6 +191,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
             if cuts
             else []
         ),
+        *([sorted((a.id, a.sha256, a.integrated_lufs) for a in host_audio)] if host_audio else []),
         settings.target_lufs,
         settings.true_peak_dbtp,
         settings.loudness_tolerance_lu,
@@ -152,12 +200,22 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
     )
     whisper = settings.whisper_settings()
 
-    def transcribe_fp(p: Participant) -> str:
+    # Parts are cut in pauses of the speaker's speech, which needs the detector on.
+    part_s = settings.transcribe_part_s if whisper.vad else 0.0
+
+    def transcribe_fps_of(p: Participant) -> dict[str, str]:
         language = speaker_language(p.language, space.language)
         model = replace(whisper, model=chosen_model(whisper, language))
-        return fingerprint("transcribe", track_of(p), language, model_fingerprint(model))
+        common = (track_of(p), language, model_fingerprint(model))
+        count = part_count(p.track.duration_s, part_s) if p.track else 1
+        if count == 1:  # the whole track, as before parts existed
+            return {p.id: fingerprint("transcribe", *common)}
+        return {
+            part_subject(p.id, k): fingerprint("transcribe", *common, [k, count, part_s])
+            for k in range(count)
+        }
 
-    transcribe_fps = {p.id: transcribe_fp(p) for p in transcribed}
+    transcribe_fps = {s: fp for p in transcribed for s, fp in transcribe_fps_of(p).items()}
     taken = snapshot(publication)
     host_chapters = session.scalar(
         select(Episode.host_chapters).where(Episode.space_id == space.id)
@@ -186,6 +244,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         activity_fps=activity_fps,
         bleed_fp=bleed_fp,
         mix_fp=mix_fp,
+        prepare_fps=prepare_fps,
         master_fp=master_fp,
         transcribe_fps=transcribe_fps,
         publish_fp=publish_fp,
@@ -193,4 +252,6 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         host_chapters=host_chapters,
         edit_version=edit_version,
         edits=edits,
+        host_audio=host_audio,
+        part_s=part_s,
     )

@@ -10,6 +10,7 @@ from the new answers. Taking an episode down deletes everything derived from the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -27,11 +28,14 @@ from pipeline.states import RENDERED, ClipStatus, RunStatus, SpaceStatus
 from pipeline.transcript import Segment
 from services.errors import Gone, NotFound
 from services.ledger import current_states
-from services.runs import output_keys
+from services.live import forget_withdrawn as forget_withdrawn_live
+from services.runs import output_keys, subject_participant
 
 States = Mapping[str, ConsentState]
 
 TAKEN_DOWN = SpaceStatus.TAKEN_DOWN
+
+log = logging.getLogger("spacecast.publishing")
 
 
 def episode_servable(session: Session, episode: Episode, states: States | None = None) -> bool:
@@ -178,7 +182,7 @@ def withdraw_unconsented(session: Session, space: Space) -> list[str]:
         if not run.result:
             continue
         if run.stage == "transcribe":
-            gone = not allows(run.subject, "transcribe")
+            gone = not allows(subject_participant(run.subject), "transcribe")
         elif run.stage in ("mix", "master"):
             voices = run.result.get("voices", published_voices)
             gone = any(not allows(pid, "publish") for pid in voices)
@@ -187,6 +191,7 @@ def withdraw_unconsented(session: Session, space: Space) -> list[str]:
         if gone:
             stale.append(run)
     keys += retire_runs(session, stale)
+    keys += forget_withdrawn_live(session, space, states)
     for clip in session.scalars(select(Clip).where(Clip.space_id == space.id)):
         if clip.status == ClipStatus.READY and not snapshot_allowed(clip.consent_snapshot, states):
             keys += [entry["key"] for entry in clip.media.values() if entry.get("key")]
@@ -244,6 +249,7 @@ class Rendering:
     chapters: list = field(default_factory=list)  # chapters_to_data; empty: none
     notes: dict = field(default_factory=dict)  # generated show notes (pipeline.notes)
     kept: list = ()  # room-time spans the host's edits kept (empty: the room unedited)
+    lead_s: float = 0.0  # the host's intro: the room is heard from this episode second on
     version: int = 0  # the episode version rendered
 
 
@@ -251,7 +257,9 @@ def episode_timeline(episode: Episode) -> EditPlan:
     """How the episode's current rendering maps the room: the spans its edits kept, or the
     whole room from its first sample (room time minus ``timeline_start_s``)."""
     if episode.kept:
-        return EditPlan(kept=tuple((float(a), float(b)) for a, b in episode.kept))
+        return EditPlan(
+            kept=tuple((float(a), float(b)) for a, b in episode.kept), lead_s=episode.lead_s or 0.0
+        )
     return EditPlan(kept=((episode.timeline_start_s, float("inf")),))
 
 
@@ -260,7 +268,9 @@ def _expire_edited_clips(session: Session, episode: Episode, rendering: Renderin
     it muted) expires with its media: it would point at words the episode no longer has."""
     if not rendering.kept:
         return []
-    timeline = EditPlan(kept=tuple((float(a), float(b)) for a, b in rendering.kept))
+    timeline = EditPlan(
+        kept=tuple((float(a), float(b)) for a, b in rendering.kept), lead_s=rendering.lead_s
+    )
     mutes = rendering.report.get("edits", {}).get("mutes", [])
     keys: list[str] = []
     live = (ClipStatus.READY, ClipStatus.QUEUED, ClipStatus.FAILED)
@@ -290,10 +300,15 @@ def publish_rendering(session: Session, space: Space, rendering: Rendering) -> l
     episode = session.scalar(select(Episode).where(Episode.space_id == space.id))
     old: set[str] = set()
     if episode is None:
+        numbered = session.scalar(
+            select(func.max(Episode.number)).where(Episode.show_id == space.show_id)
+        )
         episode = Episode(
             space_id=space.id,
             show_id=space.show_id,
             guid=episode_guid(space.show_id, space.id),
+            number=(numbered or 0) + 1,  # kept for good: a taken-down episode keeps its number
+            season=space.show.season,
         )
         session.add(episode)
     else:
@@ -314,6 +329,7 @@ def publish_rendering(session: Session, space: Space, rendering: Rendering) -> l
     episode.consent_snapshot = rendering.snapshot
     episode.report = rendering.report
     episode.kept = [list(span) for span in rendering.kept]
+    episode.lead_s = rendering.lead_s
     episode.rendered_version = rendering.version
     old |= set(_expire_edited_clips(session, episode, rendering))
     session.flush()
@@ -383,9 +399,17 @@ def render_again(
 
 
 def delete_objects(store: ObjectStore, keys: Iterable[str]) -> None:
-    """Delete objects after the transaction that stopped referencing them committed."""
+    """Delete objects after the transaction that stopped referencing them committed (every
+    version of them on a versioned bucket, and their unfinished multipart uploads), then check
+    that nothing of them is left: what is left is logged as an error, for an operator."""
+    keys = list(keys)
     for key in keys:
         store.delete(key)
+    for prefix in sorted({key.rsplit("/", 1)[0] + "/" for key in keys}):
+        store.abort_uploads(prefix, set(keys))
+    left = store.remains(keys) if keys else {}
+    if left:
+        log.error("deleted objects still in the bucket: %s", left)
 
 
 def find_lines(

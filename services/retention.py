@@ -141,16 +141,31 @@ def _settle(session, space_id: str, keys: set[str], still_there: set[str], error
 
 
 def _delete_and_verify(
-    store: ObjectStore, database_url: str, space_id: str, keys: list[str], prefix: str | None
+    store: ObjectStore,
+    database_url: str,
+    space_id: str,
+    keys: list[str],
+    prefix: str | None,
+    keep: set[str] = frozenset(),
 ) -> tuple[int, int]:
-    """Delete ``keys`` and check the bucket; record the outcome. Returns (deleted, failed)."""
+    """Delete ``keys`` (every version and delete marker of them on a versioned bucket) and,
+    under ``prefix``, everything but ``keep``: noncurrent versions and delete markers no
+    listing of objects shows, and unfinished multipart uploads. Then prove from the bucket that
+    nothing of them is left; record the outcome. Returns (deleted, failed)."""
     error: str | None = None
     try:
         errors = store.delete_many(keys)
-        listed = set(store.list_keys(prefix)) if prefix else {k for k in keys if store.exists(k)}
-        still_there = listed & set(keys)
-        if errors:
-            error = "; ".join(sorted(set(errors.values())))[:500]
+        if prefix:
+            store.abort_uploads(prefix)
+            store.delete_versions(prefix, keep)
+        left = store.remains(keys, prefix, keep)
+        still_there = set(left) & set(keys)
+        if set(left) - set(keys):  # an upload under the vault nobody wrote down: sweep again
+            still_there = set(keys)
+            errors = {**errors, **{k: f"left: {what}" for k, what in left.items()}}
+        if errors or left:
+            error = "; ".join(sorted({*errors.values(), *(f"left: {w}" for w in left.values())}))
+            error = error[:500]
     except Exception as exc:  # the endpoint failed: nothing is known to be gone
         still_there, error = set(keys), f"{type(exc).__name__}: {exc}"[:500]
         log.warning("space %s: deleting %d objects failed: %s", space_id, len(keys), error)
@@ -219,7 +234,7 @@ def sweep_space(
                 )
             )
         )
-    deleted, failed = _delete_and_verify(store, database_url, space_id, keys, prefix)
+    deleted, failed = _delete_and_verify(store, database_url, space_id, keys, prefix, stems)
     if failed:
         return "failed", deleted, failed
     with session_scope(database_url) as session:

@@ -15,6 +15,26 @@ from pipeline.states import RunStatus, Stage
 
 R = TypeVar("R", bound="StageResult")
 
+# A long track is transcribed in parts: part 0's run has the participant id as its subject (a
+# track in one part is run as it always was), part k's ``<participant id>:<k>``.
+_PART = ":"
+
+
+def part_subject(participant_id: str, index: int) -> str:
+    """The subject of the run transcribing part ``index`` of a participant's track."""
+    return participant_id if index == 0 else f"{participant_id}{_PART}{index}"
+
+
+def subject_participant(subject: str) -> str:
+    """The participant a run's subject names (any part of their track)."""
+    return subject.split(_PART, 1)[0]
+
+
+def subject_part(subject: str) -> int:
+    """Which part of the participant's track a subject names (0 for the whole or first)."""
+    _, _, index = subject.partition(_PART)
+    return int(index) if index else 0
+
 
 @dataclass(frozen=True)
 class StageResult:
@@ -39,6 +59,11 @@ class StageResult:
         """The bucket objects this result names."""
         return set()
 
+    def keys_holding(self, participant_id: str) -> set[str]:
+        """The bucket objects this result names that hold ``participant_id``'s voice or words
+        (the result holds them: everything it names)."""
+        return self.output_keys()
+
 
 @dataclass(frozen=True)
 class ActivityResult(StageResult):
@@ -62,6 +87,7 @@ class ActivityResult(StageResult):
 class BleedResult(StageResult):
     stage: ClassVar[Stage] = Stage.BLEED
     findings: list = field(default_factory=list)  # BleedFinding.as_dict() each
+    crosstalk: list = field(default_factory=list)  # Crosstalk.as_dict() each, any recorded pair
 
     def bleeding(self) -> set[str]:
         """Excluded speakers found on a published microphone."""
@@ -81,9 +107,23 @@ class MixResult(StageResult):
     leveling: dict = field(default_factory=dict)  # pipeline.leveling.leveling_report
     health: dict = field(default_factory=dict)  # participant id -> TrackHealth.as_dict()
     cleanup: dict = field(default_factory=dict)  # participant id -> what repaired their track
+    # participant id -> their track's stored preparation (workers.tracks): its description's
+    # key, the repaired track's key (None when not repaired), and whether this run measured it
+    # (false) or read back what an earlier mix of the same track stored (true).
+    prepared: dict = field(default_factory=dict)
 
     def output_keys(self) -> set[str]:
-        return {k for k in (self.key, self.profile_key) if k}
+        prepared = {
+            k for track in self.prepared.values() for k in (track["key"], track["cleaned_key"]) if k
+        }
+        return {k for k in (self.key, self.profile_key) if k} | prepared
+
+    def keys_holding(self, participant_id: str) -> set[str]:
+        """The mix holds every voice in it; each track's stored preparation only its own, and
+        stays for the next mix while that voice is published."""
+        own = self.prepared.get(participant_id) or {}
+        kept = (own.get("key"), own.get("cleaned_key"))
+        return {k for k in (self.key, self.profile_key, *kept) if k}
 
 
 @dataclass(frozen=True)
@@ -109,6 +149,8 @@ class TranscriptionResult(StageResult):
     real_time_factor: float = 0.0
     language: str = ""  # what Whisper transcribed (detected, for auto)
     model: str = ""
+    # A part of a long track: [index, count, start s, end s (None: the track's end)], track time.
+    part: list | None = None
 
     def output_keys(self) -> set[str]:
         return {self.key} if self.key else set()
@@ -145,12 +187,18 @@ def output_keys(run: StageRun) -> set[str]:
     return result.output_keys() if result else set()
 
 
+def keys_holding(run: StageRun, participant_id: str) -> set[str]:
+    """The objects of the run's result that hold the participant's voice or words."""
+    result = result_of(run)
+    return result.keys_holding(participant_id) if result else set()
+
+
 @dataclass(frozen=True)
 class SpaceResults:
     """The results of a space's finished runs."""
 
     activity: dict[str, ActivityResult]
-    transcription: dict[str, TranscriptionResult]
+    transcription: dict[str, TranscriptionResult]  # run subject (a part of a track) -> result
     bleed: BleedResult | None
     mix: MixResult | None
     master: MasterResult | None

@@ -90,6 +90,8 @@ def create(
     started_at: datetime | None,
     participants: Sequence[ParticipantSpec],
     by: Answerer,
+    room_url: str | None = None,
+    stream_url: str | None = None,
 ) -> Space:
     handles = [p.handle for p in participants]
     if len(handles) != len(set(handles)):
@@ -100,6 +102,8 @@ def create(
         description=description,
         language=language,
         started_at=started_at or datetime.now(UTC),
+        room_url=room_url,
+        stream_url=stream_url,
     )
     session.add(space)
     session.flush()

@@ -104,8 +104,12 @@ def _api(args: argparse.Namespace) -> int:
     require_schema(settings.database_url)
     # JSON lines: uvicorn's own loggers hand their lines to the root logger's JSON handler
     # instead of configuring handlers of their own.
+    # More than one process: uvicorn starts each and makes its app from the factory.
+    app = "api.app:create_app" if args.workers > 1 else create_app()
     uvicorn.run(
-        create_app(),
+        app,
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level="info",
@@ -276,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the HTTP API")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument(
+        "--workers", type=int, default=1, help="API processes sharing the port (default 1)"
+    )
     api.set_defaults(run=_api)
 
     worker = sub.add_parser("worker", help="run Dramatiq workers for the pipeline stages")

@@ -23,11 +23,26 @@ _SERVICE_PLACES = ("api", "service", "web", "infra", "docs", "bench")
 _SERVICE_FILES = ("test_demo.py", "test_worker_command.py")
 
 
+# With two test processes (`scripts/test.sh` runs pytest-xdist's `-n 2 --dist loadgroup`), each
+# group runs whole in one process: a module of tests/service/ or tests/bench/ (its own deployment
+# and rooms), every other folder together (its session fixtures: the API tests' app, the browser
+# tests' deployment, the offline episode). Groups are handed out in file order.
+_OWN_GROUP = ("service", "bench")
+
+
+def _group(parts: tuple[str, ...]) -> str:
+    if len(parts) == 1:
+        return "top"
+    return "/".join(parts) if parts[0] in _OWN_GROUP else parts[0]
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         parts = item.path.relative_to(Path(__file__).parent).parts
         if parts[0] in _SERVICE_PLACES or parts[-1] in _SERVICE_FILES:
             item.add_marker(pytest.mark.services)
+        item.add_marker(pytest.mark.xdist_group(_group(parts)))
 
 
 @pytest.fixture(scope="session")

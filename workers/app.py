@@ -11,7 +11,7 @@ from dramatiq.middleware import Retries
 from infra.logs import configure_logging
 from infra.queue import install_broker
 from infra.settings import get_settings
-from workers import clips, flow, moderation, stage, stages  # noqa: F401  (stages declare)
+from workers import clips, flow, live, moderation, stage, stages  # noqa: F401  (stages declare)
 from workers.dead_letters import DeadLetters
 
 _installed: dramatiq.Broker | None = None
@@ -34,6 +34,7 @@ def install() -> dramatiq.Broker:
     stage.register(broker, settings)
     flow.register(broker)
     clips.register(broker)
+    live.register(broker)
     moderation.register(broker, settings)
     _installed = broker
     return broker

@@ -5,7 +5,14 @@ Each attempt holds a token written when it starts; whatever it records (progress
 a publication) is recorded only while the run still holds that token. A worker paused past the
 broker's redelivery (``kill -STOP``, a long GC pause, a frozen VM) finds, when it wakes, that a
 newer attempt took the stage over: its late result is discarded, never written over the newer
-one."""
+one.
+
+A running attempt renews its hold (the run's ``updated_at``) every ``stage_lease_s``. A message
+delivered again while the holder is alive (RabbitMQ closes a channel that held a message past
+its consumer timeout and hands the message to another consumer; Redis's maintenance thinks a
+busy worker dead) starts nothing: it is sent again for when the lease would have run out, and
+finds the run done then, or takes it over if the holder went silent. A stage longer than the
+broker's timeout so runs once, instead of being started again and again."""
 
 from __future__ import annotations
 
@@ -13,13 +20,14 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -124,9 +132,10 @@ def run_stage(
     """Run ``work`` unless a result for ``fingerprint`` is already recorded.
 
     Returns ``"skipped"``, ``"done"``, ``"failed"``, ``"retired"`` (consent changed while it
-    ran) or ``"superseded"`` (a newer attempt took it over). A :class:`SpacecastError` (bad
-    input, a stage time limit) fails the stage for good; any other exception is recorded and
-    re-raised so Dramatiq retries the message with backoff.
+    ran), ``"superseded"`` (a newer attempt took it over) or ``"held"`` (a live attempt is
+    running it: nothing started; the caller sends the message again for later). A
+    :class:`SpacecastError` (bad input, a stage time limit) fails the stage for good; any other
+    exception is recorded and re-raised so Dramatiq retries the message with backoff.
     """
     settings = get_settings()
     log = stage_logger(space_id, stage, subject)
@@ -135,6 +144,16 @@ def run_stage(
         if run.status == "done" and run.fingerprint == fingerprint:
             log.info("already done for these inputs; skipping")
             return "skipped"
+        renewed = utcnow() - run.updated_at if run.updated_at else None
+        if (
+            run.status == "running"
+            and renewed is not None
+            and (renewed < settings.stage_lease_expiry())
+        ):
+            log.info(
+                "held by a live attempt (renewed %.1f s ago); not started", renewed.total_seconds()
+            )
+            return "held"
         token = uuid.uuid4().hex
         run.fingerprint = fingerprint
         run.attempt_token = token
@@ -150,6 +169,7 @@ def run_stage(
     )
     attempt = (settings, space_id, stage, subject, fingerprint, token)
     cpu_before = _cpu_s()
+    lease = _Lease(settings, space_id, stage, subject, token, log)
     try:
         result = work(context)
     except Superseded:
@@ -166,6 +186,7 @@ def run_stage(
             return _superseded(log)  # the newer attempt owns the run; this message is done
         raise
     finally:
+        lease.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     # What the stage cost, for the report and the benchmarks. One stage runs at a time in a
     # worker thread; the CPU is this process's and its finished children's (ffmpeg) meanwhile.
@@ -188,6 +209,34 @@ def run_stage(
         return "retired"
     log.info("done")
     return "done"
+
+
+class _Lease:
+    """Renews an attempt's hold on its run every ``stage_lease_s`` in a thread of its own, while
+    the attempt still owns the run and runs it."""
+
+    def __init__(self, settings: Settings, space_id, stage, subject, token, log) -> None:
+        self._stop = threading.Event()
+        query = update(StageRun).where(
+            StageRun.space_id == space_id,
+            StageRun.stage == stage,
+            StageRun.subject == subject,
+            StageRun.attempt_token == token,
+            StageRun.status == "running",
+        )
+
+        def renew() -> None:
+            while not self._stop.wait(settings.stage_lease_s):
+                try:
+                    with session_scope(settings.database_url) as session:
+                        session.execute(query.values(updated_at=utcnow()))
+                except Exception as exc:  # the next renewal tries again; fencing covers a gap
+                    log.warning("lease not renewed (%r)", exc)
+
+        threading.Thread(target=renew, daemon=True, name=f"lease-{stage}").start()
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _superseded(log: logging.LoggerAdapter) -> str:

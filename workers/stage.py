@@ -82,6 +82,10 @@ def run(name: Stage, space_id: str, subject: str = "") -> str:
     outcome = run_stage(
         space_id, name, subject, fingerprint, lambda ctx: work(ctx, plan, subject).as_dict()
     )
+    if outcome == "held":  # looked at again after one lease: done by then, or taken over
+        lease_ms = int(get_settings().stage_lease_s * 1000)
+        enqueue(ACTOR_NAMES[name], space_id, subject, delay_ms=lease_ms)
+        return outcome
     enqueue("advance_space", space_id)
     return outcome
 

@@ -6,6 +6,7 @@ The opening and closing they share (plan, fingerprint, bookkeeping, advancing) i
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from infra.db import session_scope
@@ -15,21 +16,29 @@ from infra.storage import media_key, sha256_file, work_key
 from pipeline.activity import SpeechActivity, detect_speech
 from pipeline.bleed import TrackRef, detect_bleed
 from pipeline.chapters import Chapter, chapters_to_data, episode_chapters, write_id3_chapters
-from pipeline.cleanup import CleanedTrack, clean_track
-from pipeline.edits import EditPlan, retime_segments
+from pipeline.crosstalk import crosstalk_from_data, detect_crosstalk, without_crosstalk
+from pipeline.drift import DriftEstimate, correct_drift
+from pipeline.edits import (
+    EditPlan,
+    HostAudioInputs,
+    host_gain_db,
+    retime_segments,
+    unmuted_speech,
+    write_bed_commands,
+)
 from pipeline.episode import TRANSCRIPT_FILES, write_transcripts
 from pipeline.errors import InvalidTrack
-from pipeline.health import measure_health
-from pipeline.leveling import SpeakerLevel, level_speaker, leveling_report
+from pipeline.leveling import leveling_report
 from pipeline.loudness import Loudness
 from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
 from pipeline.mix import MixInput, mix_tracks
 from pipeline.notes import pick_quotes
 from pipeline.report import ReportInputs, TrackLine, build_report
 from pipeline.states import Stage
-from pipeline.transcribe import speaker_language, transcribe_track
+from pipeline.transcribe import part_range, speaker_language, transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
 from services.editing import needs_speech, render_plan
+from services.ingest import recorder_drift
 from services.plan import SpacePlan
 from services.publishing import (
     Rendering,
@@ -49,26 +58,59 @@ from services.runs import (
     TranscriptionResult,
     done_results,
 )
+from workers.live import adopted_activity, live_transcript
 from workers.runs import StageContext, stage_costs
 from workers.stage import stage
+from workers.tracks import prepare_track
 
 _TRANSCRIPTION_PRIORITY = 100
 
 
 def _fetch_track(ctx: StageContext, participant: Participant) -> Path:
-    """Download a participant's raw track and check it is the one that was uploaded."""
+    """A participant's track in room time: the raw track, checked against the checksum of its
+    upload, or its resampled copy when the recorder's clock drifted (``_drift``)."""
     track = participant.track
     assert track is not None
     path = ctx.scratch / f"track-{participant.id}"
-    if path.exists():
+    drift = _drift(ctx, participant)
+    corrected = ctx.scratch / f"track-{participant.id}-room-time.flac"
+    if drift is not None and drift.needs_correction and corrected.exists():
+        return corrected
+    if not path.exists():
+        ctx.store.get_file(track.object_key, path)
+        if sha256_file(path) != track.sha256:
+            raise InvalidTrack(
+                f"track of {participant.name}: stored object does not match the checksum "
+                "recorded at upload"
+            )
+    if drift is None or not drift.needs_correction:
         return path
-    ctx.store.get_file(track.object_key, path)
-    if sha256_file(path) != track.sha256:
-        raise InvalidTrack(
-            f"track of {participant.name}: stored object does not match the checksum recorded "
-            "at upload"
-        )
-    return path
+    partial = corrected.with_suffix(".partial.flac")
+    correct_drift(
+        path, drift.drift_ppm, partial, timeout_s=ctx.settings.stage_timeout_s,
+        label=participant.name,
+    )  # fmt: skip
+    partial.rename(corrected)
+    return corrected
+
+
+def _drift(ctx: StageContext, participant: Participant) -> DriftEstimate | None:
+    """The recorder's clock drift where the space was ingested live (its chunks' arrival)."""
+    with session_scope(ctx.settings.database_url) as session:
+        found = session.get(Participant, participant.id)
+        return recorder_drift(session, found) if found is not None else None
+
+
+def _in_room_time(ctx: StageContext, participant: Participant) -> bool:
+    """Is the track as recorded already in room time? Work done on its live chunks (activity,
+    transcription) was done in the recorder's time, and is adopted only then."""
+    drift = _drift(ctx, participant)
+    return drift is None or not drift.needs_correction
+
+
+def _drift_report(ctx: StageContext, participant: Participant) -> dict | None:
+    drift = _drift(ctx, participant)
+    return drift.as_dict(corrected=drift.needs_correction) if drift is not None else None
 
 
 def _results(ctx: StageContext) -> SpaceResults:
@@ -84,8 +126,14 @@ def _activity(ctx: StageContext, participant_id: str) -> SpeechActivity:
 def detect_activity(ctx: StageContext, plan: SpacePlan, participant_id: str) -> ActivityResult:
     """When the participant speaks (for airtime, the bleed check, transcription and clips)."""
     participant = plan.participant(participant_id)
+    path = _fetch_track(ctx, participant)
+    live = None
+    if _in_room_time(ctx, participant):
+        live = adopted_activity(participant, ctx.store, ctx.settings, path, ctx.scratch)
+    if live is not None:  # made while the room was live, from these very chunks
+        return replace(ActivityResult.of(live[0]), cost={"live_cpu_s": live[1].cpu_s})
     activity = detect_speech(
-        _fetch_track(ctx, participant),
+        path,
         offset_s=participant.offset_s,
         timeout_s=ctx.settings.stage_timeout_s,
         label=participant.name,
@@ -95,9 +143,19 @@ def detect_activity(ctx: StageContext, plan: SpacePlan, participant_id: str) -> 
 
 @stage(Stage.BLEED, queue="audio")
 def check_bleed(ctx: StageContext, plan: SpacePlan, _: str) -> BleedResult:
-    """Is any excluded speaker audible on a published speaker's microphone?"""
+    """Is any excluded speaker audible on a published speaker's microphone, and where does a
+    microphone hear someone else (their words leave its transcript)?"""
+    results = _results(ctx)
+    speech = {p.id: results.activity[p.id].activity().segments for p in plan.recorded}
+    crosstalk = detect_crosstalk(
+        [TrackRef(p.id, p.name, _fetch_track(ctx, p), p.offset_s) for p in plan.recorded],
+        speech,
+        ctx.scratch,
+        timeout_s=ctx.settings.stage_timeout_s,
+    )
+    crosstalk_data = [c.as_dict() for c in crosstalk]
     if not plan.bleed_suspects:
-        return BleedResult(findings=[])
+        return BleedResult(findings=[], crosstalk=crosstalk_data)
     published = [TrackRef(p.id, p.name, _fetch_track(ctx, p), p.offset_s) for p in plan.audible]
     findings = []
     for suspect in plan.bleed_suspects:
@@ -108,7 +166,7 @@ def check_bleed(ctx: StageContext, plan: SpacePlan, _: str) -> BleedResult:
             ctx.scratch,
             timeout_s=ctx.settings.stage_timeout_s,
         )
-    return BleedResult(findings=[f.as_dict() for f in findings])
+    return BleedResult(findings=[f.as_dict() for f in findings], crosstalk=crosstalk_data)
 
 
 def _edit_plan(ctx: StageContext, plan: SpacePlan, *, speech: bool) -> EditPlan | None:
@@ -118,52 +176,60 @@ def _edit_plan(ctx: StageContext, plan: SpacePlan, *, speech: bool) -> EditPlan 
     if speech and needs_speech(plan.edits):
         activity = _results(ctx).activity
         windows = [w for p in plan.audible for w in activity[p.id].windows()]
-    return render_plan(plan.edits, plan.audible, windows)
+    return render_plan(plan.edits, plan.audible, windows, plan.host_audio_lengths())
+
+
+def _host_audio(
+    ctx: StageContext, plan: SpacePlan, edits: EditPlan, speech_lufs: float
+) -> HostAudioInputs | None:
+    """The show's own audio the edits add, fetched and checked against its upload's checksum,
+    each played at the speech's loudness; the bed ducked under the published voices' speech."""
+    if not edits.host:
+        return None
+    files, gains = {}, {}
+    for audio in plan.host_audio:
+        path = ctx.scratch / f"host-{audio.id}"
+        if not path.exists():
+            ctx.store.get_file(audio.object_key, path)
+        if sha256_file(path) != audio.sha256:
+            raise InvalidTrack(f"host audio {audio.name!r}: the stored object does not match")
+        files[audio.id], gains[audio.id] = path, host_gain_db(speech_lufs, audio.integrated_lufs)
+    activity = _results(ctx).activity
+    speech = unmuted_speech(
+        edits, {p.id: activity[p.id].windows() for p in plan.audible if p.id in activity}
+    )
+    return HostAudioInputs(files, gains, write_bed_commands(ctx.scratch / "bed.cmd", edits, speech))
 
 
 @stage(Stage.MIX, queue="audio")
 def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
     results = _results(ctx)
-    health = {  # how each published track sounds as recorded, for the host
-        p.id: measure_health(
+    prepared = {  # how each published track sounds as recorded, its repair and its level
+        p.id: prepare_track(
+            ctx.store,
+            ctx.space_id,
+            p.id,
+            plan.prepare_fps[p.id],
             _fetch_track(ctx, p),
             results.activity[p.id].activity().on_track(p.offset_s),
+            ctx.scratch,
+            leveled=plan.leveled,
             timeout_s=ctx.settings.stage_timeout_s,
             label=p.name,
         )
         for p in plan.audible
     }
-    cleaned: dict[str, CleanedTrack] = {}
-    levels: dict[str, SpeakerLevel] = {}
-    if plan.leveled:  # hum and noise repaired; each voice brought to one loudness
-        for n, p in enumerate(plan.audible):
-            cleaned[p.id] = clean_track(
-                _fetch_track(ctx, p),
-                health[p.id],
-                results.activity[p.id].activity().on_track(p.offset_s),
-                ctx.scratch / f"clean-{n}.flac",
-                timeout_s=ctx.settings.stage_timeout_s,
-                label=p.name,
-            )
-    heard = {  # what the mix hears of each voice: the repaired track, if it was repaired
-        p.id: cleaned[p.id].path if p.id in cleaned and cleaned[p.id].path else _fetch_track(ctx, p)
-        for p in plan.audible
-    }
-    if plan.leveled:
-        for p in plan.audible:
-            levels[p.id] = level_speaker(
-                heard[p.id],
-                results.activity[p.id].activity().on_track(p.offset_s),
-                timeout_s=ctx.settings.stage_timeout_s,
-                label=p.name,
-            )
+    health = {pid: track.health for pid, track in prepared.items()}
+    cleaned = {pid: track.cleaned for pid, track in prepared.items() if track.cleaned}
+    levels = {pid: track.level for pid, track in prepared.items() if track.level}
+    heard = {p.id: prepared[p.id].heard(_fetch_track(ctx, p)) for p in plan.audible}
     edits = _edit_plan(ctx, plan, speech=False)
     inputs = [
         MixInput(
             heard[p.id],
             p.offset_s,
             p.name,
-            gain=levels[p.id].points if p.id in levels else (),
+            gain=levels[p.id].mix_points if p.id in levels else (),
             mute=tuple(edits.mutes_of(p.id)) if edits else (),
         )
         for p in plan.audible
@@ -197,13 +263,13 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         loudness=mixed.loudness.as_dict(),
         ducked_windows=len(duck),
         leveling=leveling_report(plan.leveled, levels),
-        health={pid: h.as_dict() for pid, h in health.items()},
+        health={
+            p.id: health[p.id].as_dict() | {"drift": _drift_report(ctx, p)} for p in plan.audible
+        },
         cleanup={pid: c.as_dict(health[pid]) for pid, c in cleaned.items()},
+        prepared={pid: track.as_dict() for pid, track in prepared.items()},
         cost=stage_costs(
-            mixed.run.cpu_s
-            + sum(level.cpu_s for level in levels.values())
-            + sum(h.cpu_s for h in health.values())
-            + sum(c.cpu_s for c in cleaned.values()),
+            mixed.run.cpu_s + sum(track.cpu_s for track in prepared.values()),
             mixed.run.max_rss_mb,
         ),
     )
@@ -226,7 +292,13 @@ def master_space(ctx: StageContext, plan: SpacePlan, _: str) -> MasterResult:
         formats=formats,
         target=settings.loudness_target(),
         timeout_s=settings.stage_timeout_s,
-        edits=Edits(edits, mix.timeline_start_s) if edits else None,
+        edits=Edits(
+            edits,
+            mix.timeline_start_s,
+            host=_host_audio(ctx, plan, edits, mix.loudness["integrated_lufs"]),
+        )
+        if edits
+        else None,
         on_progress=lambda s: ctx.progress(
             s / max(edits.duration_s if edits else mix.duration_s, 1e-6)
         ),
@@ -245,13 +317,29 @@ def master_space(ctx: StageContext, plan: SpacePlan, _: str) -> MasterResult:
 
 
 @stage(Stage.TRANSCRIBE, queue="transcribe", priority=_TRANSCRIPTION_PRIORITY)
-def transcribe_participant(
-    ctx: StageContext, plan: SpacePlan, participant_id: str
-) -> TranscriptionResult:
-    participant = plan.participant(participant_id)
+def transcribe_participant(ctx: StageContext, plan: SpacePlan, subject: str) -> TranscriptionResult:
+    """One part of a participant's track (the whole track when it is one part)."""
+    participant, index, count = plan.transcription_part(subject)
     path = _fetch_track(ctx, participant)
     duration = participant.track.duration_s
-    result = transcribe_track(
+    speech = _activity(ctx, participant.id).on_track(participant.offset_s)
+    start_s, end_s = part_range(speech, duration, plan.part_s, index) if count > 1 else (0.0, None)
+    length_s = max((duration if end_s is None else end_s) - start_s, 1e-6)
+    live = None
+    if _in_room_time(ctx, participant):
+        live = live_transcript(participant, ctx.store, ctx.settings, path, ctx.scratch)
+    if live is not None and count > 1:  # this part's share of what the room's live work heard
+        live = replace(
+            live,
+            segments=[
+                seg
+                for seg in live.segments
+                if start_s <= seg.start_s - participant.offset_s
+                and (end_s is None or seg.start_s - participant.offset_s < end_s)
+            ],
+            audio_s=length_s,
+        )
+    result = live or transcribe_track(
         path,
         speaker_id=participant.id,
         speaker=participant.name,
@@ -259,10 +347,11 @@ def transcribe_participant(
         language=speaker_language(participant.language, plan.space.language),
         settings=ctx.settings.whisper_settings(),
         timeout_s=ctx.settings.stage_timeout_s,
-        speech=_activity(ctx, participant.id).on_track(participant.offset_s),
-        on_progress=lambda s: ctx.progress(s / max(duration, 1e-6)),
+        speech=speech,
+        part=(start_s, end_s),
+        on_progress=lambda s: ctx.progress((s - start_s) / length_s),
     )
-    fp = plan.transcribe_fps[participant_id]
+    fp = plan.transcribe_fps[subject]
     key = work_key(ctx.space_id, f"transcript-{participant.id}-{fp[:16]}.json")
     data = json.dumps(segments_to_data(result.segments)).encode()
     ctx.store.put_bytes(key, data, content_type="application/json")
@@ -274,7 +363,36 @@ def transcribe_participant(
         real_time_factor=round(result.audio_s / max(result.wall_s, 1e-6), 1),
         language=result.language,
         model=result.model,
+        part=[index, count, round(start_s, 3), None if end_s is None else round(end_s, 3)],
+        cost={"live_cpu_s": live.cpu_s} if live else {},  # made while the room was live
     )
+
+
+def _speaker_transcript(
+    ctx: StageContext, plan: SpacePlan, results: SpaceResults, participant_id: str
+):
+    """A participant's segments, the parts of their track the plan has joined in order, and the
+    stats of the transcription as one (for the report)."""
+    parts = [results.transcription[s] for s in plan.transcription_subjects(participant_id)]
+    segments = [
+        segment
+        for part in parts
+        for segment in segments_from_data(json.loads(ctx.store.get_bytes(part.key)))
+    ]
+    stats = parts[0].as_dict()
+    if len(parts) > 1:
+        audio_s, wall_s = sum(p.audio_s for p in parts), sum(p.wall_s for p in parts)
+        stats |= {
+            "key": None,
+            "segments": sum(p.segments for p in parts),
+            "audio_s": round(audio_s, 3),
+            "wall_s": round(wall_s, 3),
+            "real_time_factor": round(audio_s / max(wall_s, 1e-6), 1),
+            "part": None,
+            "parts": len(parts),
+            "cpu_s": round(sum(p.cost.get("cpu_s") or 0.0 for p in parts), 3),
+        }
+    return segments, stats
 
 
 def _delete_stale_work(ctx: StageContext, plan: SpacePlan, *, keep: set[str]) -> list[str]:
@@ -301,14 +419,17 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
     assert mix is not None and master is not None
     per_speaker = []
     transcription = {}
+    heard = crosstalk_from_data(results.bleed.crosstalk if results.bleed else [])
     for participant in plan.transcribed:
-        result = results.transcription[participant.id]
-        per_speaker.append(segments_from_data(json.loads(ctx.store.get_bytes(result.key))))
-        transcription[participant.id] = result.as_dict()
+        segments, transcription[participant.id] = _speaker_transcript(
+            ctx, plan, results, participant.id
+        )
+        per_speaker.append(without_crosstalk(segments, heard))  # not what they heard from others
     kept = [tuple(span) for span in master.edits.get("kept", [])]
     if kept:
         now = _edit_plan(ctx, plan, speech=False)
-        edited = EditPlan(kept=tuple(kept), mutes=now.mutes if now else ())
+        lead_s = float(master.edits.get("lead_s", 0.0))
+        edited = EditPlan(kept=tuple(kept), mutes=now.mutes if now else (), lead_s=lead_s)
         segments = merge_transcripts([retime_segments(s, edited) for s in per_speaker])
     else:
         segments = merge_transcripts(per_speaker, shift_s=-mix.timeline_start_s)
@@ -347,6 +468,7 @@ def publish_space(ctx: StageContext, plan: SpacePlan, _: str) -> PublishResult:
                 notes=_notes(plan, results, segments, chapters, master.files["mp3"]["duration_s"]),
                 timeline_start_s=kept[0][0] if kept else mix.timeline_start_s,
                 kept=[list(span) for span in kept],
+                lead_s=float(master.edits.get("lead_s", 0.0)),
                 version=plan.edit_version,
             ),
         )
@@ -448,6 +570,7 @@ def _report(
                 for e in plan.publication.missing
             ],
             bleed_findings=results.bleed.findings if results.bleed else [],
+            crosstalk=results.bleed.crosstalk if results.bleed else [],
             ducked=plan.space.duck_excluded,
             ducked_windows=mix.ducked_windows,
             leveling=mix.leveling or None,

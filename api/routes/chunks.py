@@ -74,11 +74,17 @@ async def put_chunk(
     the same chunk again is acknowledged with 200 and stored once."""
     settings = get_settings()
 
-    def _check() -> None:
+    def _reachable() -> None:
         with session_scope(settings.database_url) as session:
-            _recording_participant(session, principal, space_id, handle)
+            space = space_for(session, principal, space_id, ingest=True)
+            ingest.sending_participant(session, space, handle)
 
-    await run_in_threadpool(_check)  # who may send, before reading what they send
+    # Who may send for whom, before reading what they send: a space or participant the key
+    # does not reach is 404 (a room no longer live 409) without a byte of the body read. Whether the
+    # participant's answers let the chunk be kept is checked once, below, in the transaction
+    # that stores it, so a withdrawal committed while the body was arriving refuses it; the
+    # body read first is bounded (``max_chunk_s``), and a refused one is dropped, never stored.
+    await run_in_threadpool(_reachable)
     max_bytes = int(settings.max_chunk_s * RATE_HZ) * BYTES_PER_SAMPLE
     declared = request.headers.get("content-length")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:

@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse
 from api import schemas
 from api.access import managed_episode, may_manage_show, published_episode
 from api.auth import Principal
+from api.conditional import not_modified, strong_etag
 from api.deps import SessionDep, StoreDep
+from api.head import head_only
 from api.limits import rate_limited
 from api.roles import Anyone, Cutter, Host
 from api.streaming import WITHDRAWABLE, stream_object
@@ -231,24 +233,21 @@ def read_clip_media(
     clip, episode = clips.find(session, clip_id)
     key = clips.servable_media(session, clip, episode, CLIP_FILES.get(filename, ""), render_id)
     range_header = request.headers.get("range")
-    if filename == "clip.mp3" and (not range_header or range_header.strip() == "bytes=0-"):
+    whole = not range_header or range_header.strip() == "bytes=0-"
+    if filename == "clip.mp3" and whole and not head_only(request):
         clips.count_replay(session, clip)
-    return stream_object(
-        store, key, range_header=range_header, cache_control=WITHDRAWABLE, name=filename
-    )
+    return stream_object(store, key, request=request, cache_control=WITHDRAWABLE, name=filename)
 
 
 @router.get("/c/{clip_id}", response_class=HTMLResponse, include_in_schema=False)
-def share_page(
-    clip_id: str, request: Request, session: SessionDep, principal: Anyone
-) -> HTMLResponse:
+def share_page(clip_id: str, request: Request, session: SessionDep, principal: Anyone) -> Response:
     """The clip's share page: player, transcript excerpt, speakers, the moment in context, and
     OpenGraph tags for link previews."""
     clip, episode = clips.find(session, clip_id)
     if not clip_servable(session, clip, episode):
         raise Gone(f"clip {clip_id} is no longer available")
     show = session.get(Show, episode.show_id)
-    return render(
+    page = render(
         request,
         "clip.html",
         session,
@@ -257,3 +256,12 @@ def share_page(
         show=show,
         cover=cover_url(show),
     )
+    # Conditional, for link-preview crawlers that come back: the page's own ETag (it differs by
+    # who is signed in, so private), checked only once the clip is known to be servable.
+    etag = strong_etag(page.body)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Cookie"}
+    cached = not_modified(request, etag, None, headers)
+    if cached is not None:
+        return cached
+    page.headers.update(headers)
+    return page

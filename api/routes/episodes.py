@@ -20,6 +20,8 @@ from infra.urls import MEDIA_FILES, media_url
 from pipeline.chapters import CHAPTERS_MIME
 from services.chapters import chapters_pending, set_host_chapters
 from services.errors import NotFound
+from services.feed import episode_notes, published_notes
+from services.notes import set_host_notes
 from services.publishing import chapters_json_of, delete_objects, media_key_of, take_down_episode
 from services.versions import last_modified
 
@@ -87,6 +89,53 @@ def reset_chapters(episode_id: str, session: SessionDep, principal: Host) -> sch
     episode = managed_episode(session, principal, episode_id)
     set_host_chapters(session, episode, None)
     return _chapters_out(episode)
+
+
+def _notes_out(session, episode) -> schemas.NotesOut:
+    return schemas.NotesOut(
+        episode_id=episode.id,
+        text=published_notes(session, episode)[0],
+        generated=episode_notes(session, episode),
+        host_notes=episode.host_notes,
+    )
+
+
+@router.get("/episodes/{episode_id}/notes", response_model=schemas.NotesOut)
+def read_notes(episode_id: str, session: SessionDep, principal: Host) -> schemas.NotesOut:
+    """The episode's show notes as published, the generated ones and the host's own."""
+    return _notes_out(session, managed_episode(session, principal, episode_id))
+
+
+@router.put(
+    "/episodes/{episode_id}/notes",
+    response_model=schemas.NotesOut,
+    dependencies=[Depends(rate_limited("notes", "notes_edit_rate", noun="notes edits"))],
+)
+def edit_notes(
+    episode_id: str,
+    body: schemas.NotesIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Host,
+) -> schemas.NotesOut:
+    """Write the episode's show notes (plain text): the feed (description, itunes:summary,
+    content:encoded) and the episode page show them from now on, in place of the generated
+    ones. Refused (422) naming the problem: too long, a control character."""
+    episode = managed_episode(session, principal, episode_id)
+    set_host_notes(session, episode, body.text, settings.max_notes_chars)
+    return _notes_out(session, episode)
+
+
+@router.delete(
+    "/episodes/{episode_id}/notes",
+    response_model=schemas.NotesOut,
+    dependencies=[Depends(rate_limited("notes", "notes_edit_rate", noun="notes edits"))],
+)
+def reset_notes(episode_id: str, session: SessionDep, principal: Host) -> schemas.NotesOut:
+    """Drop the host's notes: the generated ones are published again."""
+    episode = managed_episode(session, principal, episode_id)
+    set_host_notes(session, episode, None, 0)
+    return _notes_out(session, episode)
 
 
 @router.get("/episodes/{episode_id}/report")
@@ -163,7 +212,7 @@ def read_media(
     return stream_object(
         store,
         key,
-        range_header=request.headers.get("range"),
+        request=request,
         cache_control=WITHDRAWABLE,
         name=filename,
     )
@@ -189,7 +238,7 @@ def _transcript(request: Request, store, key: str, filename: str) -> Response:
     return stream_object(
         store,
         key,
-        range_header=request.headers.get("range"),
+        request=request,
         cache_control=REVALIDATED,
         name=filename,
         extra_headers=extra,

@@ -46,12 +46,12 @@ from api.views import (
     transcript_turns,
 )
 from api.web import publish_action, render, safe_next
-from infra.models import Participant, Show, Space, TranscriptSegment
+from infra.models import Episode, Participant, Show, Space, TranscriptSegment
 from infra.urls import cover_url, feed_url
-from services import editing, erasure
+from services import editing, erasure, host_audio
 from services import statements as services_statements
 from services.errors import Forbidden
-from services.feed import episode_notes
+from services.feed import published_notes
 from services.publishing import published_episodes
 
 # What a listener may report, in the words the report form shows.
@@ -216,7 +216,7 @@ def episode_page(
         speakers=episode_speakers(episode),
         # Shown when the episode carries them; episodes have neither yet.
         chapters=chapter_list(getattr(episode, "chapters", None)),
-        notes=note_paragraphs(episode_notes(session, episode)),
+        notes=note_paragraphs(published_notes(session, episode)[0]),
         turns=transcript_turns(_transcript(session, episode.id)),
         clips=list_clips(episode.id, session, principal),
         report_categories=REPORT_CATEGORIES,
@@ -264,12 +264,32 @@ def dashboard(request: Request, session: SessionDep, principal: Host) -> HTMLRes
     return render(request, "host.html", session, principal, shows=shows)
 
 
+def chapter_lines(episode: Episode) -> list[str]:
+    """The host's chapters (else the published ones) as the host edits them: ``M:SS[.s] title``,
+    no title where one is made from the words."""
+    marks = episode.host_chapters
+    if marks is None:
+        marks = [{"start_s": c["start_s"], "title": c["title"]} for c in episode.chapters]
+    lines = []
+    for mark in marks:
+        start = float(mark["start_s"])
+        minutes, seconds = divmod(start, 60)
+        stamp = (
+            f"{int(minutes)}:{seconds:04.1f}"
+            if seconds % 1
+            else f"{int(minutes)}:{int(seconds):02d}"
+        )
+        lines.append(f"{stamp} {mark['title'] or ''}".rstrip())
+    return lines
+
+
 @router.get("/host/spaces/{space_id}", response_class=HTMLResponse)
 def space_page(
     space_id: str, request: Request, session: SessionDep, principal: Host
 ) -> HTMLResponse:
     """Per-stage progress, consent of every participant, who is missing, and publishing."""
     space = space_out(session, space_for(session, principal, space_id))
+    episode = session.get(Episode, space.episode.id) if space.episode else None
     return render(
         request,
         "space.html",
@@ -279,6 +299,10 @@ def space_page(
         show=session.get(Show, space.show_id),
         publish=publish_action(space),
         statements=services_statements.statements_of_space(session, space.id),
+        chapters=chapter_list(episode.chapters) if episode else [],
+        host_chapter_lines=chapter_lines(episode) if episode else [],
+        notes=published_notes(session, episode)[0] if episode else "",
+        notes_are_host=episode is not None and episode.host_notes is not None,
     )
 
 
@@ -313,6 +337,7 @@ def edit_page(
         episode_id=episode.id,
         lines=lines,
         versions=editing.versions(session, episode),
+        host_audio=host_audio.show_audio(session, episode.show_id),
         edit_version=episode.edit_version,
         rendered_version=episode.rendered_version,
         space_id=episode.space_id,

@@ -42,6 +42,8 @@ def create_space(
         started_at=body.started_at,
         participants=[_spec(p) for p in body.participants],
         by=reporter_of(principal),
+        room_url=str(body.room_url) if body.room_url else None,
+        stream_url=str(body.stream_url) if body.stream_url else None,
     )
     return space_out(session, space)
 

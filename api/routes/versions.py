@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path, Response
 
 from api import schemas
 from api.access import managed_episode
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep, StoreDep
+from api.limits import rate_limited
 from api.roles import Host
 from infra.models import Episode, EpisodeVersion
 from services import editing
@@ -77,6 +78,31 @@ def preview_version(
     falls, computed from speech activity without rendering."""
     episode = managed_episode(session, principal, episode_id)
     return schemas.PreviewOut(**editing.preview(session, episode, number).as_dict())
+
+
+@router.get(
+    "/episodes/{episode_id}/versions/{number}/cuts/{cut}/audio",
+    response_class=Response,
+    responses={
+        200: {"content": {"audio/mpeg": {}}, "description": "the seconds around the cut"},
+        502: {"model": schemas.ErrorOut, "description": "ffmpeg could not render it (named)"},
+    },
+    dependencies=[Depends(rate_limited("cut_preview", "cut_preview_rate", noun="cut previews"))],
+)
+def preview_cut(
+    episode_id: str,
+    number: Number,
+    cut: Annotated[int, Path(ge=1, le=10_000, description="the cut, from 1, as the preview lists")],
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    principal: Host,
+) -> Response:
+    """About 8 s around one cut (4 s of the room before it, the crossfade, 4 s after) as an MP3
+    at the episode's level, rendered from the mix alone: the episode is not rendered."""
+    episode = managed_episode(session, principal, episode_id)
+    audio = editing.cut_preview(session, store, settings, episode, number, cut)
+    return Response(audio, media_type="audio/mpeg", headers={"Cache-Control": "private, no-store"})
 
 
 @router.post(

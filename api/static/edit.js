@@ -16,6 +16,9 @@
   function describe(op) {
     if (op.op === "cut") return `Cut ${clock(op.start_s)} (room ${op.start_s.toFixed(2)}-${op.end_s.toFixed(2)} s)`;
     if (op.op === "mute") return `Mute ${op.name} (room ${op.start_s.toFixed(2)}-${op.end_s.toFixed(2)} s)`;
+    if (op.op === "intro") return `Intro: ${op.name}`;
+    if (op.op === "outro") return `Outro: ${op.name}`;
+    if (op.op === "bed") return `Music bed: ${op.name}`;
     return `Shorten silences over ${op.longer_than_s} s to ${op.to_s} s`;
   }
 
@@ -105,6 +108,7 @@
           `Version ${number}: ${clock(p.duration_s)} long, ${p.saved_s.toFixed(1)} s shorter than the room` +
           (p.silence_saved_s ? ` (${p.silence_saved_s.toFixed(1)} s of it from silences)` : "") +
           `, ${p.cuts.length} cut${p.cuts.length === 1 ? "" : "s"}, ${p.mutes.length} mute${p.mutes.length === 1 ? "" : "s"}.`;
+        listCuts(number, p.cuts);
         return;
       }
       button.disabled = true;
@@ -116,6 +120,85 @@
       showError(errorBox, error.message);
       button.disabled = false;
     }
+  });
+
+  // Each cut of a previewed version can be heard: the seconds around it, rendered on request.
+  const cutList = document.getElementById("cut-previews");
+  function listCuts(number, cuts) {
+    cutList.replaceChildren();
+    cuts.forEach((cut, index) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "listen";
+      button.dataset.url = `${base}/${number}/cuts/${index + 1}/audio`;
+      button.textContent = `Listen around cut ${index + 1} (at ${clock(cut.at_s)})`;
+      item.append(button);
+      cutList.append(item);
+    });
+  }
+  cutList.addEventListener("click", (event) => {
+    const button = event.target.closest("button.listen");
+    if (!button) return;
+    let player = button.parentElement.querySelector("audio");
+    if (!player) {
+      player = document.createElement("audio");
+      player.controls = true;
+      player.preload = "auto";
+      player.setAttribute("aria-label", button.textContent);
+      player.addEventListener("error", () => showError(errorBox, `${button.textContent}: the preview could not be rendered`));
+      button.after(player);
+    }
+    player.src = button.dataset.url;
+    player.play().catch(() => {});
+  });
+
+  // The show's own audio: uploaded here (checked like a track), added as intro, outro or bed.
+  const pick = document.getElementById("host-audio-pick");
+  document.getElementById("add-host-audio").addEventListener("click", () => {
+    const option = pick.selectedOptions[0];
+    if (!option) return showError(errorBox, "Upload audio of your own first.");
+    const part = document.getElementById("host-audio-part").value;
+    const index = draft.findIndex((op) => op.op === part);
+    const op = { op: part, audio_id: option.value, name: option.textContent.trim() };
+    if (index >= 0) draft[index] = op; else draft.push(op);
+    render();
+  });
+  // Deleting one: refused (409, naming the versions) while the episode as published or being
+  // made plays it; the page shows the API's words.
+  document.getElementById("delete-host-audio").addEventListener("click", async () => {
+    const option = pick.selectedOptions[0];
+    if (!option) return showError(errorBox, "There is no audio of your own to delete.");
+    showError(errorBox, "");
+    const show = document.getElementById("host-audio").dataset.show;
+    const name = option.textContent.trim();
+    try {
+      await api("DELETE", `/shows/${show}/audio/${encodeURIComponent(option.value)}`);
+    } catch (error) {
+      return showError(errorBox, `Not deleted: ${error.message}`);
+    }
+    for (let i = draft.length - 1; i >= 0; i--) if (draft[i].audio_id === option.value) draft.splice(i, 1);
+    option.remove();
+    render();
+    status.textContent = `Deleted ${name}.`;
+  });
+  document.getElementById("upload-host-audio").addEventListener("click", async () => {
+    const file = document.getElementById("host-audio-file").files[0];
+    if (!file) return showError(errorBox, "Choose an audio file to upload.");
+    showError(errorBox, "");
+    const show = document.getElementById("host-audio").dataset.show;
+    const response = await fetch(`/shows/${show}/audio?name=${encodeURIComponent(file.name)}`, {
+      method: "POST", body: file, credentials: "same-origin",
+      headers: { "content-type": "application/octet-stream", "x-spacecast-page": "1" },
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) return showError(errorBox, body.detail || `upload refused (${response.status})`);
+    const option = document.createElement("option");
+    option.value = body.id;
+    option.textContent = `${body.name} (${body.duration_s.toFixed(1)} s)`;
+    pick.append(option);
+    pick.value = body.id;
+    status.textContent = `Uploaded ${body.name}: add it as an intro, an outro or a music bed.`;
   });
 
   async function waitForRendering() {

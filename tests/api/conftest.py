@@ -198,6 +198,24 @@ class World:
             key, _ = issue_key(session, user=user, label="rec", show_id=self.shows[target])
             return key.id
 
+    def fresh_host_audio(self, target: str) -> str:
+        """A new piece of show ``target``'s own audio (the sample track), for calls deleting it."""
+        from infra.db import session_scope
+        from infra.models import Show
+        from infra.settings import get_settings
+        from infra.storage import ObjectStore, sha256_file
+        from services.host_audio import accept_host_audio
+
+        settings = get_settings()
+        audio = Path(self.client.app.state.short_opus)  # type: ignore[attr-defined]
+        with session_scope(settings.database_url) as session:
+            show = session.get(Show, self.shows[target])
+            store = ObjectStore(settings)
+            spare = accept_host_audio(
+                session, store, settings, show, "Spare", audio, sha256_file(audio), actor="test"
+            )
+            return spare.id
+
     def fresh_invite_secret(self, target: str) -> str:
         """An unclaimed invite secret for Alice in show ``target``'s live space."""
         from infra.db import session_scope
@@ -516,3 +534,27 @@ def fresh_rate_limits() -> Iterator[None]:
     _counter.cache_clear()
     yield
     _counter.cache_clear()
+
+
+def store_opus_track(session, participant, audio: Path, label: str, duration_s: float) -> None:
+    """A raw Opus track of ``participant`` in the bucket and the database, as an upload would
+    leave it (``duration_s`` as recorded: the tests' rooms need not be as long as the file)."""
+    from infra.models import Track
+    from infra.settings import get_settings
+    from infra.storage import ObjectStore, raw_track_key, sha256_file
+
+    key = raw_track_key(participant.space_id, participant.id, label)
+    ObjectStore(get_settings()).put_file(key, audio, content_type="audio/ogg")
+    session.add(
+        Track(
+            participant_id=participant.id,
+            object_key=key,
+            sha256=sha256_file(audio),
+            size_bytes=audio.stat().st_size,
+            format_name="ogg",
+            codec="opus",
+            sample_rate_hz=48000,
+            channels=1,
+            duration_s=duration_s,
+        )
+    )

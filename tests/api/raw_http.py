@@ -3,6 +3,8 @@ them on (the test client re-encodes header values as UTF-8, so it cannot send a 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import anyio
 
 
@@ -25,6 +27,9 @@ def raw_request(
         "root_path": "", "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
         "headers": [(b"host", b"testserver"), *headers],
     }  # fmt: skip
-    anyio.run(app, scope, receive, send)
+    # In a thread of its own: a test run in any order may hold an event loop in this thread
+    # already (the browser tests' Playwright does), and anyio.run refuses to nest in one.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(anyio.run, app, scope, receive, send).result()
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")

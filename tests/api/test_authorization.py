@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.api.conftest import World
+from tests.api.conftest import World, store_opus_track
 
 ACTORS = [
     "admin",
@@ -63,6 +63,13 @@ def _upload(world: World, actor: str, target: str) -> tuple[str, dict]:
     return f"/spaces/{world.spaces[target]}/participants/alice/track", {"content": audio}
 
 
+def _host_audio(world: World, actor: str, target: str) -> tuple[str, dict]:
+    from pathlib import Path
+
+    audio = Path(world.client.app.state.short_opus).read_bytes()  # type: ignore[attr-defined]
+    return f"/shows/{world.shows[target]}/audio?name=Intro", {"content": audio}
+
+
 _CHUNK = bytes(range(256)) * 375  # 0.1 s of 48 kHz s16le
 
 
@@ -113,6 +120,11 @@ ROUTES = [
           lambda w, a, t: (f"/shows/{w.shows[t]}/feed.xml", {})),
     Route("GET", "/shows/{show_id}/cover.png", EVERYONE, False,
           lambda w, a, t: (f"/shows/{w.shows[t]}/cover.png", {})),
+    Route("POST", "/shows/{show_id}/audio", HOSTS, True, _host_audio),
+    Route("GET", "/shows/{show_id}/audio", HOSTS, True,
+          lambda w, a, t: (f"/shows/{w.shows[t]}/audio", {})),
+    Route("DELETE", "/shows/{show_id}/audio/{audio_id}", HOSTS, True,
+          lambda w, a, t: (f"/shows/{w.shows[t]}/audio/{w.fresh_host_audio(t)}", {})),
     Route("POST", "/shows/{show_id}/recorder-keys", HOSTS, True,
           lambda w, a, t: (f"/shows/{w.shows[t]}/recorder-keys", {"json": {"label": "rec"}})),
     Route("GET", "/shows/{show_id}/recorder-keys", HOSTS, True,
@@ -176,6 +188,8 @@ ROUTES = [
           lambda w, a, t: (f"/episodes/{w.episodes[t]}/versions/0", {})),
     Route("GET", "/episodes/{episode_id}/versions/{number}/preview", HOSTS, True,
           lambda w, a, t: (f"/episodes/{w.episodes[t]}/versions/0/preview", {})),
+    Route("GET", "/episodes/{episode_id}/versions/{number}/cuts/{cut}/audio", HOSTS, True,
+          lambda w, a, t: (f"/episodes/{w.episodes[t]}/versions/0/cuts/1/audio", {})),
     Route("POST", "/episodes/{episode_id}/versions/{number}/publish", HOSTS, True,
           lambda w, a, t: (f"/episodes/{w.episodes[t]}/versions/0/publish", {})),
     Route("POST", "/episodes/{episode_id}/versions/{number}/revert", HOSTS, True,
@@ -204,6 +218,12 @@ ROUTES = [
                            {"json": {"chapters": [{"start_s": 0}, {"start_s": 60, "title": a}]}})),
     Route("DELETE", "/episodes/{episode_id}/chapters", HOSTS, True,
           lambda w, a, t: (f"/episodes/{w.fresh_episode(t)}/chapters", {})),
+    Route("GET", "/episodes/{episode_id}/notes", HOSTS, True,
+          lambda w, a, t: (f"/episodes/{w.episodes[t]}/notes", {})),
+    Route("PUT", "/episodes/{episode_id}/notes", HOSTS, True,
+          lambda w, a, t: (f"/episodes/{w.fresh_episode(t)}/notes", {"json": {"text": a}})),
+    Route("DELETE", "/episodes/{episode_id}/notes", HOSTS, True,
+          lambda w, a, t: (f"/episodes/{w.fresh_episode(t)}/notes", {})),
     Route("GET", "/media/episodes/{episode_id}/{render_id}/chapters.json", EVERYONE, False,
           lambda w, a, t: (f"/media/episodes/{w.episodes[t]}/{w.renders[t]}/chapters.json", {})),
     Route("GET", "/media/episodes/{episode_id}/{render_id}/{filename}", EVERYONE, False,
@@ -348,11 +368,9 @@ def test_every_endpoint_is_in_the_matrix_and_declares_the_same_roles(world: Worl
 def _retain_alice(world: World, audio) -> None:
     """A retained raw track of Alice in each live space, for the moderators' audio."""
     from infra.db import session_scope
-    from infra.models import Participant, Track
+    from infra.models import Participant
     from infra.settings import get_settings
-    from infra.storage import ObjectStore, raw_track_key, sha256_file
 
-    store = ObjectStore(get_settings())
     with session_scope(get_settings().database_url) as session:
         for label in "AB":
             alice = (
@@ -360,23 +378,8 @@ def _retain_alice(world: World, audio) -> None:
                 .filter_by(space_id=world.spaces[label], handle="alice")
                 .one()
             )
-            if alice.track is not None:
-                continue
-            key = raw_track_key(alice.space_id, alice.id, "matrix")
-            store.put_file(key, audio, content_type="audio/ogg")
-            session.add(
-                Track(
-                    participant_id=alice.id,
-                    object_key=key,
-                    sha256=sha256_file(audio),
-                    size_bytes=audio.stat().st_size,
-                    format_name="ogg",
-                    codec="opus",
-                    sample_rate_hz=48000,
-                    channels=1,
-                    duration_s=1.5,
-                )
-            )
+            if alice.track is None:
+                store_opus_track(session, alice, audio, "matrix", duration_s=1.5)
 
 
 def _dead_letter(world: World) -> str:

@@ -100,3 +100,25 @@ def test_transcripts_are_answered_304_and_loadable_from_any_site(world: World) -
     # Audio stays out of every cache: a withdrawal must silence it at once.
     audio = world.client.get(url.replace("transcript.vtt", "episode.mp3"))
     assert audio.headers["cache-control"] == "private, no-store" and "etag" not in audio.headers
+
+
+def test_a_clip_page_is_answered_304_until_the_clip_is_taken_away(world: World) -> None:
+    from infra.db import session_scope
+    from infra.models import Clip
+    from infra.settings import get_settings
+
+    clip_id = world.fresh_clip("A")
+    url = f"/c/{clip_id}"
+    first = world.client.get(url)
+    assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+    etag = first.headers["etag"]
+    again = world.client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    with session_scope(get_settings().database_url) as session:
+        session.get(Clip, clip_id).title = "Renamed"
+    renamed = world.client.get(url, headers={"If-None-Match": etag})
+    assert renamed.status_code == 200 and "Renamed" in renamed.text
+    with session_scope(get_settings().database_url) as session:
+        session.get(Clip, clip_id).status = "withdrawn"  # a voice in it withdrew
+    gone = world.client.get(url, headers={"If-None-Match": renamed.headers["etag"]})
+    assert gone.status_code == 410

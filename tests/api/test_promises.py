@@ -214,6 +214,10 @@ def test_a_stage_retry_delivered_after_its_space_failed_heals_when_the_letter_is
     bruno = next(s for s in state["stages"] if s["participant"] == "bruno")
     assert bruno["error"].startswith("not run: the space had failed")
 
+    with session_scope(settings.database_url) as session:  # a worker died holding it
+        session.query(StageRun).filter_by(
+            space_id=space, subject=ids["bruno"]
+        ).one().status = "running"
     broker = app.install()
     broker.flush_all()  # nothing else's messages: this test's worker runs this space alone
     # Alice's message as the dead-letter middleware records it once Retries gives up.
@@ -230,6 +234,10 @@ def test_a_stage_retry_delivered_after_its_space_failed_heals_when_the_letter_is
     letter_id = letters[0]["id"]
     retried = world.client.post(f"/dead-letters/{letter_id}/retry", headers=world.headers("admin"))
     assert retried.status_code == 202
+    with session_scope(settings.database_url) as session:  # reopening resets every run not done
+        runs = session.query(StageRun).filter_by(space_id=space).all()
+        assert {r.status for r in runs} == {"queued"}, [(r.stage, r.status) for r in runs]
+        assert {r.subject for r in runs} >= set(ids.values())
     worker = dramatiq.Worker(broker, worker_threads=1)
     worker.start()
     try:
@@ -280,3 +288,52 @@ def test_a_stage_retired_while_it_runs_deletes_what_it_made_instead_of_recording
     with session_scope(get_settings().database_url) as session:
         run = session.query(StageRun).filter_by(space_id=room.space_id, stage="mix").one()
         assert run.status == "stale" and run.result is None
+
+
+def test_a_run_that_says_nothing_past_the_bound_is_sent_again(world: World, short_opus) -> None:
+    """A run left ``retrying`` or ``running`` with no message behind it (a retry the broker
+    dropped, a worker gone without a trace) is sent again once it has said nothing for the
+    longest retry backoff plus a margin; one that spoke recently is left to its worker."""
+    from datetime import timedelta
+
+    from infra.db import session_scope
+    from infra.models import Participant, StageRun, utcnow
+    from infra.settings import get_settings
+    from services import flow
+
+    body = {"title": "Silent runs", "participants": [
+        {"id": h, "name": h.title(), "offset": 0, "consent": {"record": True, "publish": True}}
+        for h in ("alice", "bruno", "chioma")]}  # fmt: skip
+    space = world.client.post(
+        f"/shows/{world.shows['A']}/spaces", json=body, headers=world.headers("host")
+    ).json()["id"]
+    for handle in ("alice", "bruno", "chioma"):
+        world.client.put(
+            f"/spaces/{space}/participants/{handle}/track",
+            content=short_opus.read_bytes(),
+            headers=world.headers("host"),
+        ).raise_for_status()
+    world.client.post(f"/spaces/{space}/finish", headers=world.headers("host")).raise_for_status()
+    settings = get_settings()
+    flow.advance(space)
+    bound = timedelta(milliseconds=settings.retry_max_backoff_ms) + flow.STUCK_MARGIN
+    now = utcnow()
+    said = {  # how long ago each run last said something, and what it said
+        "alice": ("retrying", bound + timedelta(seconds=5)),
+        "bruno": ("running", bound + timedelta(seconds=5)),
+        "chioma": ("retrying", bound - timedelta(minutes=1)),
+    }
+    with session_scope(settings.database_url) as session:
+        ids = {p.handle: p.id for p in session.query(Participant).filter_by(space_id=space)}
+        for handle, (status, ago) in said.items():
+            run = session.query(StageRun).filter_by(space_id=space, subject=ids[handle]).one()
+            run.status, run.updated_at = status, now - ago
+    flow.advance(space)
+    with session_scope(settings.database_url) as session:
+        status = {
+            handle: session.query(StageRun).filter_by(space_id=space, subject=ids[handle]).one()
+            for handle in ids
+        }
+        assert status["alice"].status == "queued" and status["alice"].queued_at >= now
+        assert status["bruno"].status == "queued" and status["bruno"].queued_at >= now
+        assert status["chioma"].status == "retrying"  # spoke a minute inside the bound

@@ -22,3 +22,6 @@ def test_editing_benchmark_renders_the_edit_and_reports_it(tmp_path: Path) -> No
     assert abs(report["delivered"]["integrated_lufs"] + 16.0) <= 0.5
     assert report["delivered"]["true_peak_dbtp"] <= -1.0
     assert report["edit_to_rendered_s"] > 0 and report["preview_ms"] >= 0
+    # An edit reads the tracks' preparation back instead of measuring the four tracks again.
+    assert report["preparation"]["read_back_s"] < report["preparation"]["measured_s"]
+    assert report["edit_to_rendered_s"] < report["edit_to_rendered_remeasuring_s"]

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_benchmark_publishes_the_space_and_reports_every_figure(tmp_path: Path) -> None:
-    assert main(["--minutes", "5", "--out", str(tmp_path)]) == 0
+    # Parts of 120 s: each 5-minute track is transcribed in parts that both workers share.
+    assert main(["--minutes", "5", "--out", str(tmp_path), "--transcribe-part-s", "120"]) == 0
 
     report = json.loads((tmp_path / "space-5min-2w.json").read_text())
     assert (tmp_path / "space-5min-2w.md").read_text().startswith("## 2 worker processes")
@@ -24,10 +25,15 @@ def test_benchmark_publishes_the_space_and_reports_every_figure(tmp_path: Path) 
     assert {"activity", "transcribe", "mix", "master", "publish"} <= stages
     for run in report["stages"]:
         assert run["wall_s"] >= 0 and run["cpu_s"] is not None, run
+    parts = [r for r in report["stages"] if r["stage"] == "transcribe"]
+    assert len(parts) >= 4 * 2 and all(" part " in r["subject"] for r in parts)
     assert report["end_to_end_s"] > 0
     kinds = {p["kind"] for p in report["processes"]}
     assert {"api", "worker", "ffmpeg mix", "ffmpeg master"} <= kinds
-    assert all(p["peak_rss_mb"] > 0 for p in report["processes"])
+    # Memory is sampled: a process that starts and ends between two samples (a short probe on
+    # a busy machine) is listed with 0; each kind that does the work has a measured peak.
+    for kind in ("api", "worker", "ffmpeg mix", "ffmpeg master"):
+        assert max(p["peak_rss_mb"] for p in report["processes"] if p["kind"] == kind) > 0, kind
     # What was delivered meets the service's own promises, measured again by the benchmark.
     assert set(report["delivered"]) == {"mp3", "opus"}
     for delivered in report["delivered"].values():

@@ -179,3 +179,63 @@ def test_each_delivered_file_is_an_alternate_enclosure() -> None:
         "https://cdn.example.org/1.opus",
     ]
     assert feedparser.parse(build_feed(SHOW, [both])).bozo == 0
+
+
+def test_live_rooms_are_live_items_with_their_status_times_and_room() -> None:
+    from pipeline.feed import LiveItem
+
+    start = datetime(2026, 12, 3, 18, tzinfo=UTC)
+    live = [
+        LiveItem("g-next", "Next week", "Scheduled.", "pending", start, None,
+                 "https://rooms.example/next"),
+        LiveItem("g-now", "On air", "Now.", "live", datetime(2026, 12, 2, 18, tzinfo=UTC), None,
+                 "https://rooms.example/now", "https://stream.example/now.mp3"),
+    ]  # fmt: skip
+    doc = etree.fromstring(build_feed(SHOW, [item("a", 1, "https://x/a.mp3")], live))
+    found = doc.findall(f"channel/{{{PODCAST_NS}}}liveItem")
+    assert [(e.get("status"), e.findtext("guid")) for e in found] == [
+        ("live", "g-now"),
+        ("pending", "g-next"),
+    ]
+    on_air, scheduled = found
+    assert on_air.get("start") == "2026-12-02T18:00:00+00:00" and on_air.get("end") is None
+    assert on_air.find("enclosure").get("url") == "https://stream.example/now.mp3"
+    link = on_air.find(f"{{{PODCAST_NS}}}contentLink")
+    assert link.get("href") == "https://rooms.example/now"
+    assert scheduled.find("enclosure") is None  # no stream: nothing to play yet
+    # The live items are not episodes: an app's parser lists the one item only.
+    parsed = feedparser.parse(etree.tostring(doc))
+    assert [e.id for e in parsed.entries] == ["a"]
+
+
+def test_items_carry_numbers_summary_and_escaped_html_notes() -> None:
+    from pipeline.notes import notes_html
+
+    hostile = 'Hi <script>alert(1)</script> & see https://example.org/a?b=1&c="x" <b>x</b>\n\nBye'
+    numbered = replace(
+        item("a", 1, "https://x/a.mp3"),
+        number=7,
+        season=2,
+        summary=hostile,
+        content_html=notes_html("Recorded live.", hostile),
+    )
+    xml = build_feed(replace(SHOW, locked=True, owner_email="alice@example.org"), [numbered])
+    parsed = feedparser.parse(xml)
+    entry = parsed.entries[0]
+    assert entry.itunes_episode == "7" and entry.itunes_episodetype == "full"
+    assert entry.itunes_season == "2"
+    html_text = entry.content[0].value
+    assert "<script>" not in html_text and "&lt;script&gt;" in html_text
+    assert "<b>" not in html_text and "&lt;b&gt;x&lt;/b&gt;" in html_text
+    assert '<a href="https://example.org/a?b=1&amp;c=" rel="nofollow noopener">' in html_text
+    assert html_text.startswith("<p>Recorded live.</p>") and html_text.endswith("<p>Bye</p>")
+    doc = etree.fromstring(xml)
+    assert doc.findtext(f"channel/item/{{{PODCAST_NS}}}episode") == "7"
+    assert doc.findtext(f"channel/item/{{{PODCAST_NS}}}season") == "2"
+    locked = doc.find(f"channel/{{{PODCAST_NS}}}locked")
+    assert locked.text == "yes" and locked.get("owner") == "alice@example.org"
+    # Unlocked (the default), no podcast:locked at all.
+    assert (
+        etree.fromstring(build_feed(SHOW, [numbered])).find(f"channel/{{{PODCAST_NS}}}locked")
+        is None
+    )

@@ -12,15 +12,20 @@ import pytest
 
 from pipeline.activity import detect_speech
 from pipeline.leveling import (
+    GATE_DEPTH_DB,
     MAX_GAIN_DB,
     SLEW_DB_PER_S,
     SPEECH_TARGET_LUFS,
+    combined,
     gain_curve,
+    gated_seconds,
+    pause_gate,
     volume_commands,
 )
+from pipeline.mix import MixInput, mix_tracks
 from pipeline.process import ProcessOptions, process_space
 from pipeline.transcribe import WhisperSettings
-from tests.audio import ebur128
+from tests.audio import decode, ebur128, rms_db, window
 
 RATE = 48_000
 # (speaker, voice, input gain dB): over 15 dB apart, the loudest near full scale.
@@ -87,6 +92,76 @@ def test_the_gain_ramps_between_points_in_one_command_per_change() -> None:
         "0.000 volume volume 'pow(10,(0.000+(2.000)*(t-0.000)/1.000)/20)';",
         "1.000 volume volume 'pow(10,2.000/20)';",
     ]
+
+
+# --- the gate of long pauses -------------------------------------------------------------------
+
+
+def test_the_gate_closes_only_in_pauses_of_two_seconds_or_more_and_opens_before_speech() -> None:
+    gate = pause_gate([(1.0, 3.0), (6.0, 8.0), (8.5, 9.0)], 14.0)
+    closed = -GATE_DEPTH_DB
+    assert gate == (
+        (3.3, 0.0), (3.5, closed), (5.5, closed), (5.7, 0.0),  # the 3 s pause, held 0.3 s each side
+        (9.3, 0.0), (9.5, closed), (14.0, closed),  # the tail; the 1 s head and 0.5 s gap open
+    )  # fmt: skip
+    assert gated_seconds(gate) == pytest.approx(2.0 + 4.5)
+    # A track that starts in a long pause is closed from its first sample; overlapping or
+    # unsorted windows are one stretch of speech.
+    assert pause_gate([(3.0, 5.0)], 7.0)[:2] == ((0.0, closed), (2.5, closed))
+    assert pause_gate([(4.0, 6.0), (1.0, 5.0)], 6.0) == ()
+    assert pause_gate([], 5.0) == ((0.0, closed), (5.0, closed))  # never speaks: all gated
+
+
+def test_the_gate_adds_to_the_leveling_gain_exactly() -> None:
+    points = ((0.0, 0.0), (5.0, 0.0), (10.0, 2.0), (14.0, 2.0))
+    gate = pause_gate([(1.0, 3.0), (6.0, 8.0), (8.5, 9.0)], 14.0)
+    both = combined(points, gate)
+    assert {t for t, _ in both} == {t for t, _ in points} | {t for t, _ in gate}
+    at = dict(both)
+    assert at[3.5] == -GATE_DEPTH_DB  # leveling 0 dB there
+    assert at[9.5] == pytest.approx(1.8 - GATE_DEPTH_DB)  # leveling 1.8 dB at 9.5 s, gated
+    assert at[5.7] == pytest.approx(0.28)  # open again, on the leveling ramp
+    assert combined(points, ()) == points
+
+
+def _noise(path: Path, seed: int, seconds: float) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+         f"anoisesrc=color=pink:amplitude=0.05:seed={seed}:duration={seconds}:sample_rate={RATE}",
+         "-ac", "1", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def test_gated_open_microphones_add_no_noise_under_the_one_who_speaks(tmp_path: Path) -> None:
+    """Four open microphones in one room, each with the same room noise: Alice speaks for the
+    whole 12 s, the others only in their first second. Without the gate their noise adds up
+    under her (four times the power, +6 dB); gated, what is under her is within 0.6 dB of her
+    own microphone's, while the first second, where everyone speaks, is as loud as before."""
+    seconds = 12.0
+    tracks = [_noise(tmp_path / f"mic-{n}.flac", n + 1, seconds) for n in range(4)]
+    speech = [[(0.0, seconds)]] + [[(0.0, 1.0)]] * 3
+    flat = ((0.0, 0.0), (seconds, 0.0))
+    mixes = {}
+    for name, gated in (("open", False), ("gated", True)):
+        inputs = [
+            MixInput(
+                path, 0.0, f"mic {n}", gain=combined(flat, pause_gate(s, seconds) if gated else ())
+            )
+            for n, (path, s) in enumerate(zip(tracks, speech, strict=True))
+        ]
+        mix_tracks(inputs, tmp_path / f"{name}.flac", timeout_s=60)
+        mixes[name] = decode(tmp_path / f"{name}.flac")
+    alone = rms_db(window(decode(tracks[0]), 3.0, 11.0)) - 20 * np.log10(4)  # the mix's 1/4
+    under_open = rms_db(window(mixes["open"], 3.0, 11.0))
+    under_gated = rms_db(window(mixes["gated"], 3.0, 11.0))
+    print(f"noise under the speaker: {under_open:.2f} dBFS open, {under_gated:.2f} gated, "
+          f"{alone:.2f} her microphone alone")  # fmt: skip
+    assert under_open - under_gated >= 5.0
+    assert under_gated == pytest.approx(alone, abs=0.6)
+    first = [rms_db(window(mixes[name], 0.0, 1.0)) for name in ("open", "gated")]
+    assert first[0] == pytest.approx(first[1], abs=0.1)
 
 
 # --- a real room: espeak-ng voices 15 dB apart, mixed and mastered -----------------------------
@@ -190,6 +265,9 @@ def test_voices_15_db_apart_are_within_2_lu_in_the_episode(uneven_room, tmp_path
     assert set(report["tracks"]) == {"alice", "bruno", "chioma"}
     gains = {who: t["gain_db"] for who, t in report["tracks"].items()}
     assert gains["bruno"] - gains["alice"] == pytest.approx(before, abs=1.0)
+    # Each waits through two turns of the others: their microphone is gated meanwhile.
+    for who, track in report["tracks"].items():
+        assert track["gated_pauses"] >= 1 and track["gated_s"] > 0, (who, track)
     assert leveled["stages"]["level"]["cpu_s"] > 0
     # Each published track's health, as recorded: the same 16 dB between the voices, the same
     # faint room under each.

@@ -4,6 +4,7 @@ checks of what survived, and the table of measurements they write."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -45,10 +46,11 @@ def _wait_port(port: int, timeout_s: float, what: str) -> None:
 class OwnRedis:
     """A Redis server of this test on a free port, with its append-only file written on every
     command (what a deployment that must not lose queued messages runs), so a restart keeps
-    the queues."""
+    the queues; or, with ``append_only=False``, none (a restart loses every message)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, append_only: bool = True) -> None:
         self.folder = folder
+        self.append_only = append_only
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -61,7 +63,8 @@ class OwnRedis:
         log = open(self.folder / "redis.log", "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.folder), "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+             str(self.folder), "--save", "", "--appendonly", "yes" if self.append_only else "no",
+             "--appendfsync", "always",
              "--daemonize", "no"],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -81,8 +84,11 @@ class OwnRabbitmq:
     beside the machine's shared one; restarting it keeps durable queues and persistent
     messages, as a production node's restart does."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, **server: int) -> None:
+        """``server``: settings of the ``rabbit`` application for this node (its advanced.config),
+        such as ``consumer_timeout`` in ms."""
         self.folder = folder
+        self.server = server
         self.port = free_port()
         self.dist_port = free_port()
         self.node = f"spacecast-faults-{os.getpid()}-{self.port}@localhost"
@@ -94,6 +100,8 @@ class OwnRabbitmq:
 
     def _env(self) -> dict[str, str]:
         (self.folder / "enabled_plugins").write_text("[].\n")
+        settings = ", ".join(f"{{{k}, {v}}}" for k, v in self.server.items())
+        (self.folder / "advanced.config").write_text(f"[{{rabbit, [{settings}]}}].\n")
         return {
             **os.environ,
             "HOME": str(self.folder),  # its own Erlang cookie
@@ -105,6 +113,7 @@ class OwnRabbitmq:
             "RABBITMQ_PID_FILE": str(self.folder / "rabbitmq.pid"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "enabled_plugins"),
             "RABBITMQ_CONFIG_FILE": str(self.folder / "none"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.folder / "advanced.config"),
         }
 
     def start(self) -> OwnRabbitmq:
@@ -118,6 +127,14 @@ class OwnRabbitmq:
         log.close()
         _wait_port(self.port, 60, f"RabbitMQ node {self.node}")
         return self
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess:
+        """``rabbitmqctl`` on this node."""
+        ctl = shutil.which("rabbitmqctl", path="/usr/lib/rabbitmq/bin") or "rabbitmqctl"
+        return subprocess.run(
+            [ctl, "-n", self.node, *args], env=self._env(), capture_output=True, text=True,
+            timeout=60, check=True,
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.process is None:
@@ -292,7 +309,9 @@ def record_result(result: FaultResult) -> None:
     """Add a row to test-artifacts/faults.json and rewrite faults.md from it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / "faults.json"
-    with _lock:
+    # Two test processes may record at once (tests/infra/test_vault.py beside this suite).
+    with _lock, open(ARTIFACTS / "faults.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         rows = json.loads(path.read_text()) if path.exists() else []
         rows = [r for r in rows if r["fault"] != result.fault] + [asdict(result)]
         path.write_text(json.dumps(rows, indent=2))
@@ -319,15 +338,22 @@ class TcpProxy:
     """A TCP proxy on loopback between the service and one dependency, whose behaviour the
     test switches: ``pass``; ``reset`` (each connection that carries bytes is cut with a TCP
     reset after its first 1 KiB, mid-transfer); ``hang`` (a silent hang: a connection that
-    meets it forwards nothing more and is never closed by the proxy, like a dropped route)."""
+    meets it forwards nothing more and is never closed by the proxy, like a dropped route).
+    While passing, ``latency_s`` delays every piece of data it forwards, each way, and
+    ``rate_bps`` caps the bytes per second of all its connections together (a slow link)."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, *, listen: str = "127.0.0.1") -> None:
+        """``listen``: the address it accepts on (a test host's link: tests/service/hosts.py)."""
         self.upstream_port = upstream_port
         self.mode = "pass"
-        self.server = socket.create_server(("127.0.0.1", 0))
+        self.latency_s = 0.0
+        self.rate_bps = 0
+        self.server = socket.create_server((listen, 0))
         self.port = self.server.getsockname()[1]
         self.resets = 0
         self._stop = threading.Event()
+        self._link = threading.Lock()
+        self._link_free_at = 0.0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -338,6 +364,7 @@ class TcpProxy:
                 return
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+                upstream.settimeout(None)
             except OSError:
                 client.close()
                 continue
@@ -345,6 +372,22 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b, client, upstream, state),
                                  daemon=True).start()  # fmt: skip
+
+    def _forward(self, dest: socket.socket, data: bytes) -> None:
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        rate = self.rate_bps  # read once: a test may lift the cap while a transfer is under way
+        if not rate:
+            dest.sendall(data)
+            return
+        for at in range(0, len(data), 4096):
+            piece = data[at : at + 4096]
+            with self._link:  # the link's next free moment, shared by every connection
+                start = max(time.monotonic(), self._link_free_at)
+                self._link_free_at = start + len(piece) / rate
+                until = self._link_free_at
+            time.sleep(max(0.0, until - time.monotonic()))
+            dest.sendall(piece)
 
     def _pump(self, source, dest, client, upstream, state) -> None:
         try:
@@ -367,7 +410,7 @@ class TcpProxy:
                         sock.close()
                     return
                 state["sent"] += len(data)
-                dest.sendall(data)
+                self._forward(dest, data)
         except OSError:
             pass
         finally:

@@ -17,6 +17,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
+def redis_stack(make_stack):
+    # Tracks transcribed in parts of 10 s: every part's transcript is her voice's words too.
+    return make_stack("redis", SPACECAST_TRANSCRIBE_PART_S="10")
+
+
+@pytest.fixture(scope="module")
 def published(redis_stack, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("erasure-space")
     build_sample_space(load_spec("quick_chat"), folder)
@@ -62,6 +68,8 @@ def test_an_erasure_request_closes_only_when_the_bucket_shows_nothing_of_the_voi
         assert all(a["key"] is None for a in mine["assets"])
         for kind in ("episode_audio", "episode_transcript", "transcript", "mix"):
             assert states[kind] == "erased", (kind, mine["assets"])
+        parts = [a for a in mine["assets"] if a["kind"] == "transcript"]
+        assert len(parts) >= 3 and all(a["state"] == "erased" for a in parts), parts
 
         # The administrators' list, by due date, with every object.
         listed = admin.get("/erasures").json()

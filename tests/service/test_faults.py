@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis as redis_client
 
 from infra.s3server import LocalS3Server
 from infra.samples import build_sample_space, load_spec
@@ -58,6 +59,8 @@ FAST_RETRIES = {
     "SPACECAST_RETRY_MAX_BACKOFF_MS": "5000",
     "SPACECAST_RETRY_MIN_BACKOFF_MS": "500",
     "SPACECAST_STAGE_RETRIES": "30",
+    # A running stage renews its hold every 2 s; one silent for 6 s is taken over.
+    "SPACECAST_STAGE_LEASE_S": "2",
 }
 
 
@@ -397,6 +400,71 @@ def test_rabbitmq_restarted_mid_pipeline(own_stack, short_space: Path, tmp_path:
     )  # fmt: skip
 
 
+def test_rabbitmq_confirms_each_send_and_stages_longer_than_its_consumer_timeout_run_once(
+    own_stack, s3_server: LocalS3Server, short_space: Path, tmp_path: Path
+) -> None:
+    """Publisher confirms: a message RabbitMQ refuses (a queue at its length limit that rejects
+    new messages) makes the send raise instead of being lost in silence.
+
+    RabbitMQ closes a channel that holds a message unacknowledged past its consumer timeout
+    (a server setting in 3.10: the per-queue ``x-consumer-timeout`` argument came in 3.12) and
+    hands the message to another consumer. Here a node of the test's own times out after 2 s
+    (checked every second), and the stages are made longer than that for real: S3 is reached
+    through a 64 kB/s link (the TCP proxy's rate) while the tracks' speech activity is read. The
+    redelivered messages find the stage held by its live attempt and start nothing: every stage
+    runs once and the space is published once, instead of being started again and again."""
+    broker = OwnRabbitmq(
+        tmp_path / "rabbitmq", consumer_timeout=2000, channel_tick_interval=1000
+    ).start()
+    proxy = TcpProxy(s3_server.port)
+    try:
+        stack = own_stack(
+            "rabbitmq", broker_url=broker.url,
+            SPACECAST_S3_ENDPOINT_URL=f"http://127.0.0.1:{proxy.port}",
+        )  # fmt: skip
+        with stack.client() as client:
+            space_id, _ = create_space(client, short_space)  # uploaded at full speed
+            proxy.rate_bps = 64_000
+            slow = time.monotonic()
+            client.post(f"/spaces/{space_id}/finish").raise_for_status()
+
+            def activity_done() -> bool:
+                runs = [s for s in stage_status(client, space_id) if s["stage"] == "activity"]
+                return len(runs) == 3 and all(s["status"] == "done" for s in runs)
+
+            wait_until(activity_done, 120, "speech activity of every track", every_s=0.2)
+            slow_s = time.monotonic() - slow
+            proxy.rate_bps = 0
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - slow
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+            attempts = {(s["stage"], s["participant"]): s["attempts"] for s in state["stages"]}
+        log = (stack.logs / "worker-0.log").read_text(errors="replace")
+        timeouts = log.count("delivery acknowledgement on channel")
+        held = log.count("held by a live attempt")
+        assert timeouts >= 1, "no stage outlasted the consumer timeout"
+        assert held >= 1, "no message was delivered again"
+        assert set(attempts.values()) == {1}, attempts  # nothing started twice
+
+        broker.ctl("set_policy", "full", f"^{stack.prefix}control$",
+                   '{"max-length": 0, "overflow": "reject-publish"}', "--apply-to", "queues")  # fmt: skip
+        code = "from infra.queue import enqueue; enqueue('resume_stalled', within_s=1)"
+        refused = subprocess.run(
+            [sys.executable, "-c", code], env=stack.env, capture_output=True, text=True, timeout=60
+        )
+        assert refused.returncode != 0 and "NACKed" in refused.stderr, refused.stderr[-2000:]
+    finally:
+        proxy.rate_bps = 0
+        broker.stop()
+    record_result(
+        FaultResult("stages longer than RabbitMQ's consumer timeout (2 s; S3 over a 64 kB/s "
+                    "link)", timeouts, episodes, 0.0, 0.0, slow_s, published_after,
+                    f"whole-file upload; {timeouts} channels closed by the timeout, {held} "
+                    "deliveries found the stage held and started nothing; every stage ran "
+                    "once; recover = link slowed to the speech activity of every track done")
+    )  # fmt: skip
+
+
 def test_s3_server_stopped_for_30_s_during_uploads_and_processing(
     own_stack, short_space: Path, tmp_path: Path
 ) -> None:
@@ -529,6 +597,62 @@ def test_a_start_message_the_broker_lost_is_sent_again_by_the_scheduler(
     )  # fmt: skip
 
 
+def test_redis_restarted_without_its_append_only_file_the_scheduler_sends_the_lost_stages(
+    own_stack, short_space: Path, tmp_path: Path
+) -> None:
+    """Redis without an append-only file restarts mid-pipeline and comes back empty: the queued
+    stages' messages are gone (one thread per worker, so it prefetches one message per queue and
+    a second queued stage can only be in Redis). The scheduler, running every 2 s, finds the
+    broker's marker gone and sends every queued or retrying stage again from PostgreSQL at once,
+    instead of after the ten minutes a lost message otherwise waits."""
+    redis = OwnRedis(tmp_path / "redis", append_only=False).start()
+    try:
+        stack = own_stack(
+            "redis", broker_url=redis.url, worker_threads=1, SPACECAST_RESUME_INTERVAL_S="2"
+        )
+        stack.start_scheduler()
+        with stack.client() as client:
+            space_id = submit_sample(client, short_space)
+
+            def queued_behind() -> bool:
+                """Two stages of the audio queue queued: one at least is only in Redis."""
+                return (
+                    _query(
+                        stack,
+                        "SELECT count(*) FROM stage_runs WHERE space_id = %s AND status = 'queued' "
+                        "AND stage IN ('activity', 'bleed', 'mix', 'master')",
+                        space_id,
+                    )[0][0]
+                    >= 2
+                )
+
+            wait_until(queued_behind, 180, "two audio stages queued", every_s=0.01)
+            redis.stop()
+            redis.start()
+            back = time.monotonic()
+            left = redis_client.Redis.from_url(redis.url).keys(f"dramatiq:{stack.prefix}*")
+            assert left == []  # every message is gone
+            log = stack.logs / "worker-0.log"
+            seen = len(log.read_bytes())
+            # A lost message otherwise waits ten minutes (RESEND_QUEUED_AFTER): bounded well below.
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - back
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+        resent = [
+            line for line in log.read_bytes()[seen:].decode(errors="replace").splitlines()
+            if "the broker lost the messages it held" in line
+        ]  # fmt: skip
+        assert resent, "the scheduler never noticed the lost messages"
+    finally:
+        redis.stop()
+    record_result(
+        FaultResult("Redis restarted without its append-only file mid-pipeline (messages lost)",
+                    1, episodes, 0.0, 0.0, published_after, published_after,
+                    f"whole-file upload; scheduler every 2 s; {resent[0].split(': ', 1)[-1]}; "
+                    "recover = Redis back (empty) to published")
+    )  # fmt: skip
+
+
 def test_a_paused_worker_that_wakes_after_another_took_its_stage_over_records_nothing(
     own_stack, short_space: Path
 ) -> None:
@@ -550,13 +674,10 @@ def test_a_paused_worker_that_wakes_after_another_took_its_stage_over_records_no
         try:
             taker = stack.start_worker()
 
-            def taken_over():
-                for s in stage_status(client, space_id):
-                    if (s["stage"], s["participant"]) == ("transcribe", victim["participant"]):
-                        return s if s["status"] == "done" else None
-                return None
-
-            finished = wait_until(taken_over, 300, "the transcription taken over", every_s=0.2)
+            finished = wait_until(
+                lambda: _transcription_done(client, space_id, victim["participant"]), 300,
+                "the transcription taken over", every_s=0.2,
+            )  # fmt: skip
             recover_s = time.monotonic() - stopped
             state = wait_until_done(client, space_id, timeout_s=300)
             published_s = time.monotonic() - stopped
@@ -570,14 +691,12 @@ def test_a_paused_worker_that_wakes_after_another_took_its_stage_over_records_no
             os.killpg(paused.pid, signal.SIGCONT)
         woke = time.monotonic()
 
-        def outcome() -> str | None:
-            """What the woken attempt's transcription logged when it ended, either way."""
-            lines = log.read_bytes()[seen:].decode(errors="replace").splitlines()
-            ends = [line for line in lines if "stage=transcribe" in line and (
-                "superseded" in line or line.endswith("] done"))]  # fmt: skip
-            return ends[0] if ends else None
-
-        ended = wait_until(outcome, 180, "the paused attempt to wake and end", every_s=0.5)
+        ended = wait_until(
+            lambda: _transcription_end(log, seen),
+            180,
+            "the paused attempt to wake and end",
+            every_s=0.5,
+        )
         stand_down_s = time.monotonic() - woke
         assert "superseded: a newer attempt owns this stage" in ended
         after = _run_row(stack, space_id, victim["participant"])
@@ -590,6 +709,99 @@ def test_a_paused_worker_that_wakes_after_another_took_its_stage_over_records_no
                     f"whole-file upload; times from the pause; the woken attempt stood down "
                     f"{stand_down_s:.1f} s after `kill -CONT`, recording nothing")
     )  # fmt: skip
+
+
+def test_a_worker_host_cut_off_mid_transcription_leaves_the_space_to_the_other_host(
+    s3_server: LocalS3Server, short_space: Path, tmp_path: Path
+) -> None:
+    """A deployment over three hosts (network namespaces of their own, tests/service/hosts.py):
+    the API on one, a worker on each of two; PostgreSQL, RabbitMQ and the S3 server on the
+    machine, reached across the links. The first worker host takes a transcription and its link
+    goes down mid-stage: its connections go silent. The second host finishes the space: one
+    episode. When the link comes back, the cut-off host's attempt finds that a newer attempt
+    owns the run and records nothing."""
+    from tests.service.hosts import host_env, make_hosts
+
+    keys = ("SPACECAST_DATABASE_URL", "SPACECAST_BROKER_URL", "SPACECAST_S3_ENDPOINT_URL")
+    api_host, first, second = make_hosts(3)
+    stack = ServiceStack(
+        "rabbitmq", s3_server, tmp_path / "stack", broker_url=f"{BROKERS['rabbitmq']}?heartbeat=5",
+        **FAST_RETRIES,
+    )  # fmt: skip
+    try:
+        stack.api_host = api_host.ip
+        stack.env["SPACECAST_PUBLIC_BASE_URL"] = stack.base_url
+        stack.prepare()
+        stack.api = stack._spawn(
+            "api", "api", "--host", api_host.ip, "--port", str(stack.port),
+            env=host_env(stack.env, api_host, keys), wrap=api_host.wrap,
+        )  # fmt: skip
+        stack.wait_for_api()
+        cut_off = stack.start_worker(env=host_env(stack.env, first, keys), wrap=first.wrap)
+        with stack.client() as client:
+            space_id = submit_sample(client, short_space)
+            victim = wait_until(
+                lambda: running_run(stack, space_id, "transcribe"), 180,
+                "a transcription running on the first host", every_s=0.01,
+            )  # fmt: skip
+            first.cut()
+            cut_at = time.monotonic()
+            taker = stack.start_worker(env=host_env(stack.env, second, keys), wrap=second.wrap)
+
+            wait_until(
+                lambda: _transcription_done(client, space_id, victim["participant"]), 300,
+                "the transcription taken over", every_s=0.2,
+            )  # fmt: skip
+            recover_s = time.monotonic() - cut_at
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_s = time.monotonic() - cut_at
+            assert state["status"] == "published", state["error"]
+            before = _run_row(stack, space_id, victim["participant"])
+            assert os.getpgid(before["result"]["worker_pid"]) == taker.pid  # the second host's
+            log = stack.logs / "worker-0.log"
+            seen = len(log.read_bytes())
+            first.mend()
+            mended = time.monotonic()
+
+            ended = wait_until(
+                lambda: _transcription_end(log, seen),
+                240,
+                "the cut-off attempt to end",
+                every_s=0.5,
+            )
+            stand_down_s = time.monotonic() - mended
+            assert "superseded: a newer attempt owns this stage" in ended
+            assert _run_row(stack, space_id, victim["participant"]) == before
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+        assert cut_off.poll() is None  # it was cut off, not crashed
+    finally:
+        stack.stop()
+        for host in (api_host, first, second):
+            host.remove()
+    record_result(
+        FaultResult("worker host cut off (its network link down) mid-transcription; API, two "
+                    "worker hosts and the services on hosts of their own", 1, episodes, 0.0, 0.0,
+                    recover_s, published_s,
+                    f"whole-file upload; times from the cut; once the link was back the cut-off "
+                    f"attempt stood down {stand_down_s:.1f} s later, recording nothing")
+    )  # fmt: skip
+
+
+def _transcription_done(client: httpx.Client, space_id: str, handle: str) -> dict | None:
+    """The participant's transcription stage, once done."""
+    for s in stage_status(client, space_id):
+        if (s["stage"], s["participant"]) == ("transcribe", handle):
+            return s if s["status"] == "done" else None
+    return None
+
+
+def _transcription_end(log: Path, seen: int) -> str | None:
+    """What a worker's transcription logged in ``log`` after byte ``seen`` when an attempt
+    ended, either way: superseded, or done."""
+    lines = log.read_bytes()[seen:].decode(errors="replace").splitlines()
+    ends = [line for line in lines if "stage=transcribe" in line and (
+        "superseded" in line or line.endswith("] done"))]  # fmt: skip
+    return ends[0] if ends else None
 
 
 def _run_row(stack: ServiceStack, space_id: str, handle: str) -> dict:
@@ -716,4 +928,71 @@ def test_s3_behind_a_proxy_that_hangs_silently_then_resets_mid_transfer(
                     f"whole-file upload; the first stage said the object store was unavailable "
                     f"{bounded_after_s:.1f} s into the hang (5 s read timeout, 3 tries); "
                     f"{proxy.resets} connections reset; recover = proxy passing to published")
+    )  # fmt: skip
+
+
+def test_database_and_redis_behind_proxies_that_slow_cut_and_hang_their_connections(
+    own_stack, short_space: Path, tmp_path: Path
+) -> None:
+    """Between the service and PostgreSQL, and between the service and Redis, a TCP proxy each,
+    while a space is processed: 500 ms of latency on every piece of data (8 s, both), then every
+    database connection reset after its first KiB (5 s), then a silent hang of the database
+    (8 s: no bytes, no close).
+    Every database wait is bounded (``SPACECAST_DATABASE_TIMEOUT_S=5``: the connection is
+    closed and the work retried) and so is every Redis command (``SPACECAST_BROKER_TIMEOUT_S``),
+    so no API or worker process hangs; once the proxies pass again the space is published once,
+    with no orphaned object."""
+    redis = OwnRedis(tmp_path / "redis").start()
+    database, broker = TcpProxy(5432), TcpProxy(redis.port)
+    proxies = (database, broker)
+    try:
+        stack = own_stack(
+            "redis",
+            broker_url=f"redis://127.0.0.1:{broker.port}/0",
+            database_port=database.port,
+            SPACECAST_DATABASE_TIMEOUT_S="5",
+            SPACECAST_BROKER_TIMEOUT_S="5",
+            SPACECAST_RESUME_INTERVAL_S="2",
+        )
+        # The deployment's scheduler: a stage whose attempt died while neither the database nor
+        # the broker could take its outcome or its retry is sent again once its lease runs out.
+        stack.start_scheduler()
+        with stack.client() as client:
+            space_id = submit_sample(client, short_space)
+            wait_until(lambda: _done(client, space_id), 180, "a first stage done", every_s=0.2)
+            assert _mid_pipeline(client, space_id)
+            started = time.monotonic()
+            for proxy in proxies:
+                proxy.latency_s = 0.5
+            time.sleep(8)
+            for proxy in proxies:
+                proxy.latency_s = 0.0
+            # Resets and hangs on the database only: on Redis they can strand a message that
+            # Dramatiq fetched and whose answer was lost until the ten-minute resend.
+            database.mode = "reset"
+            time.sleep(5)
+            database.mode = "hang"
+            time.sleep(8)
+            for proxy in proxies:
+                proxy.mode = "pass"
+            healed = time.monotonic()
+            state = wait_until_done(client, space_id, timeout_s=300)
+            published_after = time.monotonic() - healed
+            episodes = _assert_one_episode_and_no_orphans(stack, client, space_id, state)
+        logs = "".join(p.read_text(errors="replace") for p in stack.logs.glob("*.log"))
+        bounded = logs.count("PostgreSQL did not answer within 5 s")
+        assert bounded >= 1, "no database wait met the hang"
+        assert all(w.poll() is None for w in stack.workers)  # no worker died or hung for good
+    finally:
+        for proxy in proxies:
+            proxy.mode, proxy.latency_s = "pass", 0.0
+        redis.stop()
+    record_result(
+        FaultResult("PostgreSQL and Redis behind TCP proxies: 500 ms latency 8 s (both), then "
+                    "resets mid-transfer 5 s and a silent hang 8 s (the database), during "
+                    "processing", 3, episodes,
+                    0.0, 0.0, published_after, time.monotonic() - started,
+                    f"whole-file upload; {database.resets + broker.resets} connections reset; "
+                    f"{bounded} database waits cut by the 5 s bound; recover = proxies passing "
+                    "to published")
     )  # fmt: skip
