@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -396,7 +397,7 @@ def decoded_pcm(
     seconds when it ends. ``start_s`` and ``duration_s``: only that range of the file is decoded
     (an input seek, sample-accurate when transcoding), the first sample read being ``start_s``.
     """
-    seek = ["-ss", f"{start_s:.3f}"] if start_s > 0 else []
+    seek = ["-ss", f"{start_s:.6f}"] if start_s > 0 else []
     if duration_s is not None:
         seek += ["-t", f"{duration_s:.3f}"]
     cmd = [
@@ -421,7 +422,11 @@ def decoded_pcm(
     finally:
         watchdog.cancel()
         if not complete:
-            proc.kill()
+            # Not proc.kill(): it polls first, and would reap a decoder that had just ended
+            # (its last samples left in the pipe), leaving wait4 below no child to wait for.
+            # Nothing else reaps it, so its pid is still its own.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
         _, status, usage = os.wait4(proc.pid, 0)
         returncode = proc.returncode = os.waitstatus_to_exitcode(status)
         if cpu_s is not None:

@@ -1,5 +1,6 @@
 """The one ffmpeg runner: time limits end runaway processes, and messages carry no internals."""
 
+import os
 import time
 from pathlib import Path
 
@@ -31,6 +32,31 @@ def test_decoding_past_its_time_limit_is_killed(tmp_path: Path) -> None:
         while pcm.read(3200):
             time.sleep(0.05)  # a reader far slower than real time
     assert time.monotonic() - started < 5
+
+
+def test_a_reader_that_stops_after_its_decoder_ended_leaves_it_reaped_once(tmp_path: Path) -> None:
+    """A splice reads a decoder only to the stretch's end; the decoder may have ended with its
+    last samples still in the pipe. Leaving it then is no error (Popen.kill() used to reap the
+    ended decoder first, and the wait for it failed with ChildProcessError)."""
+    source = tmp_path / "short.flac"
+    run_ffmpeg([*lavfi_input("sine=r=48000:d=0.5"), str(source)], timeout_s=60, what="make")
+    with decoded_pcm(source, rate_hz=48_000, what="partial reader", timeout_s=30) as pcm:
+        assert len(pcm.read(4800)) == 4800  # 0.05 s of 0.5 s; 45 kB wait in the pipe
+        pid = next(p for p in Path("/proc").iterdir() if p.name.isdigit() and _child_ffmpeg(p))
+        deadline = time.monotonic() + 30
+        while (pid / "stat").read_text().split(") ", 1)[1][0] != "Z":  # ended, not yet reaped
+            assert time.monotonic() < deadline, "the decoder did not end"
+            time.sleep(0.01)
+    assert not pid.exists()  # reaped
+
+
+def _child_ffmpeg(proc: Path) -> bool:
+    """Is ``proc`` an ffmpeg child of this process (running or ended: its stat stays)?"""
+    try:
+        name, rest = (proc / "stat").read_text().split(" (", 1)[1].split(") ", 1)
+    except (OSError, IndexError, ValueError):
+        return False
+    return name == "ffmpeg" and int(rest.split()[1]) == os.getpid()
 
 
 def test_failure_messages_name_the_job_and_hide_paths(tmp_path: Path) -> None:
