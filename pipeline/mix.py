@@ -7,27 +7,53 @@ fixed headroom (1/N for N tracks), so summing never clips and no track is ever h
 memory. Its loudness is measured in the same pass, on the samples as stored. A track with a
 leveling gain curve (``pipeline.leveling``) is ramped through it on its own timeline, before it
 is delayed into place.
+
+A mix that differs from a stored one only in its mutes (a host's edit) is spliced
+(:func:`splice_mix`): only the stretches around the changed mutes are mixed again, from the same
+inputs by the same graph entered at the stretch's first sample, and joined into the stored mix
+with short crossfades; its loudness profile is the stored one with those stretches measured
+again.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ffmpeg
+import numpy as np
 
 from pipeline.activity import merge_windows
 from pipeline.errors import NothingToPublish
 from pipeline.ffmpeg import FFmpegRun, decoded_pcm, output_path, run_ffmpeg, run_ffprobe
-from pipeline.leveling import volume_commands
-from pipeline.loudness import Loudness, momentary_collector, parse_ebur128_summaries
+from pipeline.leveling import shifted_gain, volume_commands
+from pipeline.loudness import (
+    PROFILE_HOP_S,
+    Loudness,
+    gated_loudness,
+    momentary_collector,
+    parse_ebur128_summaries,
+)
 
 MIX_RATE_HZ = 48_000
 DUCK_DB = -40.0  # how far published tracks are lowered while an excluded speaker talks
 DUCK_PAD_S = 0.15
+# Splicing: mixed again on each side of a changed mute (so the joins lie where nothing changed),
+# the crossfade at each join, and the share of the mix past which mixing it whole is as cheap.
+SPLICE_PAD_S = 0.5
+SPLICE_CROSSFADE_S = 0.02
+SPLICE_MAX_SHARE = 0.25
+# A stretch is spliced only if its padding matches the stored mix to this (about -54 dBFS):
+# a track whose container times its packets coarsely (Matroska and WebM count milliseconds) is
+# not entered at the exact sample by a seek, and its stretch is off by a few ms.
+SPLICE_MATCH = 2e-3
+_HOP_SAMPLES = round(PROFILE_HOP_S * MIX_RATE_HZ)  # stretches start and end on the profile's grid
+_BLOCK_S = 0.4  # a momentary block's length (BS.1770)
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,31 @@ class MixInput:
 
 
 @dataclass(frozen=True)
+class Stretch:
+    """Samples ``[first, end)`` of a mix's own timeline (its first sample is 0)."""
+
+    first: int
+    end: int
+
+    @property
+    def samples(self) -> int:
+        return self.end - self.first
+
+
+@dataclass(frozen=True)
+class StoredMix:
+    """A mix made earlier of the same inputs but for their mutes: the file, where it starts in
+    room time, each input's mutes then (in the order of the new inputs), its loudness and its
+    100 ms momentary profile."""
+
+    path: Path
+    timeline_start_s: float
+    mutes: tuple[tuple[tuple[float, float], ...], ...]
+    loudness: Loudness
+    momentary: list[float]
+
+
+@dataclass(frozen=True)
 class MixResult:
     path: Path
     timeline_start_s: float  # room time of the mix's first sample
@@ -49,6 +100,7 @@ class MixResult:
     loudness: Loudness
     momentary: list[float]  # momentary loudness every 100 ms, to measure any range (clips)
     run: FFmpegRun
+    spliced: tuple[Stretch, ...] | None = None  # mixed again of a stored mix (None: mixed whole)
 
 
 def duck_expression(windows: Sequence[tuple[float, float]], start_s: float) -> str:
@@ -71,6 +123,13 @@ def gain_file(out: Path, index: int) -> Path:
     return out.with_name(f"{out.stem}-gain-{index}.cmd")
 
 
+def placement(item: MixInput, start_s: float, first: int, rate_hz: int) -> tuple[int, int]:
+    """Where ``item`` enters a mix that starts at room time ``start_s``, rendered from its sample
+    ``first``: (samples of the track skipped, samples of silence before it)."""
+    delay = round((item.offset_s - start_s) * rate_hz) - first
+    return max(0, -delay), max(0, delay)
+
+
 def mix_command(
     inputs: Sequence[MixInput],
     out: Path,
@@ -78,6 +137,7 @@ def mix_command(
     pipes: Sequence[int],
     rate_hz: int = MIX_RATE_HZ,
     duck: Sequence[tuple[float, float]] = (),
+    stretch: Stretch | None = None,
 ) -> list[str]:
     """ffmpeg arguments (without the program name) that align, mix and measure ``inputs``, each
     read as mono 32-bit float PCM at ``rate_hz`` from its decoder's pipe in ``pipes``.
@@ -87,13 +147,19 @@ def mix_command(
     every track is lowered by ``DUCK_DB`` so their voice is not heard through other microphones.
     An input with a ``gain`` curve reads it from ``gain_file(out, index)``.
     A track's ``mute`` ranges (a host's edit) are silenced on that track alone.
+
+    With ``stretch``, only those samples of the mix are rendered, by the same graph: each pipe
+    carries its track from the stretch's first sample on (``placement``), and every timed filter
+    (mutes, ducking) runs on the stretch's own timeline.
     """
     if not inputs:
         raise NothingToPublish("there is no track to mix")
+    first = stretch.first if stretch else 0
     start_s = min(item.offset_s for item in inputs)
+    timeline_s = start_s + first / rate_hz  # room time of the first sample rendered
     aligned = []
     for index, (item, pipe) in enumerate(zip(inputs, pipes, strict=True)):
-        delay_samples = round((item.offset_s - start_s) * rate_hz)
+        _, delay_samples = placement(item, start_s, first, rate_hz)
         stream = ffmpeg.input(
             f"pipe:{pipe}", format="f32le", ar=rate_hz, ac=1, protocol_whitelist="pipe"
         ).audio
@@ -107,18 +173,20 @@ def mix_command(
         track = track.filter("adelay", delays=f"{delay_samples}S", all=1)
         if duck:
             track = track.filter(
-                "volume", volume=f"{DUCK_DB}dB", enable=duck_expression(duck, start_s)
+                "volume", volume=f"{DUCK_DB}dB", enable=duck_expression(duck, timeline_s)
             )
         if item.mute:
-            track = track.filter("volume", volume=0, enable=mute_expression(item.mute, start_s))
+            track = track.filter("volume", volume=0, enable=mute_expression(item.mute, timeline_s))
         aligned.append(track)
-    mixed = (
-        ffmpeg.filter(aligned, "amix", inputs=len(aligned), duration="longest", normalize=0)
-        .filter("volume", f"{1.0 / len(aligned):.6f}")
-        # Measured as stored: a track already over full scale (float sources) clips here, and
-        # the loudness must describe the clipped file that mastering reads.
-        .filter("aformat", sample_fmts="s32")
-        .filter("ebur128", peak="true", framelog="info")
+    mixed = ffmpeg.filter(
+        aligned, "amix", inputs=len(aligned), duration="longest", normalize=0
+    ).filter("volume", f"{1.0 / len(aligned):.6f}")
+    if stretch:  # exactly its length, though every track may end before it does
+        mixed = mixed.filter("apad").filter("atrim", end_sample=stretch.samples)
+    # Measured as stored: a track already over full scale (float sources) clips here, and the
+    # loudness must describe the clipped file that mastering reads.
+    mixed = mixed.filter("aformat", sample_fmts="s32").filter(
+        "ebur128", peak="true", framelog="info"
     )
     output = ffmpeg.output(mixed, output_path(out), acodec="flac", sample_fmt="s32", ar=rate_hz)
     return output.compile(cmd=[])
@@ -131,13 +199,21 @@ def mix_tracks(
     timeout_s: float,
     duck: Sequence[tuple[float, float]] = (),
     on_progress: Callable[[float], None] | None = None,
+    stretch: Stretch | None = None,
 ) -> MixResult:
-    """Mix ``inputs`` into ``out`` (FLAC) and measure the mix's loudness."""
+    """Mix ``inputs`` into ``out`` (FLAC) and measure the mix's loudness; with ``stretch``,
+    only those samples of the mix (``mix_command``)."""
     label = ", ".join(item.label for item in inputs)
+    start_s = min((item.offset_s for item in inputs), default=0.0)
+    first = stretch.first if stretch else 0
+    skips = [placement(item, start_s, first, MIX_RATE_HZ)[0] for item in inputs]
     for index, item in enumerate(inputs):
         if item.gain:
             gain_file(out, index).write_text(
-                volume_commands(item.gain, f"volume@level{index}"), encoding="utf-8"
+                volume_commands(
+                    shifted_gain(item.gain, skips[index] / MIX_RATE_HZ), f"volume@level{index}"
+                ),
+                encoding="utf-8",
             )
     momentary, collect = momentary_collector()
     decoding_cpu_s: list[float] = []
@@ -151,12 +227,14 @@ def mix_tracks(
                     timeout_s=timeout_s,
                     sample_format="f32le",
                     cpu_s=decoding_cpu_s,
+                    start_s=skip / MIX_RATE_HZ,
+                    duration_s=stretch.samples / MIX_RATE_HZ + 0.1 if stretch else None,
                 )
             ).fileno()
-            for item in inputs
+            for item, skip in zip(inputs, skips, strict=True)
         ]
         run = run_ffmpeg(
-            mix_command(inputs, out, pipes=pipes, duck=duck),
+            mix_command(inputs, out, pipes=pipes, duck=duck, stretch=stretch),
             timeout_s=timeout_s,
             what=f"mixing {label}",
             on_progress=on_progress,
@@ -168,12 +246,11 @@ def mix_tracks(
     if not summaries:
         raise ValueError("mixing: ffmpeg printed no loudness summary")
     loudness = summaries[-1]
-    if loudness.silent:
+    if loudness.silent and stretch is None:
         raise NothingToPublish(f"the published tracks ({label}) are silent")
-    start_s = min(item.offset_s for item in inputs)
     return MixResult(
         path=out,
-        timeline_start_s=start_s,
+        timeline_start_s=start_s + first / MIX_RATE_HZ,
         duration_s=_flac_duration(out),
         loudness=loudness,
         momentary=momentary,
@@ -185,3 +262,205 @@ def _flac_duration(path: Path) -> float:
     info = run_ffprobe(path, what="mix")
     duration = float(info.get("format", {}).get("duration") or 0.0)
     return duration if math.isfinite(duration) else 0.0
+
+
+def changed_stretches(
+    inputs: Sequence[MixInput], stored: StoredMix, duration_s: float
+) -> list[Stretch]:
+    """The stretches of the mix where a mix of ``inputs`` can differ from ``stored``: around every
+    mute range one of them has and the other has not, widened by ``SPLICE_PAD_S`` each side, on
+    the 100 ms grid of the loudness profile, within the mix, merged where they touch."""
+    start_s = min(item.offset_s for item in inputs)
+    total = round(duration_s * MIX_RATE_HZ)
+    spans = []
+    for item, before in zip(inputs, stored.mutes, strict=True):
+        for a, b in set(item.mute) ^ set(before):
+            first = math.floor((a - start_s - SPLICE_PAD_S) * MIX_RATE_HZ / _HOP_SAMPLES)
+            end = math.ceil((b - start_s + SPLICE_PAD_S) * MIX_RATE_HZ / _HOP_SAMPLES)
+            first, end = max(0, first * _HOP_SAMPLES), min(total, end * _HOP_SAMPLES)
+            if first < end:
+                spans.append((first, end))
+    merged: list[Stretch] = []
+    for first, end in sorted(spans):
+        if merged and first <= merged[-1].end:
+            merged[-1] = Stretch(merged[-1].first, max(merged[-1].end, end))
+        else:
+            merged.append(Stretch(first, end))
+    return merged
+
+
+def splice_command(old: Path, stretches: Sequence[tuple[Stretch, Path]], out: Path) -> list[str]:
+    """ffmpeg arguments that write ``old`` with each stretch's samples replaced by its file,
+    crossfaded over ``SPLICE_CROSSFADE_S`` just inside each join (where the stretch and the old
+    mix were made of the same audio), as FLAC."""
+    fade = round(SPLICE_CROSSFADE_S * MIX_RATE_HZ)
+    # The old mix's pieces, in order: before each stretch (from the previous stretch's end,
+    # overlapping it by the fade, to the fade past this one's start), and the rest after the last.
+    pieces: list[tuple[int, int | None]] = []
+    position = 0
+    for stretch, _ in stretches:
+        if stretch.first > 0:
+            pieces.append((position, stretch.first + (fade if stretch.first >= fade else 0)))
+        position = max(0, stretch.end - fade)
+    pieces.append((position, None))
+    source = ffmpeg.input(f"file:{old}", protocol_whitelist="file", format_whitelist="flac").audio
+    split = source.filter_multi_output("asplit", len(pieces))
+    old_pieces = iter(
+        split[index]
+        .filter("atrim", start_sample=first, **({"end_sample": end} if end is not None else {}))
+        .filter("asetpts", "PTS-STARTPTS")
+        for index, (first, end) in enumerate(pieces)
+    )
+    joined = None
+    for stretch, path in stretches:
+        renewed = ffmpeg.input(
+            f"file:{path}", protocol_whitelist="file", format_whitelist="flac"
+        ).audio
+        if stretch.first > 0:
+            before = next(old_pieces)
+            joined = before if joined is None else _crossfade(joined, before, fade)
+            joined = _crossfade(joined, renewed, fade if stretch.first >= fade else 0)
+        else:
+            joined = renewed
+    joined = _crossfade(joined, next(old_pieces), fade)
+    output = ffmpeg.output(
+        joined.filter("aformat", sample_fmts="s32"),
+        output_path(out),
+        acodec="flac",
+        sample_fmt="s32",
+        ar=MIX_RATE_HZ,
+    )
+    return output.compile(cmd=[])
+
+
+def _padding_mismatch(
+    part: Path, stretch: Stretch, stored: Path, duration_s: float, timeout_s: float
+) -> float:
+    """The largest difference between a stretch mixed again and the stored mix over the first
+    and last 400 ms of the stretch's padding (where no mute changed), sample for sample; a
+    stretch at the mix's own start or end is compared at its other side only."""
+    span = round(_BLOCK_S * MIX_RATE_HZ)
+    sides = []
+    if stretch.first > 0:
+        sides.append(0)
+    if stretch.end < round(duration_s * MIX_RATE_HZ):
+        sides.append(stretch.samples - span)
+    worst = 0.0
+    for at in sides:
+        again = _samples(part, at, span, timeout_s)
+        before = _samples(stored, stretch.first + at, span, timeout_s)
+        if len(again) != span or len(before) != span:
+            return math.inf
+        worst = max(worst, float(np.max(np.abs(again - before))))
+    return worst
+
+
+def _samples(path: Path, first: int, count: int, timeout_s: float) -> np.ndarray:
+    with decoded_pcm(
+        path,
+        rate_hz=MIX_RATE_HZ,
+        what="splicing: reading the mix",
+        timeout_s=timeout_s,
+        sample_format="f32le",
+        start_s=first / MIX_RATE_HZ,
+        duration_s=count / MIX_RATE_HZ,
+    ) as pipe:
+        data = pipe.read()
+    return np.frombuffer(data, dtype=np.float32)[:count]
+
+
+def _crossfade(first, second, samples: int):
+    if samples <= 0:
+        return ffmpeg.filter([first, second], "concat", n=2, v=0, a=1)
+    return ffmpeg.filter([first, second], "acrossfade", ns=samples, c1="tri", c2="tri")
+
+
+def splice_mix(
+    inputs: Sequence[MixInput],
+    stored: StoredMix,
+    out: Path,
+    *,
+    timeout_s: float,
+    duck: Sequence[tuple[float, float]] = (),
+) -> MixResult | None:
+    """The mix of ``inputs`` made from ``stored`` (the same inputs but for their mutes): only the
+    changed stretches mixed again (``mix_tracks`` with a stretch) and spliced in. None when
+    mixing whole is the better way: another start on the room timeline, or more than
+    ``SPLICE_MAX_SHARE`` of the mix changed.
+
+    The loudness profile is the stored one with each stretch's blocks measured again (those
+    whose 400 ms lies inside the stretch, clear of its joins); the integrated loudness moves by
+    what BS.1770 gating of the two profiles says, and the true peak is the higher of the stored
+    mix's and the stretches' (an upper bound: mastering measures the delivered file anyway)."""
+    began = time.monotonic()
+    start_s = min(item.offset_s for item in inputs)
+    if abs(start_s - stored.timeline_start_s) > 0.5 / MIX_RATE_HZ:
+        return None
+    duration_s = _flac_duration(stored.path)
+    stretches = changed_stretches(inputs, stored, duration_s)
+    if sum(s.samples for s in stretches) > SPLICE_MAX_SHARE * duration_s * MIX_RATE_HZ:
+        return None
+    momentary = list(stored.momentary)
+    peak = stored.loudness.true_peak_dbtp
+    cpu_s = max_rss = 0.0
+    rendered = []
+    for index, stretch in enumerate(stretches):
+        part = mix_tracks(
+            inputs,
+            out.with_name(f"{out.stem}-stretch-{index}.flac"),
+            timeout_s=timeout_s,
+            duck=duck,
+            stretch=stretch,
+        )
+        if _padding_mismatch(part.path, stretch, stored.path, duration_s, timeout_s) > SPLICE_MATCH:
+            return None
+        rendered.append((stretch, part.path))
+        cpu_s, max_rss = cpu_s + part.run.cpu_s, max(max_rss, part.run.max_rss_mb)
+        peak = max(peak, part.loudness.true_peak_dbtp)
+        # Block j of the stretch ends at its sample first + (j + 1) x 100 ms. Measured again:
+        # the blocks with their whole 400 ms inside the stretch and clear of its crossfades (at
+        # the mix's own start or end, as the whole mix measures them). The blocks left as
+        # stored lie within the padding, where nothing changed.
+        offset = stretch.first // _HOP_SAMPLES
+        first_j = (
+            0
+            if stretch.first == 0
+            else math.ceil((_BLOCK_S + SPLICE_CROSSFADE_S) / PROFILE_HOP_S) - 1
+        )
+        last_j = len(part.momentary) - 1
+        if stretch.end < round(duration_s * MIX_RATE_HZ):
+            last_j -= math.ceil(SPLICE_CROSSFADE_S / PROFILE_HOP_S)
+        for j in range(first_j, min(last_j + 1, len(momentary) - offset)):
+            momentary[offset + j] = part.momentary[j]
+    if rendered:
+        run = run_ffmpeg(
+            splice_command(stored.path, rendered, out),
+            timeout_s=timeout_s,
+            what=f"splicing {len(rendered)} stretches into the stored mix",
+        )
+        cpu_s, max_rss = cpu_s + run.cpu_s, max(max_rss, run.max_rss_mb)
+    else:  # the same mutes, listed otherwise: the same mix
+        shutil.copyfile(stored.path, out)
+        run = None
+    integrated = (
+        stored.loudness.integrated_lufs
+        + gated_loudness(momentary)
+        - gated_loudness(stored.momentary)
+    )
+    loudness = Loudness(integrated, peak, stored.loudness.range_lu)
+    if loudness.silent:
+        raise NothingToPublish("the published tracks are silent once muted")
+    return MixResult(
+        path=out,
+        timeline_start_s=start_s,
+        duration_s=_flac_duration(out),
+        loudness=loudness,
+        momentary=momentary,
+        run=FFmpegRun(
+            stderr=run.stderr if run else "",
+            wall_s=time.monotonic() - began,
+            cpu_s=cpu_s,
+            max_rss_mb=max_rss,
+        ),
+        spliced=tuple(stretches),
+    )
