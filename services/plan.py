@@ -62,6 +62,9 @@ class SpacePlan:
     activity_fps: dict[str, str]  # participant id -> fingerprint
     bleed_fp: str
     mix_fp: str
+    # What the mix is made of but for the host's mutes: a mix of the same base is spliced from
+    # the stored one (workers.stages), never a mix of other voices or tracks.
+    mix_base_fp: str
     prepare_fps: dict[str, str]  # published participant id -> fingerprint of their track's
     # preparation for the mix: what a mute leaves alone, so a mix for an edit reads it back
     master_fp: str
@@ -178,6 +181,15 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         leveled,
         sorted(prepare_fps.values()),
     )
+    mix_base_fp = fingerprint(
+        "mix",
+        "base",
+        sorted(track_of(p) for p in audible),
+        bleed_fp if space.duck_excluded else None,
+        sorted(activity_fps.get(p.id, "") for p in audible),
+        leveled,
+        sorted(prepare_fps.values()),
+    )
     master_fp = fingerprint(
         "master",
         mix_fp,
@@ -244,6 +256,7 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
         activity_fps=activity_fps,
         bleed_fp=bleed_fp,
         mix_fp=mix_fp,
+        mix_base_fp=mix_base_fp,
         prepare_fps=prepare_fps,
         master_fp=master_fp,
         transcribe_fps=transcribe_fps,

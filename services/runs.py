@@ -111,19 +111,25 @@ class MixResult(StageResult):
     # key, the repaired track's key (None when not repaired), and whether this run measured it
     # (false) or read back what an earlier mix of the same track stored (true).
     prepared: dict = field(default_factory=dict)
+    # The mix of the same voices that mixes of other mutes splice from (workers.stages): its
+    # description, the mix and its profile (this mix's own keys when it is that mix); and the
+    # seconds this mix mixed again of it (None: mixed whole).
+    base_keys: list = field(default_factory=list)
+    spliced_s: float | None = None
 
     def output_keys(self) -> set[str]:
         prepared = {
             k for track in self.prepared.values() for k in (track["key"], track["cleaned_key"]) if k
         }
-        return {k for k in (self.key, self.profile_key) if k} | prepared
+        return {k for k in (self.key, self.profile_key, *self.base_keys) if k} | prepared
 
     def keys_holding(self, participant_id: str) -> set[str]:
-        """The mix holds every voice in it; each track's stored preparation only its own, and
-        stays for the next mix while that voice is published."""
+        """The mix holds every voice in it, and so does the mix it splices from (the same
+        voices); each track's stored preparation only its own, and stays for the next mix while
+        that voice is published."""
         own = self.prepared.get(participant_id) or {}
         kept = (own.get("key"), own.get("cleaned_key"))
-        return {k for k in (self.key, self.profile_key, *kept) if k}
+        return {k for k in (self.key, self.profile_key, *self.base_keys, *kept) if k}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ The opening and closing they share (plan, fingerprint, bookkeeping, advancing) i
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from infra.db import session_scope
@@ -31,7 +31,7 @@ from pipeline.errors import InvalidTrack
 from pipeline.leveling import leveling_report
 from pipeline.loudness import Loudness
 from pipeline.master import FORMATS, Edits, master_episode, with_bitrate
-from pipeline.mix import MixInput, mix_tracks
+from pipeline.mix import MIX_RATE_HZ, MixInput, StoredMix, mix_tracks, splice_mix
 from pipeline.notes import pick_quotes
 from pipeline.report import ReportInputs, TrackLine, build_report
 from pipeline.states import Stage
@@ -241,19 +241,44 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
     expected_s = max(p.offset_s + p.track.duration_s for p in plan.audible) - min(
         p.offset_s for p in plan.audible
     )
-    mixed = mix_tracks(
-        inputs,
-        ctx.scratch / "mix.flac",
-        timeout_s=ctx.settings.stage_timeout_s,
-        duck=duck,
-        on_progress=lambda s: ctx.progress(s / max(expected_s, 1e-6)),
+    # A mix of a stored base is spliced from it: the base is the first mix made of these voices
+    # and tracks with no mute (the room as recorded), or else the first made at all, and it is
+    # kept while its mixes are, so every version splices from it and a revert to no mutes is
+    # that mix again, sample for sample.
+    found = _stored_mix(ctx, plan)
+    mixed = (
+        splice_mix(
+            inputs,
+            found[0],
+            ctx.scratch / "mix.flac",
+            timeout_s=ctx.settings.stage_timeout_s,
+            duck=duck,
+        )
+        if found is not None
+        else None
     )
+    if mixed is None:
+        mixed = mix_tracks(
+            inputs,
+            ctx.scratch / "mix.flac",
+            timeout_s=ctx.settings.stage_timeout_s,
+            duck=duck,
+            on_progress=lambda s: ctx.progress(s / max(expected_s, 1e-6)),
+        )
+    else:
+        ctx.log.info("spliced %d stretches into the stored mix", len(mixed.spliced or ()))
     key = work_key(ctx.space_id, f"mix-{plan.mix_fp[:16]}.flac")
     ctx.store.put_file(key, mixed.path, content_type="audio/flac")
     profile_key = work_key(ctx.space_id, f"loudness-{plan.mix_fp[:16]}.json")
     ctx.store.put_bytes(
         profile_key, json.dumps(mixed.momentary).encode(), content_type="application/json"
     )
+    mutes = {p.id: list(item.mute) for p, item in zip(plan.audible, inputs, strict=True)}
+    if found is None or (not any(mutes.values()) and any(found[0].mutes)):
+        base = [key, profile_key]
+        _store_mix_base(ctx, plan, mixed.path, mixed.timeline_start_s, mixed.loudness, mutes, base)
+    else:
+        base = found[1]
     return MixResult(
         key=key,
         profile_key=profile_key,
@@ -268,10 +293,68 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         },
         cleanup={pid: c.as_dict(health[pid]) for pid, c in cleaned.items()},
         prepared={pid: track.as_dict() for pid, track in prepared.items()},
+        base_keys=[_base_key(ctx, plan), *base],
+        spliced_s=(
+            round(sum(s.samples for s in mixed.spliced) / MIX_RATE_HZ, 3)
+            if mixed.spliced is not None
+            else None
+        ),
         cost=stage_costs(
             mixed.run.cpu_s + sum(track.cpu_s for track in prepared.values()),
             mixed.run.max_rss_mb,
         ),
+    )
+
+
+def _base_key(ctx: StageContext, plan: SpacePlan) -> str:
+    return work_key(ctx.space_id, f"mix-base-{plan.mix_base_fp[:16]}.json")
+
+
+def _stored_mix(ctx: StageContext, plan: SpacePlan) -> tuple[StoredMix, list[str]] | None:
+    """The mix stored for this mix's base (the same voices, tracks, activity and leveling:
+    only the host's mutes may differ), fetched and checked against its checksum, with its and
+    its profile's keys; None when there is none whole (never made, or deleted with a voice's
+    withdrawal or a rendering's work)."""
+    key = _base_key(ctx, plan)
+    if not ctx.store.exists(key):
+        return None
+    data = json.loads(ctx.store.get_bytes(key))
+    if not (ctx.store.exists(data["key"]) and ctx.store.exists(data["profile_key"])):
+        return None
+    path = ctx.store.get_file(data["key"], ctx.scratch / "stored-mix.flac")
+    if sha256_file(path) != data["sha256"]:
+        return None
+    stored = StoredMix(
+        path,
+        data["timeline_start_s"],
+        tuple(tuple(tuple(m) for m in data["mutes"].get(p.id, ())) for p in plan.audible),
+        Loudness(**data["loudness"]),
+        json.loads(ctx.store.get_bytes(data["profile_key"])),
+    )
+    return stored, [data["key"], data["profile_key"]]
+
+
+def _store_mix_base(
+    ctx: StageContext,
+    plan: SpacePlan,
+    path: Path,
+    timeline_start_s: float,
+    loudness: Loudness,
+    mutes: dict[str, list],
+    keys: list[str],
+) -> None:
+    """Describe the mix just stored (its key and its profile's in ``keys``) as the one the mixes
+    of its base splice from: its checksum, start, loudness and each voice's mutes."""
+    description = {
+        "key": keys[0],
+        "profile_key": keys[1],
+        "sha256": sha256_file(path),
+        "timeline_start_s": timeline_start_s,
+        "mutes": mutes,
+        "loudness": asdict(loudness),
+    }
+    ctx.store.put_bytes(
+        _base_key(ctx, plan), json.dumps(description).encode(), content_type="application/json"
     )
 
 

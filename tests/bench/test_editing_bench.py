@@ -25,3 +25,10 @@ def test_editing_benchmark_renders_the_edit_and_reports_it(tmp_path: Path) -> No
     # An edit reads the tracks' preparation back instead of measuring the four tracks again.
     assert report["preparation"]["read_back_s"] < report["preparation"]["measured_s"]
     assert report["edit_to_rendered_s"] < report["edit_to_rendered_remeasuring_s"]
+    # The edit's mix spliced from the first rendering's: the mute's stretch alone mixed again,
+    # the loudness as the whole mix measures it.
+    splice = report["splice"]
+    assert 10.0 <= splice["stretches_s"] <= 12.0  # the 10 s mute and its padding
+    assert splice["spliced_s"] > 0 and splice["mixed_whole_s"] > 0
+    spliced, whole = splice["integrated_lufs"]["spliced"], splice["integrated_lufs"]["whole"]
+    assert abs(spliced - whole) <= 0.05

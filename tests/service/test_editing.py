@@ -16,7 +16,9 @@ from pathlib import Path
 import podcastparser
 import pytest
 
+from infra.db import session_scope
 from infra.samples import build_sample_space, load_spec
+from services.runs import done_results
 from spacecast.demo import submit_sample, wait_until_done
 from tests.audio import decode, ebur128, max_normalized_correlation, rms_db, window
 
@@ -434,6 +436,8 @@ def withdrawn(redis_stack, rooms) -> dict:
         ).json()
         edited = publish(host, space_id, episode_id, made["number"])
         chioma_key = redis_stack.invite(space_id, "chioma")
+    with session_scope(redis_stack.env["SPACECAST_DATABASE_URL"]) as session:
+        spliced = done_results(session, space_id).mix  # her mute, spliced into the first mix
     with redis_stack.client(key=chioma_key) as chioma:
         chioma.post("/me/consent", json={"answers": {"publish": False}}).raise_for_status()
     with redis_stack.client() as host:
@@ -448,10 +452,13 @@ def withdrawn(redis_stack, rooms) -> dict:
             "report": host.get(f"/episodes/{episode_id}/report").json(),
             "spoken": {line["speaker"] for line in lines(host, after)},
             "listed": host.get(f"/episodes/{episode_id}/versions").json(),
+            "spliced": spliced,
         }
 
 
-def test_a_withdrawal_after_an_edit_republishes_the_edit_without_that_voice(withdrawn) -> None:
+def test_a_withdrawal_after_an_edit_republishes_the_edit_without_that_voice(
+    redis_stack, withdrawn
+) -> None:
     """Chioma withdraws after the host published a cut and a mute of her."""
     state, made, edited, after = (withdrawn[k] for k in ("state", "made", "edited", "after"))
     report, listed = withdrawn["report"], withdrawn["listed"]
@@ -467,6 +474,13 @@ def test_a_withdrawal_after_an_edit_republishes_the_edit_without_that_voice(with
         b - a, abs=0.05
     )
     assert listed["edit_version"] == listed["rendered_version"] == made["number"]
+    # The mix with her mute was spliced from the first rendering's, kept beside it: both held
+    # her voice, and both are gone from the bucket.
+    spliced = withdrawn["spliced"]
+    assert spliced.spliced_s is not None and spliced.base_keys[1] != spliced.key
+    store = redis_stack.store()
+    for key in (spliced.key, spliced.profile_key, *spliced.base_keys):
+        assert not store.exists(key), key
 
 
 def test_an_edit_at_day_45_after_the_vault_sweep_renders_from_the_kept_stems(

@@ -70,6 +70,13 @@ def test_a_mute_only_edit_mixes_from_the_stored_track_measurements_and_a_new_set
     assert muted.cleanup == first.cleanup
     # The stage's recorded ffmpeg CPU: the mix alone, without measuring three tracks twice.
     assert muted.cost["ffmpeg_cpu_s"] < first.cost["ffmpeg_cpu_s"]
+    # Not even the mix whole: the mute's stretch (0.5 s each side, on the 100 ms grid) was
+    # mixed again and spliced into the first rendering's mix, which is kept beside it.
+    assert first.spliced_s is None and first.base_keys[1:] == [first.key, first.profile_key]
+    mute_s = dan["end_s"] - dan["start_s"] + 0.4
+    assert mute_s + 1.0 <= muted.spliced_s <= mute_s + 1.2
+    assert muted.base_keys == first.base_keys
+    assert all(store.exists(key) for key in muted.base_keys)
 
     # The host stops leveling: the next version's tracks are measured again, without leveling,
     # and the measurements of the leveled ones go with the rendering they served.
@@ -80,6 +87,9 @@ def test_a_mute_only_edit_mixes_from_the_stored_track_measurements_and_a_new_set
         publish(host, space_id, episode_id, number)
     raw = _mix(redis_stack, space_id)
     assert not any(track["reused"] for track in raw.prepared.values()), raw.prepared
+    # Other leveling, another base: mixed whole, and the leveled base went with its rendering.
+    assert raw.spliced_s is None and raw.base_keys != first.base_keys
+    assert not any(store.exists(key) for key in first.base_keys[1:])
     assert raw.leveling["applied"] is False and raw.leveling["tracks"] == {}
     assert set(raw.health) == voices
     for track in first.prepared.values():
