@@ -38,7 +38,7 @@ from infra.models import Space, StageRun, utcnow
 from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore
 from pipeline.errors import SpacecastError
-from services.runs import output_keys
+from services.runs import output_keys, set_inputs
 
 _PROGRESS_EVERY_S = 2.0
 
@@ -155,10 +155,11 @@ def run_stage(
             )
             return "held"
         token = uuid.uuid4().hex
-        run.fingerprint = fingerprint
+        set_inputs(run, fingerprint)
         run.attempt_token = token
         run.status = "running"
         run.attempts += 1
+        run.attempts_at_fingerprint += 1  # bounds resending one that dies (services.flow)
         run.progress = 0.0
         run.error = None
         run.started_at = utcnow()
