@@ -17,6 +17,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from infra.db import session_scope
 from infra.logs import stage_logger
@@ -87,14 +88,9 @@ def advance(space_id: str) -> list[tuple[str, str]]:
                 run = StageRun(space_id=space_id, stage=stage, subject=subject, fingerprint=fp)
                 session.add(run)
                 runs[(stage, subject)] = run
-            elif (
-                run.fingerprint == fp
-                and run.status in IN_FLIGHT
-                and attempts_exhausted(run, settings)
-            ):  # it died as often as the queue would retry it: sent again, it would die again
+            elif attempts_exhausted(run, fp, settings):  # sent again, it would die again
                 gave_up.append((stage, subject, run.attempts_at_fingerprint))
-                _give_up(run, space, _died_reason(run.attempts_at_fingerprint, run.error))
-                write_dead_letter(session, _stage_message(space_id, stage, subject), run.error)
+                give_up_dying_stage(session, run, space)
                 failed.append(f"{stage}: {run.error}")
                 return False
             set_inputs(run, fp)
@@ -281,6 +277,17 @@ def stage_gave_up(message: dict, retry_info: dict) -> None:
         error = f"gave up after {retries} retries: {run.error or 'unknown error'}"
         _give_up(run, session.get(Space, space_id), error)
     stage_logger(space_id, stage, subject).error("gave up after %s retries", retries)
+
+
+def give_up_dying_stage(session: Session, run: StageRun, space: Space | None) -> None:
+    """A stage that died as often as the queue would retry it without recording an outcome
+    (:func:`services.runs.attempts_exhausted`) is given up, in ``session``'s transaction: its
+    run and space failed, and a dead letter of the message that would have sent it again, so
+    an operator can retry it (reopening the space counts its attempts from 0). Called by
+    :func:`advance` instead of sending it, and by a delivered attempt instead of starting."""
+    attempts = run.attempts_at_fingerprint
+    _give_up(run, space, _died_reason(attempts, run.error))
+    write_dead_letter(session, _stage_message(run.space_id, run.stage, run.subject), run.error)
 
 
 def _give_up(run: StageRun, space: Space | None, error: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from infra.models import StageRun
 from infra.settings import Settings
 from pipeline.activity import SpeechActivity
-from pipeline.states import RunStatus, Stage
+from pipeline.states import IN_FLIGHT, RunStatus, Stage
 
 R = TypeVar("R", bound="StageResult")
 
@@ -30,12 +30,17 @@ def set_inputs(run: StageRun, fingerprint: str) -> None:
     run.fingerprint = fingerprint
 
 
-def attempts_exhausted(run: StageRun, settings: Settings) -> bool:
-    """Whether the run made as many attempts at its inputs as the queue gives a message (the
-    first and ``stage_retries`` retries). A stage that dies without recording an outcome (its
-    worker killed, its result never written) is resent as a new message whose retries count
-    from 0; this bound is what stops it being sent again forever."""
-    return run.attempts_at_fingerprint > settings.stage_retries
+def attempts_exhausted(run: StageRun, fingerprint: str, settings: Settings) -> bool:
+    """Whether the run, still in flight at ``fingerprint``, made as many attempts at those
+    inputs as the queue gives one message (the first and ``stage_retries`` retries), so another
+    must not be sent or started. A stage that dies without recording an outcome (its worker
+    killed, its result never written) comes back as a message the broker delivers again or the
+    flow sends anew, whose retries count from 0: this bound is what stops it going on forever."""
+    return (
+        run.fingerprint == fingerprint
+        and run.status in IN_FLIGHT
+        and run.attempts_at_fingerprint > settings.stage_retries
+    )
 
 
 def part_subject(participant_id: str, index: int) -> str:

@@ -110,14 +110,15 @@ def test_a_stage_that_dies_every_time_becomes_one_dead_letter_that_a_retry_heals
     space, alice = _finished_space(world, short_opus, "Always killed")
     bound = get_settings().stage_retries + 1  # the attempts the queue gives one message
     resent = 0
-    for attempt in range(1, bound + 2):
+    while True:
         _die(space, alice)
         sent = flow.advance(space)
         if not sent:
             break
         assert sent == [("activity", alice)]
         resent += 1
-    assert attempt == bound and resent == bound - 1  # the first send and bound - 1 resends
+        assert resent < bound, "sent again past the bound"
+    assert resent == bound - 1  # the first send and bound - 1 resends: bound attempts
     assert flow.advance(space) == []  # and never again
     run = _run_of(space, alice)
     assert run.status == "failed" and f"the stage died {bound} times without finishing" in run.error
@@ -186,3 +187,30 @@ def test_a_stage_that_dies_and_then_finishes_within_the_bound_is_not_given_up(
         "/dead-letters", params={"space_id": space}, headers=world.headers("admin")
     ).json()
     assert letters == []
+
+
+def test_a_stage_the_broker_delivers_again_after_each_death_is_given_up_when_it_starts(
+    world: World, short_opus, killing_activity
+) -> None:
+    """No advance in between: the broker hands the killed worker's message to another worker
+    (Redis's maintenance, RabbitMQ's closed channel) once the lease ran out, and again. The
+    attempt past the bound does not start: it gives up the same way, with one dead letter."""
+    from infra.settings import get_settings
+    from pipeline.states import Stage
+    from workers import stage
+
+    space, alice = _finished_space(world, short_opus, "Killed and delivered again")
+    bound = get_settings().stage_retries + 1
+    for _ in range(bound):
+        _die(space, alice)
+    killing_activity()  # were it started once more, it would finish: it must not start
+    assert stage.run(Stage.ACTIVITY, space, alice) == "failed"
+    run = _run_of(space, alice)
+    assert run.status == "failed" and run.attempts == bound
+    assert f"the stage died {bound} times without finishing" in run.error
+    state = world.client.get(f"/spaces/{space}", headers=world.headers("host")).json()
+    assert state["status"] == "failed"
+    letters = world.client.get(
+        "/dead-letters", params={"space_id": space}, headers=world.headers("admin")
+    ).json()
+    assert [(d["actor"], d["args"]) for d in letters] == [("detect_activity", [space, alice])]
