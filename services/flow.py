@@ -168,8 +168,8 @@ def _stage_message(space_id: str, stage: str, subject: str) -> dict:
 def _died_reason(attempts: int, last_error: str | None) -> str:
     return (
         f"gave up after {attempts} attempts: the stage died {attempts} times without finishing "
-        "(its worker was killed or lost, or it could not record its result; each time it was "
-        f"sent again as a new message); last error: {last_error or 'none recorded'}"
+        "(its worker was killed or lost, or it could not record its result, each time before "
+        f"the queue counted a retry); last error: {last_error or 'none recorded'}"
     )
 
 
