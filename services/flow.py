@@ -287,6 +287,7 @@ def give_up_dying_stage(session: Session, run: StageRun, space: Space | None) ->
     :func:`advance` instead of sending it, and by a delivered attempt instead of starting."""
     attempts = run.attempts_at_fingerprint
     _give_up(run, space, _died_reason(attempts, run.error))
+    run.attempt_token = None  # an attempt that was only paused, not dead, records nothing
     write_dead_letter(session, _stage_message(run.space_id, run.stage, run.subject), run.error)
 
 

@@ -198,13 +198,20 @@ def test_a_stage_the_broker_delivers_again_after_each_death_is_given_up_when_it_
     from infra.settings import get_settings
     from pipeline.states import Stage
     from workers import stage
+    from workers.runs import _finish  # what the woken attempt calls to record its outcome
 
     space, alice = _finished_space(world, short_opus, "Killed and delivered again")
-    bound = get_settings().stage_retries + 1
+    settings = get_settings()
+    bound = settings.stage_retries + 1
     for _ in range(bound):
         _die(space, alice)
+    last = _run_of(space, alice)
     killing_activity()  # were it started once more, it would finish: it must not start
     assert stage.run(Stage.ACTIVITY, space, alice) == "failed"
+    # Had the last attempt only been paused (``kill -STOP``), it records nothing when it wakes.
+    woke = _finish(settings, space, "activity", alice, last.fingerprint, last.attempt_token,
+                   status="done", result={})  # fmt: skip
+    assert woke == "superseded"
     run = _run_of(space, alice)
     assert run.status == "failed" and run.attempts == bound
     assert f"the stage died {bound} times without finishing" in run.error
