@@ -283,7 +283,10 @@ class StageRun(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     # queued -> running -> done; failed (error a user can act on) or retrying (transient error)
     status: Mapped[str] = mapped_column(String(20), default="queued")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # every attempt, ever
+    # Attempts at the current fingerprint (services.runs.set_inputs counts them from 0 again when
+    # it changes): the bound on sending again a stage that dies without recording an outcome.
+    attempts_at_fingerprint: Mapped[int] = mapped_column(Integer, default=0)
     # The attempt that owns the run: set when an attempt starts, checked when it records its
     # outcome, so a worker that was paused while another took the stage over is fenced out.
     attempt_token: Mapped[str | None] = mapped_column(String(32))
