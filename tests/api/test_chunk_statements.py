@@ -1,0 +1,96 @@
+"""What an acknowledged live chunk costs the database, counted on real PostgreSQL: every
+statement and every transaction boundary of one chunk PUT is a round trip a recorder waits for
+when 48 of them send at once (``bench/ingest_load.py``)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+from sqlalchemy import event
+
+from tests.api.conftest import World
+
+RATE = 48_000
+
+# One chunk PUT acknowledged with 201, after the participant's first chunk (the live row and
+# the neighbours exist), with live work on: see docs/decisions.md ("A live chunk's round trips").
+STATEMENTS_PER_CHUNK = 99
+ROUND_TRIPS_PER_CHUNK = 99
+
+
+@contextmanager
+def _counted() -> Iterator[list[str]]:
+    """Every round trip of the API's engine while the block runs: statements as sent, and the
+    pool's liveness pings, BEGINs, COMMITs and ROLLBACKs, each named."""
+    from infra.db import get_engine
+    from infra.settings import get_settings
+
+    engine = get_engine(get_settings().database_url)
+    seen: list[str] = []
+
+    def statement(conn, cursor, sql, params, context, executemany) -> None:
+        seen.append(" ".join(sql.split()))
+
+    def named(name: str):
+        return lambda *args: seen.append(name)
+
+    listeners = [
+        (engine, "before_cursor_execute", statement),
+        (engine, "begin", named("BEGIN")),
+        (engine, "commit", named("COMMIT")),
+        (engine, "rollback", named("ROLLBACK")),
+        (engine.pool, "checkout", named("(checkout: ping)")),
+    ]
+    for target, name, fn in listeners:
+        event.listen(target, name, fn)
+    try:
+        yield seen
+    finally:
+        for target, name, fn in listeners:
+            event.remove(target, name, fn)
+
+
+def _space(world: World, handle: str) -> str:
+    body = {
+        "title": "Counted chunks",
+        "participants": [
+            {
+                "id": handle,
+                "name": handle.title(),
+                "offset": 0.0,
+                "consent": {"record": True, "publish": True},
+            }
+        ],
+    }
+    response = world.client.post(
+        f"/shows/{world.shows['A']}/spaces", json=body, headers=world.headers("host")
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _put(world: World, url: str, seq: int) -> int:
+    data = np.random.default_rng(seq).integers(1000, 20000, RATE, dtype=np.int16).tobytes()
+    sha = hashlib.sha256(data).hexdigest()
+    response = world.client.put(
+        f"{url}/{seq}?start_sample={seq * RATE}&sha256={sha}",
+        content=data,
+        headers=world.headers("recorder"),
+    )
+    return response.status_code
+
+
+def test_an_acknowledged_chunk_costs_a_fixed_small_number_of_statements(world: World) -> None:
+    space_id = _space(world, "stan")
+    url = f"/spaces/{space_id}/participants/stan/chunks"
+    assert _put(world, url, 0) == 201
+    with _counted() as seen:
+        assert _put(world, url, 1) == 201
+    listing = "\n".join(seen)
+    statements = [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "("))]
+    print(f"\n{len(statements)} statements, {len(seen)} round trips:\n{listing}")
+    assert len(statements) <= STATEMENTS_PER_CHUNK, listing
+    assert len(seen) <= ROUND_TRIPS_PER_CHUNK, listing
