@@ -171,11 +171,14 @@ def store_chunk(
         )
     )
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:  # the same chunk, sent twice at once: the other request stored it
         session.rollback()
         return store_chunk(session, store, participant, span, data)
-    live.chunk_stored(session, get_settings(), participant, span)  # acknowledged first
+    step = live.chunk_stored(session, get_settings(), participant, span)
+    session.commit()
+    if step:
+        live.ask_for_step(session, participant)  # once the chunk is there for the step to read
     return True
 
 
