@@ -58,7 +58,7 @@ def recording_participant(session: Session, space: Space, handle: str) -> Partic
     """A participant whose audio may arrive now: the room is live and their answers let
     Spacecast keep their track."""
     found = sending_participant(session, space, handle)
-    if not may_keep_track(current_states(session, space.id, found.id), found):
+    if not may_keep_track(current_states(session, space.id, found), found):
         raise Conflict(
             f"participant {handle!r} has consented neither to being recorded nor to "
             "publication; "
