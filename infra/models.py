@@ -85,6 +85,10 @@ class ApiKey(Base):
     issued_by: Mapped[str | None] = mapped_column(String(100))
     grant_id: Mapped[str | None] = mapped_column(String(32))
 
+    # Read with the key in one statement (``services.accounts.find_key``).
+    user: Mapped[User | None] = relationship()
+    show: Mapped[Show | None] = relationship()
+
 
 class ParticipantGrant(Base):
     """A one-time secret from which a participant claims their own key on their own device.
@@ -138,6 +142,7 @@ class Show(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     spaces: Mapped[list[Space]] = relationship(back_populates="show")
+    owner: Mapped[User | None] = relationship()
 
 
 class Space(Base):
