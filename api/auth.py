@@ -31,7 +31,6 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
-from infra.models import Show, User
 from infra.settings import get_settings
 from services.accounts import find_key
 from services.consent import Answerer
@@ -126,13 +125,12 @@ def principal_for(session, token: str) -> Principal:
             key_id=key.id,
             participant_id=key.participant_id,
         )
-    user = session.get(User, key.user_id) if key.user_id else None
+    user = key.user  # read with the key, as the show and its owner are
     if user is None or user.disabled_at is not None:
         raise _unauthorized("the account of this API key is disabled")
     roles = {Role(role) for role in user.roles} | {Role.PUBLIC}
     if key.show_id is not None:
-        show = session.get(Show, key.show_id)
-        owner = session.get(User, show.owner_id) if show and show.owner_id else None
+        owner = key.show.owner if key.show is not None else None
         if owner is not None and owner.disabled_at is not None:
             raise _unauthorized("the account of the show this recorder key belongs to is disabled")
         roles = {

@@ -4,7 +4,8 @@ fetch it, and Apple Podcasts requires media servers to answer HEAD as well as by
 
 The route runs as for a GET (the same access checks, the same headers, the same status) and
 the body is not sent. Media streamed from the bucket is not read at all for a HEAD
-(:func:`head_only`, used by :func:`api.streaming.stream_object`)."""
+(:func:`head_only`, used by :func:`api.streaming.stream_object`); media whose GET is redirected
+to a signed URL is answered so too, since a URL signed for GET refuses a HEAD."""
 
 from __future__ import annotations
 

@@ -85,6 +85,10 @@ class ApiKey(Base):
     issued_by: Mapped[str | None] = mapped_column(String(100))
     grant_id: Mapped[str | None] = mapped_column(String(32))
 
+    # Read with the key in one statement (``services.accounts.find_key``).
+    user: Mapped[User | None] = relationship()
+    show: Mapped[Show | None] = relationship()
+
 
 class ParticipantGrant(Base):
     """A one-time secret from which a participant claims their own key on their own device.
@@ -138,6 +142,7 @@ class Show(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     spaces: Mapped[list[Space]] = relationship(back_populates="show")
+    owner: Mapped[User | None] = relationship()
 
 
 class Space(Base):
@@ -283,7 +288,10 @@ class StageRun(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     # queued -> running -> done; failed (error a user can act on) or retrying (transient error)
     status: Mapped[str] = mapped_column(String(20), default="queued")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # every attempt, ever
+    # Attempts at the current fingerprint (services.runs.set_inputs counts them from 0 again when
+    # it changes): the bound on sending again a stage that dies without recording an outcome.
+    attempts_at_fingerprint: Mapped[int] = mapped_column(Integer, default=0)
     # The attempt that owns the run: set when an attempt starts, checked when it records its
     # outcome, so a worker that was paused while another took the stage over is fenced out.
     attempt_token: Mapped[str | None] = mapped_column(String(32))

@@ -155,13 +155,7 @@ def enqueue(
     backoff while the broker is unreachable; raise if it still is after ``within_s``, so the
     caller's own work is retried rather than silently lost."""
     broker = dramatiq.get_broker() if dramatiq.broker.global_broker else install_broker()
-    message = dramatiq.Message(
-        queue_name=queue_name(ACTOR_QUEUES[actor_name]),
-        actor_name=actor_name,
-        args=args,
-        kwargs={},
-        options={},
-    )
+    message = _message(actor_name, args)
     deadline = time.monotonic() + within_s
     delay = 0.25
     while True:
@@ -180,6 +174,22 @@ def enqueue(
             )
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def _message(actor_name: str, args: tuple) -> dramatiq.Message:
+    return dramatiq.Message(
+        queue_name=queue_name(ACTOR_QUEUES[actor_name]),
+        actor_name=actor_name,
+        args=args,
+        kwargs={},
+        options={},
+    )
+
+
+def message_record(actor_name: str, *args: object) -> dict:
+    """The message :func:`enqueue` would send, as the broker holds it: what a dead letter
+    records of a message the flow stops sending, so retrying the letter sends it."""
+    return _message(actor_name, args).asdict()
 
 
 def enqueue_message(data: dict) -> None:

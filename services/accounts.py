@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from infra.models import ApiKey, Show, User, utcnow
 from infra.settings import get_settings
@@ -69,8 +69,16 @@ def create_user(session: Session, name: str, roles: list[str], *, label: str = "
 
 
 def find_key(session: Session, token: str) -> ApiKey | None:
-    """The live key for a presented token, or None (unknown, revoked or expired)."""
-    key = session.scalar(select(ApiKey).where(ApiKey.token_sha256 == token_digest(token)))
+    """The live key for a presented token, or None (unknown, revoked or expired).
+
+    Its account, and a recorder key's show and that show's owner, come in the same statement
+    (``api.auth.principal_for`` checks that neither account is disabled): who is calling is
+    asked on every request, every live chunk too, and each round trip is waited for."""
+    key = session.scalar(
+        select(ApiKey)
+        .options(joinedload(ApiKey.user), joinedload(ApiKey.show).joinedload(Show.owner))
+        .where(ApiKey.token_sha256 == token_digest(token))
+    )
     if key is None or key.revoked_at is not None:
         return None
     if key.expires_at is not None and key.expires_at <= utcnow():

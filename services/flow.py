@@ -17,18 +17,19 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from infra.db import session_scope
 from infra.logs import stage_logger
 from infra.models import Episode, Space, StageRun, utcnow
-from infra.queue import STAGE_ACTORS, broker_lost_messages, enqueue
+from infra.queue import STAGE_ACTORS, broker_lost_messages, enqueue, message_record
 from infra.settings import get_settings
 from infra.storage import ObjectStore
 from pipeline.states import ACTIVE, IN_FLIGHT, PER_PARTICIPANT, RunStatus, SpaceStatus, Stage
-from services.operations import RESEND_QUEUED_AFTER
+from services.operations import RESEND_QUEUED_AFTER, write_dead_letter
 from services.plan import plan_space
 from services.publishing import episode_servable, take_down_episode
-from services.runs import subject_participant
+from services.runs import attempts_exhausted, set_inputs, subject_participant
 
 # A run that has said nothing for the retry backoff plus this long lost its message.
 STUCK_MARGIN = timedelta(minutes=10)
@@ -57,6 +58,7 @@ def advance(space_id: str) -> list[tuple[str, str]]:
         }
         now = utcnow()
         failed: list[str] = []
+        gave_up: list[tuple[str, str, int]] = []
         # A run that has said nothing for this long lost its message (a retry the broker
         # dropped, a worker gone without a trace): it is sent again, and the stage's fingerprint
         # makes a duplicate harmless.
@@ -86,7 +88,13 @@ def advance(space_id: str) -> list[tuple[str, str]]:
                 run = StageRun(space_id=space_id, stage=stage, subject=subject, fingerprint=fp)
                 session.add(run)
                 runs[(stage, subject)] = run
-            run.fingerprint, run.status, run.error, run.progress = fp, RunStatus.QUEUED, None, 0.0
+            elif attempts_exhausted(run, fp, settings):  # sent again, it would die again
+                gave_up.append((stage, subject, run.attempts_at_fingerprint))
+                give_up_dying_stage(session, run, space)
+                failed.append(f"{stage}: {run.error}")
+                return False
+            set_inputs(run, fp)
+            run.status, run.error, run.progress = RunStatus.QUEUED, None, 0.0
             run.queued_at = now
             to_send.append((stage, subject))
             return False
@@ -133,15 +141,36 @@ def advance(space_id: str) -> list[tuple[str, str]]:
             space.status, space.error = SpaceStatus.HELD, None
         else:
             space.status, space.error = SpaceStatus.PROCESSING, None
+    for stage, subject, attempts in gave_up:
+        stage_logger(space_id, stage, subject).error(
+            "gave up: died %d times without finishing; a dead letter was recorded", attempts
+        )
     for n, (stage, subject) in enumerate(to_send):
-        args = (space_id, subject) if stage in PER_PARTICIPANT else (space_id,)
         try:
-            enqueue(STAGE_ACTORS[stage], *args)
+            enqueue(STAGE_ACTORS[stage], *_stage_args(space_id, stage, subject))
         except Exception:
             _mark_unsent(space_id, to_send[n:])
             raise  # this advance is retried, and sends them then
         log.info("enqueued %s%s", stage, f" for {subject}" if subject else "")
     return to_send
+
+
+def _stage_args(space_id: str, stage: str, subject: str) -> tuple[str, ...]:
+    return (space_id, subject) if stage in PER_PARTICIPANT else (space_id,)
+
+
+def _stage_message(space_id: str, stage: str, subject: str) -> dict:
+    """The message that would have sent the stage again, for its dead letter: retrying the
+    letter sends it."""
+    return message_record(STAGE_ACTORS[stage], *_stage_args(space_id, stage, subject))
+
+
+def _died_reason(attempts: int, last_error: str | None) -> str:
+    return (
+        f"gave up after {attempts} attempts: the stage died {attempts} times without finishing "
+        "(its worker was killed or lost, or it could not record its result, each time before "
+        f"the queue counted a retry); last error: {last_error or 'none recorded'}"
+    )
 
 
 def _mark_unsent(space_id: str, unsent: list[tuple[str, str]]) -> None:
@@ -245,10 +274,28 @@ def stage_gave_up(message: dict, retry_info: dict) -> None:
         if run is None or run.status == RunStatus.DONE:
             return
         retries = retry_info.get("retries")
-        run.status = RunStatus.FAILED
-        run.error = f"gave up after {retries} retries: {run.error or 'unknown error'}"
-        run.finished_at = utcnow()
-        space = session.get(Space, space_id)
-        if space is not None:
-            space.status, space.error = SpaceStatus.FAILED, f"{stage}: {run.error}"
+        error = f"gave up after {retries} retries: {run.error or 'unknown error'}"
+        _give_up(run, session.get(Space, space_id), error)
     stage_logger(space_id, stage, subject).error("gave up after %s retries", retries)
+
+
+def give_up_dying_stage(session: Session, run: StageRun, space: Space | None) -> None:
+    """A stage that died as often as the queue would retry it without recording an outcome
+    (:func:`services.runs.attempts_exhausted`) is given up, in ``session``'s transaction: its
+    run and space failed, and a dead letter of the message that would have sent it again, so
+    an operator can retry it (reopening the space counts its attempts from 0). Called by
+    :func:`advance` instead of sending it, and by a delivered attempt instead of starting."""
+    attempts = run.attempts_at_fingerprint
+    _give_up(run, space, _died_reason(attempts, run.error))
+    run.attempt_token = None  # an attempt that was only paused, not dead, records nothing
+    write_dead_letter(session, _stage_message(run.space_id, run.stage, run.subject), run.error)
+
+
+def _give_up(run: StageRun, space: Space | None, error: str) -> None:
+    """Record a stage given up on: its run failed for good with ``error``, and so its space.
+    The one home of giving up, whether the queue's retries ran out (:func:`stage_gave_up`) or
+    the flow stops sending again a stage that keeps dying (:func:`advance`); an operator's
+    retry of the dead letter reopens the space (``services.operations``)."""
+    run.status, run.error, run.finished_at = RunStatus.FAILED, error, utcnow()
+    if space is not None:
+        space.status, space.error = SpaceStatus.FAILED, f"{run.stage}: {error}"

@@ -58,7 +58,7 @@ def recording_participant(session: Session, space: Space, handle: str) -> Partic
     """A participant whose audio may arrive now: the room is live and their answers let
     Spacecast keep their track."""
     found = sending_participant(session, space, handle)
-    if not may_keep_track(current_states(session, space.id, found.id), found):
+    if not may_keep_track(current_states(session, space.id, found), found):
         raise Conflict(
             f"participant {handle!r} has consented neither to being recorded nor to "
             "publication; "
@@ -171,11 +171,14 @@ def store_chunk(
         )
     )
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:  # the same chunk, sent twice at once: the other request stored it
         session.rollback()
         return store_chunk(session, store, participant, span, data)
-    live.chunk_stored(session, get_settings(), participant, span)  # acknowledged first
+    step = live.chunk_stored(session, get_settings(), participant, span)
+    session.commit()
+    if step:
+        live.ask_for_step(session, participant)  # once the chunk is there for the step to read
     return True
 
 

@@ -30,18 +30,22 @@ def ledger(
 
 
 def current_states(
-    session: Session, space_id: str, participant_id: str | None = None
+    session: Session, space_id: str, participant: Participant | None = None
 ) -> dict[str, policy.ConsentState]:
     """Each participant's consent from the ledger, with moderators' removals applied; with
-    ``participant_id``, that participant's alone (a state depends on their own entries only, so
-    a live chunk reads a handful of rows, not the whole room's ledger)."""
-    states = policy.derive_states(ledger(session, space_id, participant_id))
-    removed_query = select(Participant.id).where(
-        Participant.space_id == space_id, Participant.removed_at.is_not(None)
-    )
-    if participant_id is not None:
-        removed_query = removed_query.where(Participant.id == participant_id)
-    removed = session.scalars(removed_query)
+    ``participant`` (read in this transaction), that participant's alone: a state depends on
+    their own entries only, so a live chunk reads a handful of rows, not the whole room's
+    ledger, and their removal is the row already read."""
+    if participant is not None:
+        states = policy.derive_states(ledger(session, space_id, participant.id))
+        removed = [participant.id] if participant.removed_at is not None else []
+    else:
+        states = policy.derive_states(ledger(session, space_id))
+        removed = session.scalars(
+            select(Participant.id).where(
+                Participant.space_id == space_id, Participant.removed_at.is_not(None)
+            )
+        )
     for participant_id in removed:
         states[participant_id] = replace(
             states.get(participant_id, policy.ConsentState()), removed=True

@@ -1,7 +1,8 @@
 """Live work's bookkeeping: when an acknowledged chunk asks for a live step (debounced in the
-database, never slowing the chunk down), what a participant's live work may do under their
-consent, the fingerprint of what it assumes, and the one decision whether the stages adopt it at
-the end (the same chunks, settings, offset and consent entries) or run as for a whole track."""
+database by one statement of the chunk's own transaction, never slowing the chunk down), what a
+participant's live work may do under their consent, the fingerprint of what it assumes, and the
+one decision whether the stages adopt it at the end (the same chunks, settings, offset and
+consent entries) or run as for a whole track."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import logging
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from infra.models import ConsentEntry, LiveTrack, Participant, Space, TrackChunk, utcnow
@@ -35,37 +37,46 @@ log = logging.getLogger("spacecast.live")
 LIVE_ACTOR = "live_track"
 
 
-def chunk_stored(session: Session, settings: Settings, participant: Participant, span: ChunkSpan):
-    """After a chunk is stored and committed: ask for a live step of the participant when
-    :data:`pipeline.live.STEP_S` of new audio waits and none is queued. Costs one statement;
-    a broker that does not answer at once leaves the step to the next chunk (or to the end),
-    never holding the chunk's acknowledgement."""
+def chunk_stored(
+    session: Session, settings: Settings, participant: Participant, span: ChunkSpan
+) -> bool:
+    """In the transaction that stores a chunk, before its commit: mark a live step of the
+    participant as asked for when :data:`pipeline.live.STEP_S` of new audio waits and none is
+    queued; True when this chunk asked (queue it with :func:`ask_for_step` once committed).
+    One statement: the participant's live row is made by their first chunk, or its flag
+    flipped, by an upsert whose condition is the debounce."""
     if not settings.live_work:
-        return
-    if session.get(LiveTrack, participant.id) is None:
-        session.add(
-            LiveTrack(
-                participant_id=participant.id, space_id=participant.space_id, updated_at=utcnow()
-            )
+        return False
+    waiting = span.end_sample - int(policy.STEP_S * RATE_HZ)
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    upsert = (
+        insert(LiveTrack)
+        .values(
+            participant_id=participant.id,
+            space_id=participant.space_id,
+            updated_at=utcnow(),
+            queued=waiting >= 0,  # a new row's chain ends at sample 0
         )
-        try:
-            session.commit()
-        except IntegrityError:  # another chunk of theirs made it at the same moment
-            session.rollback()
-    flipped = session.execute(
-        update(LiveTrack)
-        .where(
-            LiveTrack.participant_id == participant.id,
-            LiveTrack.queued.is_(False),
-            LiveTrack.final.is_(False),
-            LiveTrack.chain_end_sample <= span.end_sample - int(policy.STEP_S * RATE_HZ),
+        .on_conflict_do_update(
+            index_elements=[LiveTrack.participant_id],
+            set_={"queued": True},
+            where=(
+                LiveTrack.queued.is_(False)
+                & LiveTrack.final.is_(False)
+                & (LiveTrack.chain_end_sample <= waiting)
+            ),
         )
-        .values(queued=True)
-        .returning(LiveTrack.participant_id)
-    ).first()
-    session.commit()
-    if flipped is None:
-        return
+        .returning(LiveTrack.queued)
+    )
+    row = session.execute(upsert).first()  # no row: the row is there and was left alone
+    return row is not None and row.queued
+
+
+def ask_for_step(session: Session, participant: Participant) -> None:
+    """After the chunk that asked for a live step is committed: queue the step. A broker that
+    does not answer at once leaves the step to the next chunk (or to the end), never holding
+    the chunk's acknowledgement."""
     try:
         enqueue(LIVE_ACTOR, participant.id, within_s=0)
     except Exception:

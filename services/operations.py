@@ -17,6 +17,7 @@ from infra.queue import enqueue_message
 from infra.settings import get_settings
 from pipeline.states import IN_FLIGHT, RunStatus, SpaceStatus
 from services.errors import NotFound
+from services.runs import set_inputs
 
 log = logging.getLogger("spacecast.operations")
 _RECORD_ATTEMPTS = 5
@@ -32,7 +33,7 @@ def reopen_failed(session: Session, space: Space) -> None:
         select(StageRun).where(StageRun.space_id == space.id, StageRun.status != RunStatus.DONE)
     ):
         run.status, run.error = RunStatus.QUEUED, None
-        run.fingerprint = ""  # forces the stage to run again
+        set_inputs(run, "")  # forces the stage to run again, its attempts counted from 0
         run.queued_at = utcnow() - RESEND_QUEUED_AFTER
     space.status, space.error = SpaceStatus.PROCESSING, None
 
@@ -71,20 +72,7 @@ def record_dead_letter(message: dict, reason: str) -> None:
     for attempt in range(_RECORD_ATTEMPTS):
         try:
             with session_scope(get_settings().database_url) as session:
-                # Looked up before the row is added: a query would flush a half-filled row.
-                space_id = _space_of(session, actor, list(args))
-                row = session.scalar(select(DeadLetter).where(DeadLetter.message_id == message_id))
-                if row is None:
-                    row = DeadLetter(message_id=message_id)
-                row.queue_name = message["queue_name"]
-                row.actor = actor
-                row.args = list(args)
-                row.message = message
-                row.space_id = space_id
-                row.reason = reason
-                row.failed_at = utcnow()
-                row.retried_at = None
-                session.add(row)
+                write_dead_letter(session, message, reason)
             log.error("dead letter %s %s%s: %s", message_id, actor, tuple(args), reason)
             return
         except Exception:
@@ -96,6 +84,26 @@ def record_dead_letter(message: dict, reason: str) -> None:
                 )
                 return
             time.sleep(2**attempt)
+
+
+def write_dead_letter(session: Session, message: dict, reason: str) -> None:
+    """The dead letter's row, in ``session``'s transaction (:func:`record_dead_letter` for the
+    broker's messages; the flow's for a stage it stops sending again)."""
+    message_id, actor, args = message["message_id"], message["actor_name"], message["args"]
+    # Looked up before the row is added: a query would flush a half-filled row.
+    space_id = _space_of(session, actor, list(args))
+    row = session.scalar(select(DeadLetter).where(DeadLetter.message_id == message_id))
+    if row is None:
+        row = DeadLetter(message_id=message_id)
+    row.queue_name = message["queue_name"]
+    row.actor = actor
+    row.args = list(args)
+    row.message = message
+    row.space_id = space_id
+    row.reason = reason
+    row.failed_at = utcnow()
+    row.retried_at = None
+    session.add(row)
 
 
 def dead_letter(session: Session, dead_letter_id: str) -> DeadLetter:

@@ -10,14 +10,37 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infra.models import StageRun
+from infra.settings import Settings
 from pipeline.activity import SpeechActivity
-from pipeline.states import RunStatus, Stage
+from pipeline.states import IN_FLIGHT, RunStatus, Stage
 
 R = TypeVar("R", bound="StageResult")
 
 # A long track is transcribed in parts: part 0's run has the participant id as its subject (a
 # track in one part is run as it always was), part k's ``<participant id>:<k>``.
 _PART = ":"
+
+
+def set_inputs(run: StageRun, fingerprint: str) -> None:
+    """The run is for the inputs ``fingerprint`` names now. Other inputs than before count its
+    attempts from 0 again (reopening a failed space clears every fingerprint not done, so a
+    retried dead letter gets the whole bound again)."""
+    if run.fingerprint != fingerprint:
+        run.attempts_at_fingerprint = 0
+    run.fingerprint = fingerprint
+
+
+def attempts_exhausted(run: StageRun, fingerprint: str, settings: Settings) -> bool:
+    """Whether the run, still in flight at ``fingerprint``, made as many attempts at those
+    inputs as the queue gives one message (the first and ``stage_retries`` retries), so another
+    must not be sent or started. A stage that dies without recording an outcome (its worker
+    killed, its result never written) comes back as a message the broker delivers again or the
+    flow sends anew, whose retries count from 0: this bound is what stops it going on forever."""
+    return (
+        run.fingerprint == fingerprint
+        and run.status in IN_FLIGHT
+        and run.attempts_at_fingerprint > settings.stage_retries
+    )
 
 
 def part_subject(participant_id: str, index: int) -> str:

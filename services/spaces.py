@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from infra.models import Episode, Participant, Show, Space, TrackChunk
 from infra.queue import enqueue
@@ -35,8 +35,12 @@ class ParticipantSpec:
 
 
 def participant(session: Session, space: Space, handle: str) -> Participant:
+    # The track in the same statement: a live chunk reads it next (is it assembled?), and so
+    # do most callers.
     found = session.scalar(
-        select(Participant).where(Participant.space_id == space.id, Participant.handle == handle)
+        select(Participant)
+        .options(joinedload(Participant.track))
+        .where(Participant.space_id == space.id, Participant.handle == handle)
     )
     if found is None:
         raise NotFound(f"participant {handle!r} is not registered in space {space.id}")

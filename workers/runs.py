@@ -38,7 +38,8 @@ from infra.models import Space, StageRun, utcnow
 from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore
 from pipeline.errors import SpacecastError
-from services.runs import output_keys
+from services.flow import give_up_dying_stage
+from services.runs import attempts_exhausted, output_keys, set_inputs
 
 _PROGRESS_EVERY_S = 2.0
 
@@ -135,7 +136,9 @@ def run_stage(
     ran), ``"superseded"`` (a newer attempt took it over) or ``"held"`` (a live attempt is
     running it: nothing started; the caller sends the message again for later). A
     :class:`SpacecastError` (bad input, a stage time limit) fails the stage for good; any other
-    exception is recorded and re-raised so Dramatiq retries the message with backoff.
+    exception is recorded and re-raised so Dramatiq retries the message with backoff. A run
+    whose attempts at these inputs died as often as the queue would retry it is given up
+    instead of started (``"failed"``, with a dead letter: ``services.flow``).
     """
     settings = get_settings()
     log = stage_logger(space_id, stage, subject)
@@ -154,11 +157,16 @@ def run_stage(
                 "held by a live attempt (renewed %.1f s ago); not started", renewed.total_seconds()
             )
             return "held"
+        if attempts_exhausted(run, fingerprint, settings):  # delivered again after each death
+            give_up_dying_stage(session, run, session.get(Space, space_id))
+            log.error("gave up: died %d times without finishing", run.attempts_at_fingerprint)
+            return "failed"
         token = uuid.uuid4().hex
-        run.fingerprint = fingerprint
+        set_inputs(run, fingerprint)
         run.attempt_token = token
         run.status = "running"
         run.attempts += 1
+        run.attempts_at_fingerprint += 1  # bounds resending one that dies (services.flow)
         run.progress = 0.0
         run.error = None
         run.started_at = utcnow()

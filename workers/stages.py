@@ -6,6 +6,7 @@ The opening and closing they share (plan, fingerprint, bookkeeping, advancing) i
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -66,13 +67,13 @@ from workers.tracks import prepare_track
 _TRANSCRIPTION_PRIORITY = 100
 
 
-def _fetch_track(ctx: StageContext, participant: Participant) -> Path:
+def _fetch_track(ctx: StageContext, participant: Participant, drift: DriftEstimate | None) -> Path:
     """A participant's track in room time: the raw track, checked against the checksum of its
-    upload, or its resampled copy when the recorder's clock drifted (``_drift``)."""
+    upload, or its resampled copy when the recorder's clock drifted (``drift``, from
+    :func:`_drifts`)."""
     track = participant.track
     assert track is not None
     path = ctx.scratch / f"track-{participant.id}"
-    drift = _drift(ctx, participant)
     corrected = ctx.scratch / f"track-{participant.id}-room-time.flac"
     if drift is not None and drift.needs_correction and corrected.exists():
         return corrected
@@ -94,22 +95,29 @@ def _fetch_track(ctx: StageContext, participant: Participant) -> Path:
     return corrected
 
 
-def _drift(ctx: StageContext, participant: Participant) -> DriftEstimate | None:
-    """The recorder's clock drift where the space was ingested live (its chunks' arrival)."""
+def _drifts(
+    ctx: StageContext, participants: Iterable[Participant]
+) -> dict[str, DriftEstimate | None]:
+    """Each recorder's clock drift where the space was ingested live (its chunks' arrival), by
+    participant id. It reads every chunk row of the track: a stage computes it once and passes
+    it to what needs it (the track in room time, the live work's adoption, the report)."""
     with session_scope(ctx.settings.database_url) as session:
-        found = session.get(Participant, participant.id)
-        return recorder_drift(session, found) if found is not None else None
+        drifts = {}
+        for participant in participants:
+            if participant.id in drifts:
+                continue
+            found = session.get(Participant, participant.id)
+            drifts[participant.id] = recorder_drift(session, found) if found is not None else None
+        return drifts
 
 
-def _in_room_time(ctx: StageContext, participant: Participant) -> bool:
+def _in_room_time(drift: DriftEstimate | None) -> bool:
     """Is the track as recorded already in room time? Work done on its live chunks (activity,
     transcription) was done in the recorder's time, and is adopted only then."""
-    drift = _drift(ctx, participant)
     return drift is None or not drift.needs_correction
 
 
-def _drift_report(ctx: StageContext, participant: Participant) -> dict | None:
-    drift = _drift(ctx, participant)
+def _drift_report(drift: DriftEstimate | None) -> dict | None:
     return drift.as_dict(corrected=drift.needs_correction) if drift is not None else None
 
 
@@ -126,9 +134,10 @@ def _activity(ctx: StageContext, participant_id: str) -> SpeechActivity:
 def detect_activity(ctx: StageContext, plan: SpacePlan, participant_id: str) -> ActivityResult:
     """When the participant speaks (for airtime, the bleed check, transcription and clips)."""
     participant = plan.participant(participant_id)
-    path = _fetch_track(ctx, participant)
+    drift = _drifts(ctx, [participant])[participant.id]
+    path = _fetch_track(ctx, participant, drift)
     live = None
-    if _in_room_time(ctx, participant):
+    if _in_room_time(drift):
         live = adopted_activity(participant, ctx.store, ctx.settings, path, ctx.scratch)
     if live is not None:  # made while the room was live, from these very chunks
         return replace(ActivityResult.of(live[0]), cost={"live_cpu_s": live[1].cpu_s})
@@ -147,8 +156,13 @@ def check_bleed(ctx: StageContext, plan: SpacePlan, _: str) -> BleedResult:
     microphone hear someone else (their words leave its transcript)?"""
     results = _results(ctx)
     speech = {p.id: results.activity[p.id].activity().segments for p in plan.recorded}
+    drifts = _drifts(ctx, [*plan.recorded, *plan.audible])
+
+    def track(p: Participant) -> Path:
+        return _fetch_track(ctx, p, drifts[p.id])
+
     crosstalk = detect_crosstalk(
-        [TrackRef(p.id, p.name, _fetch_track(ctx, p), p.offset_s) for p in plan.recorded],
+        [TrackRef(p.id, p.name, track(p), p.offset_s) for p in plan.recorded],
         speech,
         ctx.scratch,
         timeout_s=ctx.settings.stage_timeout_s,
@@ -156,11 +170,11 @@ def check_bleed(ctx: StageContext, plan: SpacePlan, _: str) -> BleedResult:
     crosstalk_data = [c.as_dict() for c in crosstalk]
     if not plan.bleed_suspects:
         return BleedResult(findings=[], crosstalk=crosstalk_data)
-    published = [TrackRef(p.id, p.name, _fetch_track(ctx, p), p.offset_s) for p in plan.audible]
+    published = [TrackRef(p.id, p.name, track(p), p.offset_s) for p in plan.audible]
     findings = []
     for suspect in plan.bleed_suspects:
         findings += detect_bleed(
-            TrackRef(suspect.id, suspect.name, _fetch_track(ctx, suspect), suspect.offset_s),
+            TrackRef(suspect.id, suspect.name, track(suspect), suspect.offset_s),
             _activity(ctx, suspect.id).segments,
             published,
             ctx.scratch,
@@ -204,13 +218,14 @@ def _host_audio(
 @stage(Stage.MIX, queue="audio")
 def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
     results = _results(ctx)
+    drifts = _drifts(ctx, plan.audible)
     prepared = {  # how each published track sounds as recorded, its repair and its level
         p.id: prepare_track(
             ctx.store,
             ctx.space_id,
             p.id,
             plan.prepare_fps[p.id],
-            _fetch_track(ctx, p),
+            _fetch_track(ctx, p, drifts[p.id]),
             results.activity[p.id].activity().on_track(p.offset_s),
             ctx.scratch,
             leveled=plan.leveled,
@@ -222,7 +237,7 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
     health = {pid: track.health for pid, track in prepared.items()}
     cleaned = {pid: track.cleaned for pid, track in prepared.items() if track.cleaned}
     levels = {pid: track.level for pid, track in prepared.items() if track.level}
-    heard = {p.id: prepared[p.id].heard(_fetch_track(ctx, p)) for p in plan.audible}
+    heard = {p.id: prepared[p.id].heard(_fetch_track(ctx, p, drifts[p.id])) for p in plan.audible}
     edits = _edit_plan(ctx, plan, speech=False)
     inputs = [
         MixInput(
@@ -289,7 +304,8 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         ducked_windows=len(duck),
         leveling=leveling_report(plan.leveled, levels),
         health={
-            p.id: health[p.id].as_dict() | {"drift": _drift_report(ctx, p)} for p in plan.audible
+            p.id: health[p.id].as_dict() | {"drift": _drift_report(drifts[p.id])}
+            for p in plan.audible
         },
         cleanup={pid: c.as_dict(health[pid]) for pid, c in cleaned.items()},
         prepared={pid: track.as_dict() for pid, track in prepared.items()},
@@ -403,13 +419,14 @@ def master_space(ctx: StageContext, plan: SpacePlan, _: str) -> MasterResult:
 def transcribe_participant(ctx: StageContext, plan: SpacePlan, subject: str) -> TranscriptionResult:
     """One part of a participant's track (the whole track when it is one part)."""
     participant, index, count = plan.transcription_part(subject)
-    path = _fetch_track(ctx, participant)
+    drift = _drifts(ctx, [participant])[participant.id]
+    path = _fetch_track(ctx, participant, drift)
     duration = participant.track.duration_s
     speech = _activity(ctx, participant.id).on_track(participant.offset_s)
     start_s, end_s = part_range(speech, duration, plan.part_s, index) if count > 1 else (0.0, None)
     length_s = max((duration if end_s is None else end_s) - start_s, 1e-6)
     live = None
-    if _in_room_time(ctx, participant):
+    if _in_room_time(drift):
         live = live_transcript(participant, ctx.store, ctx.settings, path, ctx.scratch)
     if live is not None and count > 1:  # this part's share of what the room's live work heard
         live = replace(

@@ -12,6 +12,7 @@ from api import schemas
 from api.access import managed_episode, published_episode
 from api.conditional import not_modified, strong_etag, validators
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.head import head_only
 from api.limits import rate_limited
 from api.roles import Anyone, Host
 from api.streaming import REVALIDATED, WITHDRAWABLE, stream_object
@@ -181,7 +182,9 @@ def read_chapters(
         },
         206: {"description": "partial content (range request)"},
         304: {"description": "a transcript not modified (If-None-Match or If-Modified-Since)"},
-        307: {"description": "redirect to a signed URL (SPACECAST_MEDIA_DELIVERY=redirect)"},
+        307: {
+            "description": "a GET redirected to a signed URL (SPACECAST_MEDIA_DELIVERY=redirect)"
+        },
         416: {"model": schemas.ErrorOut},
     },
 )
@@ -199,9 +202,10 @@ def read_media(
     if filename not in MEDIA_FILES:
         raise NotFound(f"{filename} of episode {episode_id} not found")
     key = media_key_of(session, episode, filename, render_id)
-    if settings.media_delivery == "redirect":
+    if settings.media_delivery == "redirect" and not head_only(request):
         # Short-lived, and the object is deleted when consent is withdrawn, so a URL handed
-        # out before a withdrawal stops working with it.
+        # out before a withdrawal stops working with it. A HEAD is answered here instead: a
+        # signed URL is good for one method only, and the API's answer costs one HeadObject.
         return RedirectResponse(
             store.presigned_get(key, expires_s=60),
             status_code=307,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,6 +266,38 @@ _SERVERS: dict[str, LocalS3Server] = {}
 def s3_of_world() -> LocalS3Server:
     """The S3 server the API tests' world runs on (a test may stop and start it again)."""
     return _SERVERS["s3"]
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 as `spacecast api` runs it, for clients that must
+    talk HTTP (the test client answers every host itself, so it cannot follow a redirect out of
+    the app); yields the base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from infra.s3server import free_port
+    from infra.settings import Settings
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", **Settings().proxy_options()
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

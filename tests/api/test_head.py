@@ -142,3 +142,42 @@ def test_a_head_is_counted_under_its_own_method_and_the_route(world: World) -> N
     before = counted()
     assert world.client.head(_media(world)["episode mp3"]).status_code == 200
     assert counted() == before + 1
+
+
+def test_a_head_of_redirected_media_followed_as_a_client_would_answers_its_headers(
+    world: World,
+) -> None:
+    """With SPACECAST_MEDIA_DELIVERY=redirect a GET of media is sent to a URL signed for GET,
+    which the bucket refuses to a HEAD (403: a signed URL is good for its one method). So the
+    API answers a HEAD itself, from the object's metadata, and a podcast app or validator
+    following redirects with HEAD gets the enclosure's headers; the GET still redirects."""
+    import httpx
+
+    from api.app import create_app
+    from api.deps import settings_dep
+    from infra.settings import get_settings
+    from tests.api.conftest import served
+
+    redirecting = get_settings().model_copy(update={"media_delivery": "redirect"})
+    app = create_app()
+    app.dependency_overrides[settings_dep] = lambda: redirecting
+    bucket = get_settings().s3_endpoint_url
+    with served(app) as base, httpx.Client(base_url=base) as client:
+        for kind in ("episode mp3", "episode vtt"):
+            url = _media(world)[kind]
+            for header in (None, "bytes=100-", "bytes=-50"):
+                headers = {"Range": header} if header else {}
+                sent = client.get(url, headers=headers)
+                assert sent.status_code == 307, (kind, header, sent.status_code)
+                assert sent.headers["location"].startswith(f"{bucket}/")
+                # The bytes the redirected GET gets (rclone answers a range 200 with its
+                # Content-Range, where AWS answers 206), and the API's own answer to compare.
+                got = client.get(url, headers=headers, follow_redirects=True)
+                proxied = world.client.get(url, headers=headers)
+                assert got.is_success and got.content == proxied.content, (kind, header)
+                head = client.head(url, headers=headers, follow_redirects=True)
+                assert head.status_code == (206 if header else 200), (kind, header, head.history)
+                assert head.content == b""
+                assert int(head.headers["content-length"]) == len(got.content) > 0
+                assert head.headers.get("content-range") == proxied.headers.get("content-range")
+                assert head.headers["cache-control"] == proxied.headers["cache-control"]

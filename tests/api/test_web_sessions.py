@@ -13,7 +13,7 @@ from api.routes.pages import REPORT_CATEGORIES
 from api.schemas import ComplaintCategory
 from api.web import safe_next
 from infra.settings import get_settings
-from tests.api.conftest import World
+from tests.api.conftest import World, served
 
 
 @pytest.fixture
@@ -126,44 +126,21 @@ def test_wrong_keys_sharing_a_prefix_are_limited_whatever_address_sends_them(
 def test_forwarded_for_headers_are_believed_only_from_configured_proxies(world: World) -> None:
     """Through uvicorn as `spacecast api` runs it: from 127.0.0.1, a new X-Forwarded-For on
     every try does not escape the limit (uvicorn's own default would believe it)."""
-    import threading
-    import time
-
     import httpx
-    import uvicorn
 
     from api.app import create_app
-    from infra.s3server import free_port
     from infra.settings import Settings
 
     assert Settings().proxy_options() == {"proxy_headers": False, "forwarded_allow_ips": None}
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(), host="127.0.0.1", port=port, log_level="warning",
-            **Settings().proxy_options(),
-        )
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive()
-        time.sleep(0.05)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base) as client:
-            statuses = [
-                client.post(
-                    "/login",
-                    data={"key": f"sc_spoof{n:04d}-x", "next": "/"},
-                    headers={"x-forwarded-for": f"192.0.2.{n}", "origin": base},
-                ).status_code
-                for n in range(22)
-            ]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(create_app()) as base, httpx.Client(base_url=base) as client:
+        statuses = [
+            client.post(
+                "/login",
+                data={"key": f"sc_spoof{n:04d}-x", "next": "/"},
+                headers={"x-forwarded-for": f"192.0.2.{n}", "origin": base},
+            ).status_code
+            for n in range(22)
+        ]
     assert statuses[:20] == [200] * 20 and statuses[20:] == [429, 429]
 
 
