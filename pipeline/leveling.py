@@ -218,17 +218,6 @@ def level_speaker(
     return SpeakerLevel(level.speech_lufs, level.gain_db, level.points, run.cpu_s, gate)
 
 
-def shifted_gain(
-    points: Sequence[tuple[float, float]], skip_s: float
-) -> tuple[tuple[float, float], ...]:
-    """The gain curve ``points`` (track second, dB) of a track read from ``skip_s`` on, on the
-    timeline of what is read: the gain at its first sample, then every later point."""
-    if skip_s <= 0 or not points:
-        return tuple(points)
-    at = float(np.interp(skip_s, [t for t, _ in points], [g for _, g in points]))
-    return ((0.0, at), *((t - skip_s, g) for t, g in points if t > skip_s))
-
-
 def volume_commands(points: Sequence[tuple[float, float]], target: str = "volume") -> str:
     """An ``asendcmd`` script for the ``volume`` filter ``target`` (an instance name such as
     ``volume@level0``, so no other volume filter in the graph hears it) with ``eval=frame``: from

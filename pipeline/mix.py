@@ -17,6 +17,7 @@ again.
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import time
@@ -31,7 +32,7 @@ import numpy as np
 from pipeline.activity import merge_windows
 from pipeline.errors import NothingToPublish
 from pipeline.ffmpeg import FFmpegRun, decoded_pcm, output_path, run_ffmpeg, run_ffprobe
-from pipeline.leveling import shifted_gain, volume_commands
+from pipeline.leveling import volume_commands
 from pipeline.loudness import (
     PROFILE_HOP_S,
     Loudness,
@@ -52,6 +53,7 @@ SPLICE_MAX_SHARE = 0.25
 # a track whose container times its packets coarsely (Matroska and WebM count milliseconds) is
 # not entered at the exact sample by a seek, and its stretch is off by a few ms.
 SPLICE_MATCH = 2e-3
+_log = logging.getLogger(__name__)
 _HOP_SAMPLES = round(PROFILE_HOP_S * MIX_RATE_HZ)  # stretches start and end on the profile's grid
 _BLOCK_S = 0.4  # a momentary block's length (BS.1770)
 
@@ -123,11 +125,32 @@ def gain_file(out: Path, index: int) -> Path:
     return out.with_name(f"{out.stem}-gain-{index}.cmd")
 
 
-def placement(item: MixInput, start_s: float, first: int, rate_hz: int) -> tuple[int, int]:
+# The raw PCM demuxer reads a pipe 1024 samples a packet: the frames every filter of a track
+# sees start at multiples of this from the track's first sample.
+_PIPE_FRAME = 1024
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How a track enters a mix rendered from the mix's sample ``first``: read from its sample
+    ``read_from`` (a whole number of pipe frames, so a gain evaluated once a frame is evaluated
+    at the same samples as in the whole mix), ``trim`` samples dropped after its gain, then
+    ``delay`` samples of silence before it. Read from a later sample, the track keeps its own
+    timestamps until the trim, so its gain curve (``asendcmd`` at track seconds) is read as in
+    the whole mix."""
+
+    read_from: int
+    trim: int
+    delay: int
+
+
+def placement(item: MixInput, start_s: float, first: int, rate_hz: int) -> Placement:
     """Where ``item`` enters a mix that starts at room time ``start_s``, rendered from its sample
-    ``first``: (samples of the track skipped, samples of silence before it)."""
+    ``first`` (0: the whole mix)."""
     delay = round((item.offset_s - start_s) * rate_hz) - first
-    return max(0, -delay), max(0, delay)
+    skip = max(0, -delay)
+    trim = skip % _PIPE_FRAME
+    return Placement(skip - trim, trim, max(0, delay))
 
 
 def mix_command(
@@ -149,8 +172,8 @@ def mix_command(
     A track's ``mute`` ranges (a host's edit) are silenced on that track alone.
 
     With ``stretch``, only those samples of the mix are rendered, by the same graph: each pipe
-    carries its track from the stretch's first sample on (``placement``), and every timed filter
-    (mutes, ducking) runs on the stretch's own timeline.
+    carries its track from the pipe frame holding the stretch's first sample on (``placement``),
+    and every timed filter (mutes, ducking) runs on the stretch's own timeline.
     """
     if not inputs:
         raise NothingToPublish("there is no track to mix")
@@ -159,18 +182,24 @@ def mix_command(
     timeline_s = start_s + first / rate_hz  # room time of the first sample rendered
     aligned = []
     for index, (item, pipe) in enumerate(zip(inputs, pipes, strict=True)):
-        _, delay_samples = placement(item, start_s, first, rate_hz)
+        place = placement(item, start_s, first, rate_hz)
         stream = ffmpeg.input(
             f"pipe:{pipe}", format="f32le", ar=rate_hz, ac=1, protocol_whitelist="pipe"
         ).audio
         track = stream.filter(
             "aformat", sample_fmts="fltp", sample_rates=rate_hz, channel_layouts="mono"
         )
+        if place.read_from:  # timed as the track itself, so its gain curve is read as it is
+            track = track.filter("asetpts", f"PTS+{place.read_from}/(SR*TB)")
         if item.gain:
             track = track.filter("asendcmd", f=str(gain_file(out, index))).filter(
                 f"volume@level{index}", volume=1.0, eval="frame"
             )
-        track = track.filter("adelay", delays=f"{delay_samples}S", all=1)
+        if place.trim:  # atrim counts samples from the first it is given
+            track = track.filter("atrim", start_sample=place.trim)
+        if place.read_from or place.trim:
+            track = track.filter("asetpts", "PTS-STARTPTS")
+        track = track.filter("adelay", delays=f"{place.delay}S", all=1)
         if duck:
             track = track.filter(
                 "volume", volume=f"{DUCK_DB}dB", enable=duck_expression(duck, timeline_s)
@@ -206,14 +235,11 @@ def mix_tracks(
     label = ", ".join(item.label for item in inputs)
     start_s = min((item.offset_s for item in inputs), default=0.0)
     first = stretch.first if stretch else 0
-    skips = [placement(item, start_s, first, MIX_RATE_HZ)[0] for item in inputs]
+    skips = [placement(item, start_s, first, MIX_RATE_HZ).read_from for item in inputs]
     for index, item in enumerate(inputs):
         if item.gain:
             gain_file(out, index).write_text(
-                volume_commands(
-                    shifted_gain(item.gain, skips[index] / MIX_RATE_HZ), f"volume@level{index}"
-                ),
-                encoding="utf-8",
+                volume_commands(item.gain, f"volume@level{index}"), encoding="utf-8"
             )
     momentary, collect = momentary_collector()
     decoding_cpu_s: list[float] = []
@@ -395,10 +421,13 @@ def splice_mix(
     began = time.monotonic()
     start_s = min(item.offset_s for item in inputs)
     if abs(start_s - stored.timeline_start_s) > 0.5 / MIX_RATE_HZ:
+        _log.info("mixing whole: the stored mix starts elsewhere on the room timeline")
         return None
     duration_s = _flac_duration(stored.path)
     stretches = changed_stretches(inputs, stored, duration_s)
-    if sum(s.samples for s in stretches) > SPLICE_MAX_SHARE * duration_s * MIX_RATE_HZ:
+    changed_s = sum(s.samples for s in stretches) / MIX_RATE_HZ
+    if changed_s > SPLICE_MAX_SHARE * duration_s:
+        _log.info("mixing whole: %.1f s of the %.1f s mix changed", changed_s, duration_s)
         return None
     momentary = list(stored.momentary)
     peak = stored.loudness.true_peak_dbtp
@@ -412,7 +441,14 @@ def splice_mix(
             duck=duck,
             stretch=stretch,
         )
-        if _padding_mismatch(part.path, stretch, stored.path, duration_s, timeout_s) > SPLICE_MATCH:
+        mismatch = _padding_mismatch(part.path, stretch, stored.path, duration_s, timeout_s)
+        if mismatch > SPLICE_MATCH:
+            _log.info(
+                "mixing whole: the stretch at %.1f s differs from the stored mix by %.4f at its "
+                "padding (a track not entered at its exact sample)",
+                stretch.first / MIX_RATE_HZ,
+                mismatch,
+            )
             return None
         rendered.append((stretch, part.path))
         cpu_s, max_rss = cpu_s + part.run.cpu_s, max(max_rss, part.run.max_rss_mb)
