@@ -128,6 +128,10 @@ def gain_file(out: Path, index: int) -> Path:
 # The raw PCM demuxer reads a pipe 1024 samples a packet: the frames every filter of a track
 # sees start at multiples of this from the track's first sample.
 _PIPE_FRAME = 1024
+# Decoded before a stretch's first sample and dropped: a decoder entered by a seek (Opus needs
+# 80 ms to converge) and a resampler (a 16 or 44.1 kHz track) start with no history, and would
+# differ from the whole mix's for their first milliseconds.
+_PRE_ROLL = 6_000
 
 
 @dataclass(frozen=True)
@@ -144,13 +148,20 @@ class Placement:
     delay: int
 
 
-def placement(item: MixInput, start_s: float, first: int, rate_hz: int) -> Placement:
+def placement(
+    item: MixInput, start_s: float, first: int, rate_hz: int, source_hz: int | None = None
+) -> Placement:
     """Where ``item`` enters a mix that starts at room time ``start_s``, rendered from its sample
-    ``first`` (0: the whole mix)."""
+    ``first`` (0: the whole mix). ``source_hz``, the track's own rate: it is read from a sample
+    that is a whole sample of that rate too, so its resampler runs on the whole mix's grid."""
     delay = round((item.offset_s - start_s) * rate_hz) - first
     skip = max(0, -delay)
-    trim = skip % _PIPE_FRAME
-    return Placement(skip - trim, trim, max(0, delay))
+    unit = _PIPE_FRAME
+    if source_hz:
+        unit = math.lcm(unit, rate_hz // math.gcd(rate_hz, source_hz))
+    read_from = max(0, skip - _PRE_ROLL)
+    read_from -= read_from % unit
+    return Placement(read_from, skip - read_from, max(0, delay))
 
 
 def mix_command(
@@ -161,6 +172,7 @@ def mix_command(
     rate_hz: int = MIX_RATE_HZ,
     duck: Sequence[tuple[float, float]] = (),
     stretch: Stretch | None = None,
+    places: Sequence[Placement] | None = None,
 ) -> list[str]:
     """ffmpeg arguments (without the program name) that align, mix and measure ``inputs``, each
     read as mono 32-bit float PCM at ``rate_hz`` from its decoder's pipe in ``pipes``.
@@ -173,7 +185,8 @@ def mix_command(
 
     With ``stretch``, only those samples of the mix are rendered, by the same graph: each pipe
     carries its track from the pipe frame holding the stretch's first sample on (``placement``),
-    and every timed filter (mutes, ducking) runs on the stretch's own timeline.
+    and every timed filter (mutes, ducking) runs on the stretch's own timeline. ``places``: where
+    each pipe starts, as its decoder was told (``placement``; worked out here if not given).
     """
     if not inputs:
         raise NothingToPublish("there is no track to mix")
@@ -182,7 +195,7 @@ def mix_command(
     timeline_s = start_s + first / rate_hz  # room time of the first sample rendered
     aligned = []
     for index, (item, pipe) in enumerate(zip(inputs, pipes, strict=True)):
-        place = placement(item, start_s, first, rate_hz)
+        place = places[index] if places else placement(item, start_s, first, rate_hz)
         stream = ffmpeg.input(
             f"pipe:{pipe}", format="f32le", ar=rate_hz, ac=1, protocol_whitelist="pipe"
         ).audio
@@ -235,7 +248,10 @@ def mix_tracks(
     label = ", ".join(item.label for item in inputs)
     start_s = min((item.offset_s for item in inputs), default=0.0)
     first = stretch.first if stretch else 0
-    skips = [placement(item, start_s, first, MIX_RATE_HZ).read_from for item in inputs]
+    places = [
+        placement(item, start_s, first, MIX_RATE_HZ, _source_rate(item.path) if stretch else None)
+        for item in inputs
+    ]
     for index, item in enumerate(inputs):
         if item.gain:
             gain_file(out, index).write_text(
@@ -253,14 +269,16 @@ def mix_tracks(
                     timeout_s=timeout_s,
                     sample_format="f32le",
                     cpu_s=decoding_cpu_s,
-                    start_s=skip / MIX_RATE_HZ,
-                    duration_s=stretch.samples / MIX_RATE_HZ + 0.1 if stretch else None,
+                    start_s=place.read_from / MIX_RATE_HZ,
+                    duration_s=(stretch.samples + place.trim) / MIX_RATE_HZ + 0.1
+                    if stretch
+                    else None,
                 )
             ).fileno()
-            for item, skip in zip(inputs, skips, strict=True)
+            for item, place in zip(inputs, places, strict=True)
         ]
         run = run_ffmpeg(
-            mix_command(inputs, out, pipes=pipes, duck=duck, stretch=stretch),
+            mix_command(inputs, out, pipes=pipes, duck=duck, stretch=stretch, places=places),
             timeout_s=timeout_s,
             what=f"mixing {label}",
             on_progress=on_progress,
@@ -282,6 +300,13 @@ def mix_tracks(
         momentary=momentary,
         run=run,
     )
+
+
+def _source_rate(path: Path) -> int | None:
+    """The sample rate of a track's first audio stream, as its container states it."""
+    streams = run_ffprobe(path, what="mix").get("streams", [])
+    rate = next((s.get("sample_rate") for s in streams if s.get("codec_type") == "audio"), None)
+    return int(rate) if rate and str(rate).isdigit() else None
 
 
 def _flac_duration(path: Path) -> float:
