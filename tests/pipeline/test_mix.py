@@ -135,9 +135,8 @@ def test_a_mix_spliced_around_changed_mutes_is_the_mix_made_whole(
     assert np.sqrt(np.mean(a**2)) > 0.01  # there is speech to compare
     difference = np.abs(a - b)
     # Outside the stretches, the stored samples; inside, what the whole mix holds, within what
-    # the splice accepts at a stretch's padding (-54 dBFS): Chioma's AAC at 44.1 kHz, entered by
-    # a seek, is resampled from another first sample (a fraction of a sample off, -58 dBFS at
-    # most here); the 48 kHz voices within -80 dBFS.
+    # the splice accepts at a stretch's padding (-54 dBFS): Chioma's AAC, decoded after a seek,
+    # differs from a decode from the start by that much; Opus and FLAC within -80 dBFS.
     inside = np.zeros(len(a), dtype=bool)
     for s in spliced.spliced:
         inside[s.first : s.end] = True
