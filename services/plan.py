@@ -172,24 +172,16 @@ def plan_space(session: Session, space: Space, settings: Settings) -> SpacePlan:
     prepare_fps = {
         p.id: prepare_fingerprint(p, activity_fps.get(p.id, ""), leveled) for p in audible
     }
-    mix_fp = fingerprint(
-        "mix",
-        sorted(track_of(p) for p in audible),
-        bleed_fp if space.duck_excluded else None,
-        *([operations_to_data(mutes)] if mutes else []),
+    # What the mix is made of: the published tracks and the ducking, then the mutes, then their
+    # activity, the leveling choice and each track's preparation. The base leaves out the mutes.
+    voices = (sorted(track_of(p) for p in audible), bleed_fp if space.duck_excluded else None)
+    shaped = (
         sorted(activity_fps.get(p.id, "") for p in audible),
         leveled,
         sorted(prepare_fps.values()),
     )
-    mix_base_fp = fingerprint(
-        "mix",
-        "base",
-        sorted(track_of(p) for p in audible),
-        bleed_fp if space.duck_excluded else None,
-        sorted(activity_fps.get(p.id, "") for p in audible),
-        leveled,
-        sorted(prepare_fps.values()),
-    )
+    mix_fp = fingerprint("mix", *voices, *([operations_to_data(mutes)] if mutes else []), *shaped)
+    mix_base_fp = fingerprint("mix", "base", *voices, *shaped)
     master_fp = fingerprint(
         "master",
         mix_fp,

@@ -591,3 +591,25 @@ def store_opus_track(session, participant, audio: Path, label: str, duration_s: 
             duration_s=duration_s,
         )
     )
+
+
+def work_until_settled(world: World, broker, space: str, *, timeout_s: float = 240) -> dict:
+    """Run a real Dramatiq worker on ``broker`` until the space is published or failed (or
+    ``timeout_s`` passes); the space as the host reads it then. The broker is flushed after."""
+    import time
+
+    import dramatiq
+
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = world.client.get(f"/spaces/{space}", headers=world.headers("host")).json()
+            if state["status"] in ("published", "failed"):
+                return state
+            assert time.monotonic() < deadline, state["stages"]
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+        broker.flush_all()

@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy import event
 
 from tests.api.conftest import World
+from tests.api.test_chunks import _space
 
 RATE = 48_000
 
@@ -51,25 +52,6 @@ def _counted() -> Iterator[list[str]]:
     finally:
         for target, name, fn in listeners:
             event.remove(target, name, fn)
-
-
-def _space(world: World, handle: str) -> str:
-    body = {
-        "title": "Counted chunks",
-        "participants": [
-            {
-                "id": handle,
-                "name": handle.title(),
-                "offset": 0.0,
-                "consent": {"record": True, "publish": True},
-            }
-        ],
-    }
-    response = world.client.post(
-        f"/shows/{world.shows['A']}/spaces", json=body, headers=world.headers("host")
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
 
 
 def _put(world: World, url: str, seq: int, seconds: int = 1) -> int:

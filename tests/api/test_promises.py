@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from tests.api.conftest import World
+from tests.api.conftest import World, work_until_settled
 from tests.api.test_consent_access import published_room
 
 
@@ -170,9 +170,6 @@ def test_a_stage_retry_delivered_after_its_space_failed_heals_when_the_letter_is
     """The losing order, played by calling the actors' code in it: Alice's speech activity runs
     out of retries (the space fails), then Bruno's retry is delivered. Bruno's run must say it
     did not run, and retrying Alice's dead letter must bring the space to published."""
-    import time
-
-    import dramatiq
 
     from infra.db import session_scope
     from infra.models import Participant, StageRun
@@ -238,19 +235,7 @@ def test_a_stage_retry_delivered_after_its_space_failed_heals_when_the_letter_is
         runs = session.query(StageRun).filter_by(space_id=space).all()
         assert {r.status for r in runs} == {"queued"}, [(r.stage, r.status) for r in runs]
         assert {r.subject for r in runs} >= set(ids.values())
-    worker = dramatiq.Worker(broker, worker_threads=1)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            state = world.client.get(f"/spaces/{space}", headers=world.headers("host")).json()
-            if state["status"] in ("published", "failed"):
-                break
-            assert time.monotonic() < deadline, state["stages"]
-            time.sleep(0.2)
-    finally:
-        worker.stop()
-        broker.flush_all()
+    state = work_until_settled(world, broker, space)
     assert state["status"] == "published", state["error"]
     assert [p["name"] for p in state["episode"]["persons"]] == ["Alice", "Bruno"]
 

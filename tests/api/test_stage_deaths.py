@@ -8,12 +8,11 @@ sleeping. Through the real API on PostgreSQL and the real S3 server."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import World
+from tests.api.conftest import World, work_until_settled
 
 
 class WorkerKilled(BaseException):
@@ -101,7 +100,6 @@ def killing_activity(monkeypatch):
 def test_a_stage_that_dies_every_time_becomes_one_dead_letter_that_a_retry_heals(
     world: World, short_opus, killing_activity
 ) -> None:
-    import dramatiq
 
     from infra.settings import get_settings
     from services import flow
@@ -141,19 +139,7 @@ def test_a_stage_that_dies_every_time_becomes_one_dead_letter_that_a_retry_heals
     _die(space, alice)
     assert flow.advance(space) == [("activity", alice)]
     killing_activity()  # the fault is gone
-    worker = dramatiq.Worker(broker, worker_threads=1)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            state = world.client.get(f"/spaces/{space}", headers=world.headers("host")).json()
-            if state["status"] in ("published", "failed"):
-                break
-            assert time.monotonic() < deadline, state["stages"]
-            time.sleep(0.2)
-    finally:
-        worker.stop()
-        broker.flush_all()
+    state = work_until_settled(world, broker, space)
     assert state["status"] == "published", state["error"]
     assert [p["name"] for p in state["episode"]["persons"]] == ["Alice"]
     pending = world.client.get(
