@@ -436,8 +436,9 @@ def splice_mix(
 ) -> MixResult | None:
     """The mix of ``inputs`` made from ``stored`` (the same inputs but for their mutes): only the
     changed stretches mixed again (``mix_tracks`` with a stretch) and spliced in. None when
-    mixing whole is the better way: another start on the room timeline, or more than
-    ``SPLICE_MAX_SHARE`` of the mix changed.
+    mixing whole is the better way: another start on the room timeline, more than
+    ``SPLICE_MAX_SHARE`` of the mix changed, or a stretch that differs from the stored mix at
+    its padding by more than ``SPLICE_MATCH`` (a track a seek does not enter exactly).
 
     The loudness profile is the stored one with each stretch's blocks measured again (those
     whose 400 ms lies inside the stretch, clear of its joins); the integrated loudness moves by
