@@ -52,6 +52,17 @@ class TrackProbe:
     bit_rate: int | None
     duration_measured: bool  # True when the length came from the stream, not the header
 
+    def stored(self) -> dict:
+        """What is kept of an accepted file with its row (a track, the host's own audio)."""
+        return {
+            "size_bytes": self.size_bytes,
+            "format_name": self.format_name,
+            "codec": self.codec,
+            "sample_rate_hz": self.sample_rate_hz,
+            "channels": self.channels,
+            "duration_s": self.duration_s,
+        }
+
     def as_dict(self) -> dict:
         return asdict(self)
 

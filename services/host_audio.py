@@ -61,12 +61,7 @@ def accept_host_audio(
         name=name.strip(),
         object_key=key,
         sha256=sha256,
-        size_bytes=probe.size_bytes,
-        format_name=probe.format_name,
-        codec=probe.codec,
-        sample_rate_hz=probe.sample_rate_hz,
-        channels=probe.channels,
-        duration_s=probe.duration_s,
+        **probe.stored(),
         integrated_lufs=round(loudness.integrated_lufs, 2),
         created_by=actor,
     )

@@ -333,12 +333,7 @@ def store_track(
         participant_id=participant.id,
         object_key=key,
         sha256=sha256,
-        size_bytes=probe.size_bytes,
-        format_name=probe.format_name,
-        codec=probe.codec,
-        sample_rate_hz=probe.sample_rate_hz,
-        channels=probe.channels,
-        duration_s=probe.duration_s,
+        **probe.stored(),
     )
     participant.track = track
     session.flush()
