@@ -28,9 +28,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import RequestLog, cpu_by_role, load_average
+from bench.load import RequestLog, cpu_by_role, load_average, load_stack
 from bench.monitor import ProcessMonitor
-from infra.s3server import LocalS3Server
 from infra.samples import build_sample_space, load_spec
 from infra.stack import ServiceStack
 from spacecast.demo import submit_sample, wait_until_done
@@ -138,19 +137,7 @@ def run(rate: float, seconds: float, connections: int, delivery: str, out: Path)
     sample = work / "sample"
     spec = load_spec("quick_chat")
     build_sample_space(spec, sample)
-    s3 = LocalS3Server(work / "s3").start()
-    (work / "scratch").mkdir()
-    stack = ServiceStack(
-        "redis",
-        s3,
-        work / "logs",
-        worker_processes=1,
-        worker_threads=1,
-        SPACECAST_WHISPER_THREADS="1",
-        SPACECAST_WORK_DIR=str(work / "scratch"),
-        SPACECAST_CACHE_DIR=str(work / "cache"),
-        SPACECAST_MEDIA_DELIVERY=delivery,
-    )
+    s3, stack = load_stack(work, SPACECAST_MEDIA_DELIVERY=delivery)
     report: dict = {
         "config": {
             "rate": rate,

@@ -30,9 +30,15 @@ import httpx
 import numpy as np
 import psycopg
 
-from bench.load import RequestLog, TimedTransport, cpu_by_role, load_average, percentile
+from bench.load import (
+    RequestLog,
+    TimedTransport,
+    cpu_by_role,
+    load_average,
+    load_stack,
+    percentile,
+)
 from bench.monitor import ProcessMonitor
-from infra.s3server import LocalS3Server
 from infra.settings import Settings
 from infra.stack import ServiceStack
 from pipeline.chunks import BYTES_PER_SAMPLE, RATE_HZ
@@ -221,19 +227,7 @@ def run(
     max_participants = Settings().max_participants
     rooms = max(rooms, math.ceil(participants / max_participants))
     base = speech_pcm(work)
-    s3 = LocalS3Server(work / "s3").start()
-    (work / "scratch").mkdir()
-    stack = ServiceStack(
-        "redis",
-        s3,
-        work / "logs",
-        worker_processes=1,
-        worker_threads=1,
-        SPACECAST_WHISPER_THREADS="1",
-        SPACECAST_LIVE_WORK="true" if live_work else "false",
-        SPACECAST_WORK_DIR=str(work / "scratch"),
-        SPACECAST_CACHE_DIR=str(work / "cache"),
-    )
+    s3, stack = load_stack(work, SPACECAST_LIVE_WORK="true" if live_work else "false")
     report: dict = {
         "config": {
             "participants": participants,

@@ -10,10 +10,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
 from bench.monitor import ProcessMonitor
+from infra.s3server import LocalS3Server
+from infra.stack import ServiceStack
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -96,3 +99,23 @@ def cpu_by_role(monitor: ProcessMonitor, requests: int) -> dict:
 
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
+
+
+def load_stack(work: Path, **env: str) -> tuple[LocalS3Server, ServiceStack]:
+    """The deployment a load bench drives, in ``work``: an S3 server (started) and a stack on
+    Redis with one worker process of one thread and one Whisper thread (started by the caller),
+    its scratch and cache folders inside ``work``; ``env`` adds settings."""
+    s3 = LocalS3Server(work / "s3").start()
+    (work / "scratch").mkdir()
+    stack = ServiceStack(
+        "redis",
+        s3,
+        work / "logs",
+        worker_processes=1,
+        worker_threads=1,
+        SPACECAST_WHISPER_THREADS="1",
+        SPACECAST_WORK_DIR=str(work / "scratch"),
+        SPACECAST_CACHE_DIR=str(work / "cache"),
+        **env,
+    )
+    return s3, stack
