@@ -60,6 +60,13 @@ def _store(s3: LocalS3Server, database_url: str, **extra) -> tuple[ObjectStore, 
     return store, settings
 
 
+def _show(session) -> Show:
+    show = Show(title="Show", author="Host")
+    session.add(show)
+    session.flush()
+    return show
+
+
 def _space(session, store: ObjectStore, show: Show, title: str, ended, speakers=2) -> str:
     """A finished space with raw tracks, a review transcript, a stray upload and an episode file."""
     space = Space(show_id=show.id, title=title, status="published", finished_at=ended)
@@ -117,9 +124,7 @@ def test_sweep_deletes_expired_unheld_recordings_and_keeps_held_ones(s3, databas
     now = t0 + 31 * DAY  # "31 days later", injected
     window = settings.retention_policy().appeal_window
     with session_scope(database_url) as session:
-        show = Show(title="Show", author="Host")
-        session.add(show)
-        session.flush()
+        show = _show(session)
         expired = _space(session, store, show, "expired", t0)
         fresh = _space(session, store, show, "ended yesterday", t0 + 30 * DAY)
         held = _space(session, store, show, "open complaint", t0)
@@ -166,9 +171,7 @@ def test_a_failed_deletion_is_recorded_and_retried_until_the_objects_are_gone(
     store, settings = _store(s3, database_url, s3_max_attempts=1)
     t0 = utcnow()
     with session_scope(database_url) as session:
-        show = Show(title="Show", author="Host")
-        session.add(show)
-        session.flush()
+        show = _show(session)
         space_id = _space(session, store, show, "expired", t0)
     s3.stop()  # the S3 endpoint is down during the sweep
     try:
@@ -195,9 +198,7 @@ def test_a_track_withdrawn_while_held_goes_when_the_hold_ends(s3, database_url) 
     store, settings = _store(s3, database_url, retention_days=365)
     t0 = utcnow()
     with session_scope(database_url) as session:
-        show = Show(title="Show", author="Host")
-        session.add(show)
-        session.flush()
+        show = _show(session)
         space_id = _space(session, store, show, "held", t0)
         _complain(session, space_id, status="dismissed", decided_at=t0 + DAY)
         track = session.scalars(
@@ -255,9 +256,7 @@ def test_a_sweeper_whose_clock_jumps_31_days_neither_deletes_early_nor_misses_a_
     store, _ = _store(s3, database_url)
     t0 = utcnow()
     with session_scope(database_url) as session:
-        show = Show(title="Show", author="Host")
-        session.add(show)
-        session.flush()
+        show = _show(session)
         due = _space(session, store, show, "ended 31 days ago", t0 - 31 * DAY)
         fresh = _space(session, store, show, "ended an hour ago", t0 - DAY / 24)
     vault = {space: sorted(store.list_keys(f"raw/{space}/")) for space in (due, fresh)}
@@ -305,9 +304,7 @@ def test_a_sweep_proves_nothing_of_the_vault_is_left_not_even_an_unfinished_uplo
     store, settings = _store(s3, database_url)
     t0 = utcnow()
     with session_scope(database_url) as session:
-        show = Show(title="Show", author="Host")
-        session.add(show)
-        session.flush()
+        show = _show(session)
         space_id = _space(session, store, show, "expired", t0)
     key = f"raw/{space_id}/crashed/upload"
     upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
@@ -348,9 +345,7 @@ def test_on_a_versioned_bucket_a_sweep_leaves_no_version_and_no_delete_marker(
         )
         t0 = utcnow()
         with session_scope(database_url) as session:
-            show = Show(title="Show", author="Host")
-            session.add(show)
-            session.flush()
+            show = _show(session)
             space_id = _space(session, store, show, "expired", t0)
         prefix = f"raw/{space_id}/"
         rewritten = next(k for k in store.list_keys(prefix) if "/orphan/" in k)
