@@ -111,15 +111,17 @@ def _publish(site, browser, artifacts) -> dict:
     check_and_snap(page, artifacts, "host-space-held")
     publish.click()
     deadline = time.monotonic() + 240
-    while (status := page.locator("#status").inner_text()) != "published":
+    # One read of the page per moment: the status, the button and its reason read separately
+    # could straddle the page's update to "published".
+    moment_js = """() => ({
+        status: document.querySelector('#status').innerText,
+        enabled: !document.querySelector('#publish').disabled,
+        reason: document.querySelector('#publish-reason').innerText,
+    })"""
+    while (moment := page.evaluate(moment_js))["status"] != "published":
         assert time.monotonic() < deadline, page.locator("#stages").inner_text()
-        if status == "processing":
-            seen["processing"].append(
-                {
-                    "enabled": page.locator("#publish").is_enabled(),
-                    "reason": page.locator("#publish-reason").inner_text(),
-                }
-            )
+        if moment["status"] == "processing":
+            seen["processing"].append({"enabled": moment["enabled"], "reason": moment["reason"]})
             if page.locator("#stages progress").count() and not seen.get("snapped"):
                 check_and_snap(page, artifacts, "host-space-processing")
                 seen["snapped"] = True
