@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # A running stage renews its hold on its run this often; a run not renewed for three times
     # as long lost its worker, and a redelivered message or the scheduler takes it over.
     stage_lease_s: float = 5.0
+    # A finished attempt that cannot reach the database to record its outcome (a restart, a cut
+    # link) tries again for this long before it gives the work up to the queue's retry.
+    stage_record_patience_s: float = 300.0
     # Live ingest: the longest chunk a recorder may send (raw PCM, 48 kHz mono s16le)
     max_chunk_s: float = 30.0
     # Live ingest: work on the chunks while the room is live (speech activity, transcription),

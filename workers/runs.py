@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from infra.db import session_scope
@@ -72,10 +72,15 @@ class StageContext:
         if now - self._last_progress < _PROGRESS_EVERY_S:
             return
         self._last_progress = now
-        with session_scope(self.settings.database_url) as session:
-            run = _find(session, self.space_id, self.stage, self.subject)
-            if run is not None and run.status == "running" and self._holds(run):
-                run.progress = max(0.0, min(1.0, fraction))
+        try:
+            with session_scope(self.settings.database_url) as session:
+                run = _find(session, self.space_id, self.stage, self.subject)
+                if run is not None and run.status == "running" and self._holds(run):
+                    run.progress = max(0.0, min(1.0, fraction))
+        except OperationalError as exc:
+            # Progress is for the host's page: a database out of reach (a cut link, a restart)
+            # does not end an hour of work. Its outcome is recorded, or fenced, at the end.
+            self.log.warning("progress not recorded: %s", str(exc.orig or exc).strip()[:200])
 
     def _holds(self, run: StageRun) -> bool:
         return run.attempt_token == self.attempt_token
@@ -289,7 +294,45 @@ def _finish(
 ) -> str:
     """Record the run's outcome, if this attempt still owns the run. Returns "recorded",
     "superseded" (a newer attempt owns it: nothing recorded) or "retired" (consent changed
-    while it ran: nothing recorded)."""
+    while it ran: nothing recorded). A database out of reach is tried again, with backoff, for
+    ``stage_record_patience_s``: an hour of finished work is not thrown away over a restart or a
+    cut link, and once the database answers, the attempt's token says whether it still counts."""
+    deadline = time.monotonic() + settings.stage_record_patience_s
+    wait_s = 0.5
+    while True:
+        try:
+            return _record(
+                settings, space_id, stage, subject, fingerprint, token,
+                status=status, result=result, error=error,
+            )  # fmt: skip
+        except OperationalError as exc:
+            if time.monotonic() + wait_s > deadline:
+                stage_logger(space_id, stage, subject).error(
+                    "outcome not recorded: the database stayed out of reach for %.0f s",
+                    settings.stage_record_patience_s,
+                )
+                raise
+            stage_logger(space_id, stage, subject).warning(
+                "outcome not recorded yet (%s); trying again in %.1f s",
+                str(exc.orig or exc).strip()[:200],
+                wait_s,
+            )
+            time.sleep(wait_s)
+            wait_s = min(2 * wait_s, 10.0)
+
+
+def _record(
+    settings: Settings,
+    space_id: str,
+    stage: str,
+    subject: str,
+    fingerprint: str,
+    token: str,
+    *,
+    status: str,
+    result: dict | None,
+    error: str | None,
+) -> str:
     with session_scope(settings.database_url) as session:
         run = upsert_run(session, space_id, stage, subject)  # locked until the commit
         if run.attempt_token != token or run.fingerprint != fingerprint:
@@ -308,4 +351,4 @@ def _finish(
             if space is not None:
                 space.status = "failed"
                 space.error = f"{stage}: {error}"
-    return True
+    return "recorded"

@@ -196,13 +196,15 @@ def running_run(stack: ServiceStack, space_id: str, stage: str) -> dict | None:
     stages of a short space run for about a second)."""
     rows = _query(
         stack,
-        "SELECT r.stage, coalesce(p.handle, '') FROM stage_runs r "
+        "SELECT r.stage, coalesce(p.handle, ''), r.subject FROM stage_runs r "
         "LEFT JOIN participants p ON p.id = r.subject "
         "WHERE r.space_id = %s AND r.stage = %s AND r.status = 'running'",
         space_id,
         stage,
     )
-    return {"stage": rows[0][0], "participant": rows[0][1] or None} if rows else None
+    if not rows:
+        return None
+    return {"stage": rows[0][0], "participant": rows[0][1] or None, "subject": rows[0][2]}
 
 
 def episodes_in_feed(client: httpx.Client, state: dict) -> int:

@@ -692,7 +692,7 @@ def test_a_paused_worker_that_wakes_after_another_took_its_stage_over_records_no
         woke = time.monotonic()
 
         ended = wait_until(
-            lambda: _transcription_end(log, seen),
+            lambda: _transcription_end(log, seen, victim["subject"]),
             180,
             "the paused attempt to wake and end",
             every_s=0.5,
@@ -744,6 +744,8 @@ def test_a_worker_host_cut_off_mid_transcription_leaves_the_space_to_the_other_h
                 lambda: running_run(stack, space_id, "transcribe"), 180,
                 "a transcription running on the first host", every_s=0.01,
             )  # fmt: skip
+            log = stack.logs / "worker-0.log"
+            seen = len(log.read_bytes())  # the attempt may end while its link is down
             first.cut()
             cut_at = time.monotonic()
             taker = stack.start_worker(env=host_env(stack.env, second, keys), wrap=second.wrap)
@@ -758,13 +760,11 @@ def test_a_worker_host_cut_off_mid_transcription_leaves_the_space_to_the_other_h
             assert state["status"] == "published", state["error"]
             before = _run_row(stack, space_id, victim["participant"])
             assert os.getpgid(before["result"]["worker_pid"]) == taker.pid  # the second host's
-            log = stack.logs / "worker-0.log"
-            seen = len(log.read_bytes())
             first.mend()
             mended = time.monotonic()
 
             ended = wait_until(
-                lambda: _transcription_end(log, seen),
+                lambda: _transcription_end(log, seen, victim["subject"]),
                 240,
                 "the cut-off attempt to end",
                 every_s=0.5,
@@ -795,12 +795,12 @@ def _transcription_done(client: httpx.Client, space_id: str, handle: str) -> dic
     return None
 
 
-def _transcription_end(log: Path, seen: int) -> str | None:
-    """What a worker's transcription logged in ``log`` after byte ``seen`` when an attempt
-    ended, either way: superseded, or done."""
+def _transcription_end(log: Path, seen: int, subject: str) -> str | None:
+    """What a worker's transcription of participant ``subject`` logged in ``log`` after byte
+    ``seen`` when its attempt ended, any way: superseded, done, or given up unrecorded."""
     lines = log.read_bytes()[seen:].decode(errors="replace").splitlines()
-    ends = [line for line in lines if "stage=transcribe" in line and (
-        "superseded" in line or line.endswith("] done"))]  # fmt: skip
+    ends = [line for line in lines if f"stage=transcribe participant={subject}]" in line and (
+        "superseded" in line or line.endswith("] done") or "outcome not recorded:" in line)]  # fmt: skip
     return ends[0] if ends else None
 
 
