@@ -28,7 +28,7 @@ STAGE_VERSIONS = {
     "bleed": 2,
     "mix": 5,
     # A published track's health, repair and leveling (workers.tracks), which the mix reads.
-    "prepare": 1,
+    "prepare": 2,  # 2: a denoised track keeps the raw track's samples (afftdn's delay taken off)
     "master": 1,
     "transcribe": 3,
     "publish": 5,
