@@ -187,6 +187,14 @@ class ParticipantIn(InputModel):
     offset: float = Field(
         ge=0.0, le=7 * 24 * 3600.0, description="room-time second of the track's first sample"
     )
+    end: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=7 * 24 * 3600.0,
+        description="room-time second of the track's last sample, to the millisecond, as the "
+        "room's clock has it (optional): the track's length against end - offset measures "
+        "its recorder's clock drift",
+    )
     consent: ConsentIn = Field(default_factory=ConsentIn)
     language: str | None = Field(
         default=None,
@@ -203,6 +211,7 @@ class ParticipantPatch(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     role: Role | None = None
     offset: float | None = Field(default=None, ge=0.0, le=7 * 24 * 3600.0)
+    end: float | None = Field(default=None, gt=0.0, le=7 * 24 * 3600.0)
     language: str | None = Field(
         default=None, max_length=LANGUAGE_MAX, pattern=SPEECH_LANGUAGE_PATTERN
     )
@@ -275,6 +284,7 @@ class ParticipantOut(BaseModel):
     name: str
     role: str
     offset: float
+    end: float | None = Field(default=None, description="room-time second of the track's end")
     language: str | None = Field(description="when not the space's language")
     joined_at: datetime | None
     consent: ConsentOut

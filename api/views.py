@@ -67,6 +67,7 @@ def participant_out(
         name=p.name,
         role=p.role,
         offset=p.offset_s,
+        end=p.end_s,
         language=p.language,
         joined_at=p.joined_at,
         consent=consent_out(state or ConsentState()),

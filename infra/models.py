@@ -188,6 +188,9 @@ class Participant(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="speaker")
     offset_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # Room time of the track's last sample, as the room service reports it (None: not said);
+    # with it, a track's length against end - offset says how far its recorder's clock drifted.
+    end_s: Mapped[float | None] = mapped_column(Float)
     joined_at: Mapped[datetime | None]  # when the room service reported them joining
     # What they speak when it is not the space's language (a language tag or "auto").
     language: Mapped[str | None] = mapped_column(String(35))

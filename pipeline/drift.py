@@ -10,8 +10,9 @@ a slow one. Three estimates, each from what a space may have:
   span over which the service received them; network delay only adds to a chunk's arrival, so
   the fit keeps the chunks that arrived soonest for their position;
 * **length** (:func:`drift_from_length`): the decoded track against the room time it should
-  span (the room's length less the speaker's offset), trusted only for a mismatch a clock can
-  make (:data:`PLAUSIBLE_PPM`; more is someone who left early or a recorder started late);
+  span (the room time its recording ended, as the room service reports it, less the speaker's
+  offset), trusted only for a mismatch a clock can make (:data:`PLAUSIBLE_PPM`; more is a
+  declared end that is wrong) and to the millisecond at each end (:data:`LENGTH_RESOLUTION_S`);
 * **shared voice** (:func:`drift_from_shared_voice`): where one voice is on two tracks (bleed),
   the lag between them near the start and near the end; its change over the time between says
   how much faster one clock ran than the other.
@@ -38,6 +39,10 @@ from pipeline.ffmpeg import FFmpegRun, decoded_pcm, input_args, output_path, run
 CORRECT_ABOVE_PPM = 50.0
 # A clock is off by at most a fraction of a percent; a length mismatch beyond this is not drift.
 PLAUSIBLE_PPM = 5_000.0
+# The decoded length and the room time it should span are each known to about a millisecond
+# (the room's clock, the last sample): one standard error of a length estimate is both over
+# the span.
+LENGTH_RESOLUTION_S = 0.001
 ENVELOPE_PIECES = 20
 LATE_S = 0.25  # a stretch whose soonest chunk came this far over the line was held up
 MIN_SPAN_S = 20.0  # shorter than this, a few milliseconds of noise are tens of ppm
@@ -152,7 +157,18 @@ def drift_from_length(
     ppm = (track_s / room_s - 1.0) * 1e6
     if abs(ppm) > PLAUSIBLE_PPM:
         return None
-    return DriftEstimate(ppm, DriftMethod.LENGTH, room_s)
+    return DriftEstimate(ppm, DriftMethod.LENGTH, room_s, 2 * LENGTH_RESOLUTION_S / room_s * 1e6)
+
+
+def drift_from_declared_span(
+    track_s: float, offset_s: float, end_s: float | None
+) -> DriftEstimate | None:
+    """Drift from the track's length against the room time the room service says it spans,
+    from the speaker's offset to ``end_s`` (the room time of its last sample); None when the
+    room did not say."""
+    if end_s is None:
+        return None
+    return drift_from_length(track_s, end_s - offset_s)
 
 
 def _lag_s(reference: np.ndarray, other: np.ndarray, rate_hz: int) -> tuple[float, float]:

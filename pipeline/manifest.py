@@ -83,6 +83,13 @@ class ParticipantInfo(BaseModel):
     offset: float = Field(
         ge=0.0, description="seconds on the room timeline of the track's first sample"
     )
+    end: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="seconds on the room timeline of the track's last sample, to the "
+        "millisecond, as the room's clock has it (optional: the track's length against "
+        "end - offset measures its recorder's clock drift)",
+    )
     consent: Consent = Field(default_factory=Consent)
     language: str | None = Field(
         default=None,
@@ -96,12 +103,21 @@ class ParticipantInfo(BaseModel):
     def speaks(self, room_language: str) -> str:
         return speaker_language(self.language, room_language)
 
-    @field_validator("offset")
+    @field_validator("offset", "end")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
             raise ValueError("must be a finite number of seconds")
         return value
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> ParticipantInfo:
+        if self.end is not None and self.end <= self.offset:
+            raise ValueError(
+                f"end ({self.end:g} s) must be after offset ({self.offset:g} s): both are "
+                "room-time seconds, of the track's first sample and of its last"
+            )
+        return self
 
     @field_validator("name")
     @classmethod

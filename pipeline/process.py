@@ -32,6 +32,7 @@ from pipeline.consent import (
 )
 from pipeline.cover import render_cover
 from pipeline.crosstalk import detect_crosstalk, without_crosstalk
+from pipeline.drift import DriftEstimate, correct_drift, drift_from_declared_span
 from pipeline.edits import (
     EditPlan,
     Operation,
@@ -113,6 +114,10 @@ def decide_from_manifest(manifest: Manifest) -> Publication:
     )
 
 
+def _drift_report(estimate: DriftEstimate | None) -> dict | None:
+    return estimate.as_dict(corrected=estimate.needs_correction) if estimate else None
+
+
 def process_space(
     manifest_path: Path,
     out_dir: Path,
@@ -132,39 +137,54 @@ def process_space(
     # Tracks of everyone who agreed to be recorded; a refused recording is never opened.
     recorded = [p.id for p in manifest.participants if p.consent.record]
 
-    with _Timer(stages, "probe"):
-        probes = {
-            pid: probe_track(track_paths[pid], label=by_id[pid].track, limits=options.limits)
-            for pid in recorded
-        }
-    log(f"probed {len(probes)} recorded track(s)")
-
-    with _Timer(stages, "activity"):
-        activity = {
-            pid: detect_speech(
-                track_paths[pid],
-                offset_s=by_id[pid].offset,
-                timeout_s=options.stage_timeout_s,
-                label=by_id[pid].track,
-            )
-            for pid in recorded
-        }
-    missing = missing_summary(consent, activity)
-    if options.hold_missing and missing:
-        raise ConsentPending(
-            f"{manifest_path.name}: held until every speaker answers; waiting for "
-            + ", ".join(f"{m['name']} ({m['speech_s']:.0f} s of speech)" for m in missing)
-        )
-    if not consent.audible:
-        raise NothingToPublish(
-            f"{manifest_path.name}: no participant consented to publication, so there is no episode"
-        )
-
-    plan = plan_edits(options.edits, consent.audible, by_id, probes, activity)
-
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="spacecast-", dir=out_dir))
     try:
+        with _Timer(stages, "probe"):
+            probes = {
+                pid: probe_track(track_paths[pid], label=by_id[pid].track, limits=options.limits)
+                for pid in recorded
+            }
+        # A recorder whose clock drifted (its length against the span the room reported) is
+        # resampled into room time before anything reads it.
+        drifts = {
+            pid: drift_from_declared_span(probes[pid].duration_s, by_id[pid].offset, by_id[pid].end)
+            for pid in recorded
+        }
+        for n, (pid, estimate) in enumerate(drifts.items()):
+            if estimate is not None and estimate.needs_correction:
+                corrected = work / f"drift-{n}.flac"
+                correct_drift(
+                    track_paths[pid], estimate.drift_ppm, corrected,
+                    timeout_s=options.stage_timeout_s, label=by_id[pid].track,
+                )  # fmt: skip
+                track_paths[pid] = corrected
+        log(f"probed {len(probes)} recorded track(s)")
+
+        with _Timer(stages, "activity"):
+            activity = {
+                pid: detect_speech(
+                    track_paths[pid],
+                    offset_s=by_id[pid].offset,
+                    timeout_s=options.stage_timeout_s,
+                    label=by_id[pid].track,
+                )
+                for pid in recorded
+            }
+        missing = missing_summary(consent, activity)
+        if options.hold_missing and missing:
+            raise ConsentPending(
+                f"{manifest_path.name}: held until every speaker answers; waiting for "
+                + ", ".join(f"{m['name']} ({m['speech_s']:.0f} s of speech)" for m in missing)
+            )
+        if not consent.audible:
+            raise NothingToPublish(
+                f"{manifest_path.name}: no participant consented to publication, "
+                "so there is no episode"
+            )
+
+        plan = plan_edits(options.edits, consent.audible, by_id, probes, activity)
+
         with _Timer(stages, "bleed"):
             bleed = check_bleed(manifest, track_paths, consent, activity, work, options)
             crosstalk = detect_crosstalk(
@@ -317,7 +337,11 @@ def process_space(
                     transcribed=p.id in consent.transcribed,
                     speech_s=activity[p.id].speech_s if p.id in activity else None,
                     probe=probes[p.id].as_dict() if p.id in probes else None,
-                    health=health[p.id].as_dict() if p.id in health else None,
+                    health=(
+                        health[p.id].as_dict() | {"drift": _drift_report(drifts.get(p.id))}
+                        if p.id in health
+                        else None
+                    ),
                     cleanup=cleaned[p.id].as_dict(health[p.id]) if p.id in cleaned else None,
                 )
                 for p in manifest.participants

@@ -27,7 +27,13 @@ from pipeline.chunks import (
     check_placement,
     missing_chunks,
 )
-from pipeline.drift import ChunkArrival, DriftEstimate, drift_from_chunks
+from pipeline.drift import (
+    ChunkArrival,
+    DriftEstimate,
+    best_estimate,
+    drift_from_chunks,
+    drift_from_declared_span,
+)
 from pipeline.probe import probe_track
 from services import live
 from services.consent import may_keep_track
@@ -79,6 +85,19 @@ def acknowledged(session: Session, participant: Participant) -> list[TrackChunk]
             .order_by(TrackChunk.seq)
         )
     )
+
+
+def track_drift(session: Session, participant: Participant) -> DriftEstimate | None:
+    """The clock drift the stages act on for a participant's track: from its live chunks'
+    arrival where it came in live, else from its length against the room time the room service
+    says it spans (``end`` less ``offset``); None when neither can tell."""
+    track = participant.track
+    by_length = (
+        drift_from_declared_span(track.duration_s, participant.offset_s, participant.end_s)
+        if track is not None
+        else None
+    )
+    return best_estimate(recorder_drift(session, participant), by_length)
 
 
 def recorder_drift(session: Session, participant: Participant) -> DriftEstimate | None:

@@ -41,8 +41,10 @@ def fingerprint(stage: str, *parts: object) -> str:
 
 
 def track_of(p: Participant) -> tuple:
-    """A participant's track as the stages read it: whose, which bytes, where in the room."""
-    return (p.id, p.track.sha256, round(p.offset_s, 6))
+    """A participant's track as the stages read it: whose, which bytes, where in the room (and
+    where it ends, when the room said: its clock drift is measured from that)."""
+    ends = (round(p.end_s, 6),) if p.end_s is not None else ()
+    return (p.id, p.track.sha256, round(p.offset_s, 6), *ends)
 
 
 def prepare_fingerprint(p: Participant, activity_fp: str, leveled: bool) -> str:

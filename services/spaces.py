@@ -32,6 +32,7 @@ class ParticipantSpec:
     offset_s: float
     consent: Mapping[str, bool | None]  # the shorthand a host or the room reports
     language: str | None = None  # when not the space's language
+    end_s: float | None = None  # room time of the track's last sample, as the room reports it
 
 
 def participant(session: Session, space: Space, handle: str) -> Participant:
@@ -70,12 +71,14 @@ def register(session: Session, space: Space, spec: ParticipantSpec, by: Answerer
         raise Conflict(
             f"space {space.id} already has {registered} participants, the most a space may have"
         )
+    _check_span(spec.handle, spec.offset_s, spec.end_s)
     new = Participant(
         space_id=space.id,
         handle=spec.handle,
         name=spec.name.strip(),
         role=spec.role,
         offset_s=spec.offset_s,
+        end_s=spec.end_s,
         language=spec.language,
     )
     session.add(new)
@@ -117,6 +120,15 @@ def create(
     return space
 
 
+def _check_span(handle: str, offset_s: float, end_s: float | None) -> None:
+    """A recording ends after it starts."""
+    if end_s is not None and end_s <= offset_s:
+        raise Invalid(
+            f"participant {handle!r}: end ({end_s:g} s) must be after offset ({offset_s:g} s): "
+            "both are room-time seconds, of the track's first sample and of its last"
+        )
+
+
 def update_participant(
     session: Session,
     space: Space,
@@ -126,9 +138,17 @@ def update_participant(
     role: str | None,
     offset_s: float | None,
     language: str | None = None,
+    end_s: float | None = None,
 ) -> Participant:
     require_recording(space)
     found = participant(session, space, handle)
+    _check_span(
+        handle,
+        found.offset_s if offset_s is None else offset_s,
+        found.end_s if end_s is None else end_s,
+    )
+    if end_s is not None:
+        found.end_s = end_s
     if language is not None:
         found.language = language
     if name is not None:

@@ -39,7 +39,7 @@ from pipeline.states import Stage
 from pipeline.transcribe import part_range, speaker_language, transcribe_track
 from pipeline.transcript import merge_transcripts, segments_from_data, segments_to_data
 from services.editing import needs_speech, render_plan
-from services.ingest import recorder_drift
+from services.ingest import track_drift
 from services.plan import SpacePlan
 from services.publishing import (
     Rendering,
@@ -98,16 +98,17 @@ def _fetch_track(ctx: StageContext, participant: Participant, drift: DriftEstima
 def _drifts(
     ctx: StageContext, participants: Iterable[Participant]
 ) -> dict[str, DriftEstimate | None]:
-    """Each recorder's clock drift where the space was ingested live (its chunks' arrival), by
-    participant id. It reads every chunk row of the track: a stage computes it once and passes
-    it to what needs it (the track in room time, the live work's adoption, the report)."""
+    """Each recorder's clock drift (``services.ingest.track_drift``: its live chunks' arrival,
+    or its length against the span the room reported), by participant id. It reads every chunk
+    row of the track: a stage computes it once and passes it to what needs it (the track in
+    room time, the live work's adoption, the report)."""
     with session_scope(ctx.settings.database_url) as session:
         drifts = {}
         for participant in participants:
             if participant.id in drifts:
                 continue
             found = session.get(Participant, participant.id)
-            drifts[participant.id] = recorder_drift(session, found) if found is not None else None
+            drifts[participant.id] = track_drift(session, found) if found is not None else None
         return drifts
 
 

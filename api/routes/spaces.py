@@ -25,8 +25,9 @@ router = APIRouter(tags=["spaces"])
 
 def _spec(body: schemas.ParticipantIn) -> spaces.ParticipantSpec:
     return spaces.ParticipantSpec(
-        body.id, body.name, body.role, body.offset, body.consent.model_dump(), body.language
-    )
+        body.id, body.name, body.role, body.offset, body.consent.model_dump(), body.language,
+        end_s=body.end,
+    )  # fmt: skip
 
 
 @router.post("/shows/{show_id}/spaces", status_code=201, response_model=schemas.SpaceOut)
@@ -81,6 +82,7 @@ def update_participant(
         name=body.name,
         role=body.role,
         offset_s=body.offset,
+        end_s=body.end,
         language=body.language,
     )
     return participant_out(participant, current_states(session, space.id).get(participant.id))

@@ -198,3 +198,48 @@ def test_a_drift_report_is_plain_json_whatever_the_fit_returned() -> None:
         report = estimate.as_dict(corrected=estimate.needs_correction)
         assert json.loads(json.dumps(report)) == report
         assert all(type(v) in (str, float, bool) for v in report.values()), report
+
+
+def test_the_offline_job_puts_a_track_in_room_time_by_the_end_the_manifest_gives(
+    room: Path, tmp_path: Path
+) -> None:
+    """``spacecast process`` with a participant's ``end`` in the manifest: the fast recorder's
+    track is measured by its length against that span, resampled before any stage reads it,
+    and the clicks of the delivered episode are as far apart as in the room (57.06 ms further
+    uncorrected); the report says so."""
+    from pipeline.master import MP3
+    from pipeline.process import ProcessOptions, process_space
+
+    recorded = _recorded(room, FAST_LABEL_HZ)
+    (tmp_path / "bruno.flac").write_bytes(recorded.read_bytes())
+    manifest = {
+        "space": {"id": "drift-1", "title": "A fast clock"},
+        "show": {"title": "Drift", "author": "Spacecast tests"},
+        "participants": [
+            {"id": "bruno", "name": "Bruno", "track": "bruno.flac", "offset": 0.0,
+             "end": float(SECONDS),
+             "consent": {"record": True, "publish": True, "transcribe": False}},
+        ],
+    }  # fmt: skip
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    report = process_space(
+        tmp_path / "manifest.json", tmp_path / "out", ProcessOptions(formats=(MP3,))
+    )
+    (track,) = report["tracks"]
+    drift = track["health"]["drift"]
+    assert drift["method"] == "length" and drift["corrected"], drift
+    assert drift["drift_ppm"] == pytest.approx(_true_ppm(FAST_LABEL_HZ), abs=PPM_TOLERANCE)
+    (mp3,) = (tmp_path / "out").rglob("*.mp3")
+    episode, heard = _decode(mp3), _decode(room)
+    # Where the episode carries the room's speech, 10 s in and 50 s in: the same lag at both
+    # (the MP3's encoder delay), 40 ms apart uncorrected.
+    lags = [_lag_s(heard, episode, at_s) for at_s in (10.0, 50.0)]
+    assert lags[1] - lags[0] == pytest.approx(0.0, abs=0.003), lags
+
+
+def _lag_s(reference: np.ndarray, other: np.ndarray, at_s: float) -> float:
+    """How late ``other`` carries the 2 s of ``reference`` from ``at_s`` (within 0.1 s)."""
+    a, n, reach = int(at_s * RATE), 2 * RATE, RATE // 10
+    piece = reference[a : a + n]
+    scores = [float(np.dot(piece, other[a + d : a + d + n])) for d in range(-reach, reach)]
+    return (int(np.argmax(scores)) - reach) / RATE

@@ -251,8 +251,7 @@ def test_a_live_track_from_a_fast_clock_reaches_the_episode_in_room_time(
 
     # The room heard the chirps 36.5 s apart; uncorrected they would be 36.5 ms further apart.
     # Measured between the two, so what delays the whole episode alike is left out (the MP3's
-    # encoder delay, which a file written to a pipe carries without a LAME tag, and afftdn's
-    # 25 ms where the track is denoised: each about 25 ms here).
+    # encoder delay, which a file written to a pipe carries without a LAME tag: about 25 ms).
     episode = decode(mp3, rate_hz=RATE_HZ)
     early, late = (_marker_s(episode, at_s) for at_s in _MARKERS_S)
     assert late - early == pytest.approx(_MARKERS_S[1] - _MARKERS_S[0], abs=0.003), (early, late)
@@ -262,4 +261,46 @@ def test_a_live_track_from_a_fast_clock_reaches_the_episode_in_room_time(
     assert drift["method"] == "live_chunks" and drift["corrected"], drift
     # The arrivals are seeded, so this is one fixed reading (990.8 ppm, standard error 22.7).
     assert 0 < drift["uncertainty_ppm"] < 60, drift
+    assert drift["drift_ppm"] == pytest.approx((_FAST - 1) * 1e6, abs=drift["uncertainty_ppm"])
+
+
+def test_an_uploaded_track_from_a_fast_clock_is_put_in_room_time_by_the_end_the_room_reported(
+    redis_stack, tmp_path: Path
+) -> None:
+    """The same fast recorder's track uploaded whole after the room, with the room time its
+    recording ended (``end``, what the room service saw: 40 s): its length (40.04 s) against
+    that span says +1001 ppm, the stages resample it, and the chirps of the delivered episode
+    are as far apart as the room heard them."""
+    recorded = _drifted_recording(tmp_path)
+    with redis_stack.client() as host:
+        show = host.post("/shows", json={"title": "Drift", "author": "Dana"}).raise_for_status()
+        body = {
+            "title": "A fast clock, uploaded",
+            "language": "en",
+            "participants": [
+                {"id": "dana", "name": "Dana", "role": "host", "offset": 0.0, "end": _ROOM_S,
+                 "consent": {"record": True, "publish": True, "transcribe": False}},
+            ],
+        }  # fmt: skip
+        space = host.post(f"/shows/{show.json()['id']}/spaces", json=body).raise_for_status()
+        space_id = space.json()["id"]
+        assert space.json()["participants"][0]["end"] == _ROOM_S
+        host.put(
+            f"/spaces/{space_id}/participants/dana/track", content=recorded.read_bytes()
+        ).raise_for_status()
+        host.post(f"/spaces/{space_id}/finish", json={}).raise_for_status()
+        state = wait_until_done(host, space_id, timeout_s=240)
+        assert state["status"] == "published", state.get("error")
+        mp3 = tmp_path / "episode.mp3"
+        mp3.write_bytes(host.get(state["episode"]["audio"]["mp3"]).raise_for_status().content)
+
+    episode = decode(mp3, rate_hz=RATE_HZ)
+    early, late = (_marker_s(episode, at_s) for at_s in _MARKERS_S)
+    assert late - early == pytest.approx(_MARKERS_S[1] - _MARKERS_S[0], abs=0.003), (early, late)
+    (dana,) = state["participants"]
+    drift = dana["health"]["drift"]
+    assert drift["method"] == "length" and drift["corrected"], drift
+    # One standard error: a millisecond at each end of 40 s.
+    assert drift["uncertainty_ppm"] == pytest.approx(50.0, abs=0.1), drift
+    # The stored length is to the millisecond (40.040 s of 40.04004): 1000.0 ppm read.
     assert drift["drift_ppm"] == pytest.approx((_FAST - 1) * 1e6, abs=drift["uncertainty_ppm"])
