@@ -275,7 +275,7 @@ def stage_gave_up(message: dict, retry_info: dict) -> None:
             return
         retries = retry_info.get("retries")
         error = f"gave up after {retries} retries: {run.error or 'unknown error'}"
-        _give_up(run, session.get(Space, space_id), error)
+        fail_stage(run, session.get(Space, space_id), error)
     stage_logger(space_id, stage, subject).error("gave up after %s retries", retries)
 
 
@@ -286,16 +286,16 @@ def give_up_dying_stage(session: Session, run: StageRun, space: Space | None) ->
     an operator can retry it (reopening the space counts its attempts from 0). Called by
     :func:`advance` instead of sending it, and by a delivered attempt instead of starting."""
     attempts = run.attempts_at_fingerprint
-    _give_up(run, space, _died_reason(attempts, run.error))
+    fail_stage(run, space, _died_reason(attempts, run.error))
     run.attempt_token = None  # an attempt that was only paused, not dead, records nothing
     write_dead_letter(session, _stage_message(run.space_id, run.stage, run.subject), run.error)
 
 
-def _give_up(run: StageRun, space: Space | None, error: str) -> None:
+def fail_stage(run: StageRun, space: Space | None, error: str) -> None:
     """Record a stage given up on: its run failed for good with ``error``, and so its space.
-    The one home of giving up, whether the queue's retries ran out (:func:`stage_gave_up`) or
-    the flow stops sending again a stage that keeps dying (:func:`advance`); an operator's
-    retry of the dead letter reopens the space (``services.operations``)."""
+    The one home of giving up, whether the stage's input is bad (``workers.runs``), the queue's
+    retries ran out (:func:`stage_gave_up`) or the flow stops sending again a stage that keeps
+    dying (:func:`advance`); an operator's retry reopens the space (``services.operations``)."""
     run.status, run.error, run.finished_at = RunStatus.FAILED, error, utcnow()
     if space is not None:
         space.status, space.error = SpaceStatus.FAILED, f"{run.stage}: {error}"

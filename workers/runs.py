@@ -38,7 +38,7 @@ from infra.models import Space, StageRun, utcnow
 from infra.settings import Settings, get_settings
 from infra.storage import ObjectStore
 from pipeline.errors import SpacecastError
-from services.flow import give_up_dying_stage
+from services.flow import fail_stage, give_up_dying_stage
 from services.runs import attempts_exhausted, output_keys, set_inputs
 
 _PROGRESS_EVERY_S = 2.0
@@ -339,16 +339,13 @@ def _record(
             return "superseded"
         if run.status == "stale" and status == "done":
             return "retired"
+        if status == "failed":
+            fail_stage(run, session.get(Space, space_id), error or "failed")
+            return "recorded"
         run.status = status
         run.error = error
         if status == "done":
             run.result = result
             run.progress = 1.0
             run.finished_at = utcnow()
-        if status == "failed":
-            run.finished_at = utcnow()
-            space = session.get(Space, space_id)
-            if space is not None:
-                space.status = "failed"
-                space.error = f"{stage}: {error}"
     return "recorded"

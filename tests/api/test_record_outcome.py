@@ -162,3 +162,35 @@ def test_progress_while_the_database_is_away_does_not_end_the_work(
 
     with session_scope(get_settings().database_url) as session:
         assert session.query(StageRun).filter_by(space_id=space, stage="mix").one().progress == 0.5
+
+
+def test_a_stage_that_meets_bad_input_fails_its_run_and_its_space_naming_both(
+    world: World,
+) -> None:
+    """Bad input (a SpacecastError) ends the attempt for good, through the one home of giving
+    up (``services.flow.fail_stage``): the run failed with the message, the space failed
+    naming the stage, and nothing is retried."""
+    from infra.db import session_scope
+    from infra.models import Space, StageRun
+    from infra.settings import get_settings
+    from pipeline.errors import InvalidTrack
+    from workers.runs import run_stage
+
+    body = {"title": "Bad input", "participants": [
+        {"id": "alice", "name": "Alice", "offset": 0,
+         "consent": {"record": True, "publish": True}}]}  # fmt: skip
+    space = world.client.post(
+        f"/shows/{world.shows['A']}/spaces", json=body, headers=world.headers("host")
+    ).json()["id"]
+
+    def work(ctx) -> dict:
+        raise InvalidTrack("alice.opus: not an audio file (ffprobe found no audio stream)")
+
+    assert run_stage(space, "mix", "", "fp-bad", work) == "failed"
+    with session_scope(get_settings().database_url) as session:
+        run = session.query(StageRun).filter_by(space_id=space, stage="mix").one()
+        assert run.status == "failed" and run.finished_at is not None
+        assert run.error == "alice.opus: not an audio file (ffprobe found no audio stream)"
+        failed = session.get(Space, space)
+        assert failed.status == "failed"
+        assert failed.error == f"mix: {run.error}"
