@@ -297,55 +297,50 @@ def _finish(
     while it ran: nothing recorded). A database out of reach is tried again, with backoff, for
     ``stage_record_patience_s``: an hour of finished work is not thrown away over a restart or a
     cut link, and once the database answers, the attempt's token says whether it still counts."""
+
+    def record() -> str:
+        with session_scope(settings.database_url) as session:
+            run = upsert_run(session, space_id, stage, subject)  # locked until the commit
+            if run.attempt_token != token or run.fingerprint != fingerprint:
+                return "superseded"
+            if run.status == "stale" and status == "done":
+                return "retired"
+            if status == "failed":
+                fail_stage(run, session.get(Space, space_id), error or "failed")
+                return "recorded"
+            run.status = status
+            run.error = error
+            if status == "done":
+                run.result = result
+                run.progress = 1.0
+                run.finished_at = utcnow()
+        return "recorded"
+
+    return _patiently(settings, space_id, stage, subject, record)
+
+
+def _patiently(
+    settings: Settings, space_id: str, stage: str, subject: str, write: Callable[[], str]
+) -> str:
+    """``write``, tried again with backoff while the database is out of reach, for at most
+    ``stage_record_patience_s``."""
+    log = stage_logger(space_id, stage, subject)
     deadline = time.monotonic() + settings.stage_record_patience_s
     wait_s = 0.5
     while True:
         try:
-            return _record(
-                settings, space_id, stage, subject, fingerprint, token,
-                status=status, result=result, error=error,
-            )  # fmt: skip
+            return write()
         except OperationalError as exc:
             if time.monotonic() + wait_s > deadline:
-                stage_logger(space_id, stage, subject).error(
+                log.error(
                     "outcome not recorded: the database stayed out of reach for %.0f s",
                     settings.stage_record_patience_s,
                 )
                 raise
-            stage_logger(space_id, stage, subject).warning(
+            log.warning(
                 "outcome not recorded yet (%s); trying again in %.1f s",
                 str(exc.orig or exc).strip()[:200],
                 wait_s,
             )
             time.sleep(wait_s)
             wait_s = min(2 * wait_s, 10.0)
-
-
-def _record(
-    settings: Settings,
-    space_id: str,
-    stage: str,
-    subject: str,
-    fingerprint: str,
-    token: str,
-    *,
-    status: str,
-    result: dict | None,
-    error: str | None,
-) -> str:
-    with session_scope(settings.database_url) as session:
-        run = upsert_run(session, space_id, stage, subject)  # locked until the commit
-        if run.attempt_token != token or run.fingerprint != fingerprint:
-            return "superseded"
-        if run.status == "stale" and status == "done":
-            return "retired"
-        if status == "failed":
-            fail_stage(run, session.get(Space, space_id), error or "failed")
-            return "recorded"
-        run.status = status
-        run.error = error
-        if status == "done":
-            run.result = result
-            run.progress = 1.0
-            run.finished_at = utcnow()
-    return "recorded"

@@ -33,6 +33,18 @@ class World:
         key = self.keys.get(actor)
         return {"Authorization": f"Bearer {key}"} if key else {}
 
+    def alice_space(self, title: str) -> str:
+        """A new space of show A with one speaker, Alice, who consents to be recorded and
+        published; nothing uploaded yet."""
+        body = {"title": title, "participants": [
+            {"id": "alice", "name": "Alice", "offset": 0,
+             "consent": {"record": True, "publish": True}}]}  # fmt: skip
+        created = self.client.post(
+            f"/shows/{self.shows['A']}/spaces", json=body, headers=self.headers("host")
+        )
+        assert created.status_code == 201, created.text
+        return created.json()["id"]
+
     def fresh_episode(self, target: str) -> str:
         """A new published episode of show ``target``, for calls that take one down."""
         from infra.db import session_scope

@@ -22,12 +22,7 @@ def _running_run(world: World, title: str) -> tuple[str, str]:
     from infra.settings import get_settings
     from workers.runs import upsert_run
 
-    body = {"title": title, "participants": [
-        {"id": "alice", "name": "Alice", "offset": 0,
-         "consent": {"record": True, "publish": True}}]}  # fmt: skip
-    space = world.client.post(
-        f"/shows/{world.shows['A']}/spaces", json=body, headers=world.headers("host")
-    ).json()["id"]
+    space = world.alice_space(title)
     with session_scope(get_settings().database_url) as session:
         run = upsert_run(session, space, "mix", "")
         run.status, run.fingerprint, run.attempt_token = "running", "fp-1", "token-1"
@@ -42,6 +37,25 @@ def _run(space: str) -> tuple[str, dict | None]:
     with session_scope(get_settings().database_url) as session:
         run = session.query(StageRun).filter_by(space_id=space, stage="mix").one()
         return run.status, run.result
+
+
+def _finishing_meanwhile(settings, space: str, token: str, proxy, *, resets: int):
+    """The attempt recording its outcome in a thread of its own, once it has met the fault
+    ``resets`` times: (the thread, the list its outcome is put in)."""
+    from workers.runs import _finish
+
+    outcome: list = []
+    recording = threading.Thread(
+        target=lambda: outcome.append(
+            _finish(settings, space, "mix", "", "fp-1", token, status="done", result={"k": 1})
+        )
+    )
+    recording.start()
+    deadline = time.monotonic() + 60
+    while proxy.resets < resets:
+        assert time.monotonic() < deadline and recording.is_alive(), outcome
+        time.sleep(0.05)
+    return recording, outcome
 
 
 @pytest.fixture
@@ -62,22 +76,11 @@ def away_database():
 def test_an_outcome_finished_while_the_database_is_away_is_recorded_when_it_is_back(
     world: World, away_database
 ) -> None:
-    from workers.runs import _finish
 
     settings, proxy = away_database
     space, token = _running_run(world, "Database away at the end")
     proxy.mode = "reset"
-    outcome: list = []
-    recording = threading.Thread(
-        target=lambda: outcome.append(
-            _finish(settings, space, "mix", "", "fp-1", token, status="done", result={"k": 1})
-        )
-    )
-    recording.start()
-    deadline = time.monotonic() + 60
-    while proxy.resets < 2:  # the attempt met the fault, and tried again
-        assert time.monotonic() < deadline and recording.is_alive(), outcome
-        time.sleep(0.05)
+    recording, outcome = _finishing_meanwhile(settings, space, token, proxy, resets=2)
     assert _run(space) == ("running", None)  # nothing recorded while the database is away
     proxy.mode = "pass"
     recording.join(timeout=60)
@@ -111,22 +114,12 @@ def test_a_superseded_attempt_finds_so_once_the_database_is_back(
     this one could not reach it, so nothing of this one is recorded."""
     from infra.db import session_scope
     from infra.settings import get_settings
-    from workers.runs import _finish, upsert_run
+    from workers.runs import upsert_run
 
     settings, proxy = away_database
     space, token = _running_run(world, "Taken over while away")
     proxy.mode = "reset"
-    outcome: list = []
-    recording = threading.Thread(
-        target=lambda: outcome.append(
-            _finish(settings, space, "mix", "", "fp-1", token, status="done", result={"k": 1})
-        )
-    )
-    recording.start()
-    deadline = time.monotonic() + 60
-    while proxy.resets < 1:
-        assert time.monotonic() < deadline and recording.is_alive(), outcome
-        time.sleep(0.05)
+    recording, outcome = _finishing_meanwhile(settings, space, token, proxy, resets=1)
     with session_scope(get_settings().database_url) as session:
         upsert_run(session, space, "mix", "").attempt_token = "token-2"
     proxy.mode = "pass"
@@ -176,12 +169,7 @@ def test_a_stage_that_meets_bad_input_fails_its_run_and_its_space_naming_both(
     from pipeline.errors import InvalidTrack
     from workers.runs import run_stage
 
-    body = {"title": "Bad input", "participants": [
-        {"id": "alice", "name": "Alice", "offset": 0,
-         "consent": {"record": True, "publish": True}}]}  # fmt: skip
-    space = world.client.post(
-        f"/shows/{world.shows['A']}/spaces", json=body, headers=world.headers("host")
-    ).json()["id"]
+    space = world.alice_space("Bad input")
 
     def work(ctx) -> dict:
         raise InvalidTrack("alice.opus: not an audio file (ffprobe found no audio stream)")

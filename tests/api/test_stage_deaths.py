@@ -31,12 +31,7 @@ def _finished_space(world: World, short_opus, title: str) -> tuple[str, str]:
     Alice's participant id)."""
     from services import flow
 
-    body = {"title": title, "participants": [
-        {"id": "alice", "name": "Alice", "offset": 0,
-         "consent": {"record": True, "publish": True}}]}  # fmt: skip
-    space = world.client.post(
-        f"/shows/{world.shows['A']}/spaces", json=body, headers=world.headers("host")
-    ).json()["id"]
+    space = world.alice_space(title)
     world.client.put(
         f"/spaces/{space}/participants/alice/track",
         content=short_opus.read_bytes(),

@@ -197,6 +197,25 @@ def _marker_s(samples: np.ndarray, near_s: float) -> float:
     return (a + int(np.argmax(corr))) / RATE_HZ
 
 
+def _finished_chirps(
+    host: httpx.Client, space_id: str, tmp_path: Path
+) -> tuple[dict, tuple[float, float]]:
+    """Finish the space, wait for its episode, and find the two chirps in its MP3: (the
+    space's state, their times). The room heard them 36.5 s apart; a recorder 0.1 % fast left
+    uncorrected puts them 36.5 ms further apart. Measured between the two, so what delays the
+    whole episode alike is left out (the MP3's encoder delay, which a file written to a pipe
+    carries without a LAME tag: about 25 ms)."""
+    host.post(f"/spaces/{space_id}/finish", json={}).raise_for_status()
+    state = wait_until_done(host, space_id, timeout_s=240)
+    assert state["status"] == "published", state.get("error")
+    mp3 = tmp_path / "episode.mp3"
+    mp3.write_bytes(host.get(state["episode"]["audio"]["mp3"]).raise_for_status().content)
+    episode = decode(mp3, rate_hz=RATE_HZ)
+    early, late = (_marker_s(episode, at_s) for at_s in _MARKERS_S)
+    assert late - early == pytest.approx(_MARKERS_S[1] - _MARKERS_S[0], abs=0.003), (early, late)
+    return state, (early, late)
+
+
 def _arrive_as_a_fast_recorder_sent_them(db: str, space_id: str, handle: str) -> None:
     """Set when the service received each chunk to when a recorder 0.1 % fast, streaming live,
     would have had it there: its last sample recorded, plus a network delay of 10 ms and an
@@ -243,18 +262,7 @@ def test_a_live_track_from_a_fast_clock_reaches_the_episode_in_room_time(
         space_id = space_id.raise_for_status().json()["id"]
         Recorder(host, space_id, "dana").stream(recorded, chunk_s=0.5, speed=None, finish=True)
         _arrive_as_a_fast_recorder_sent_them(redis_stack.database, space_id, "dana")
-        host.post(f"/spaces/{space_id}/finish", json={}).raise_for_status()
-        state = wait_until_done(host, space_id, timeout_s=240)
-        assert state["status"] == "published", state.get("error")
-        mp3 = tmp_path / "episode.mp3"
-        mp3.write_bytes(host.get(state["episode"]["audio"]["mp3"]).raise_for_status().content)
-
-    # The room heard the chirps 36.5 s apart; uncorrected they would be 36.5 ms further apart.
-    # Measured between the two, so what delays the whole episode alike is left out (the MP3's
-    # encoder delay, which a file written to a pipe carries without a LAME tag: about 25 ms).
-    episode = decode(mp3, rate_hz=RATE_HZ)
-    early, late = (_marker_s(episode, at_s) for at_s in _MARKERS_S)
-    assert late - early == pytest.approx(_MARKERS_S[1] - _MARKERS_S[0], abs=0.003), (early, late)
+        state, (early, _) = _finished_chirps(host, space_id, tmp_path)
     assert early == pytest.approx(_MARKERS_S[0], abs=0.06)
     (dana,) = state["participants"]
     drift = dana["health"]["drift"]
@@ -288,15 +296,7 @@ def test_an_uploaded_track_from_a_fast_clock_is_put_in_room_time_by_the_end_the_
         host.put(
             f"/spaces/{space_id}/participants/dana/track", content=recorded.read_bytes()
         ).raise_for_status()
-        host.post(f"/spaces/{space_id}/finish", json={}).raise_for_status()
-        state = wait_until_done(host, space_id, timeout_s=240)
-        assert state["status"] == "published", state.get("error")
-        mp3 = tmp_path / "episode.mp3"
-        mp3.write_bytes(host.get(state["episode"]["audio"]["mp3"]).raise_for_status().content)
-
-    episode = decode(mp3, rate_hz=RATE_HZ)
-    early, late = (_marker_s(episode, at_s) for at_s in _MARKERS_S)
-    assert late - early == pytest.approx(_MARKERS_S[1] - _MARKERS_S[0], abs=0.003), (early, late)
+        state, _ = _finished_chirps(host, space_id, tmp_path)
     (dana,) = state["participants"]
     drift = dana["health"]["drift"]
     assert drift["method"] == "length" and drift["corrected"], drift
