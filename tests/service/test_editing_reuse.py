@@ -105,7 +105,9 @@ def test_a_changed_stem_is_measured_again_not_read_back(redis_stack, room, tmp_p
     speech = [(0.5, 3.0), (4.0, 6.0)]
 
     def prepared(path: Path, sha: str):
-        who = SimpleNamespace(id="stem-test", offset_s=0.0, track=SimpleNamespace(sha256=sha))
+        who = SimpleNamespace(
+            id="stem-test", offset_s=0.0, end_s=None, track=SimpleNamespace(sha256=sha)
+        )
         return prepare_track(
             store,
             "stem-test-space",
