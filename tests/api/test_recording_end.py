@@ -63,6 +63,22 @@ def test_an_end_not_after_the_offset_is_refused_naming_it(
     assert named in refused.text
 
 
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_an_end_that_is_no_number_of_seconds_is_refused(world: World, literal: str) -> None:
+    """JSON has no NaN or infinity, but a parser that takes them would: sent raw."""
+    body = (
+        '{"title": "Ends", "participants": [{"id": "ana", "name": "Ana", "offset": 0, '
+        f'"end": {literal}}}]}}'
+    )
+    refused = world.client.post(
+        f"/shows/{world.shows['A']}/spaces",
+        content=body,
+        headers={**world.headers("host"), "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "end" in refused.text
+
+
 def test_a_refused_change_of_end_or_offset_leaves_both_as_they_were(world: World) -> None:
     created = _create(world, [{"id": "ana", "name": "Ana", "offset": 5, "end": 65}])
     space_id = created.json()["id"]
