@@ -12,6 +12,7 @@
   const positionKey = `spacecast:position:${audio.dataset.episode}`;
   const STEP_S = 15;
   let current = -1;
+  let savedAt = -1;  // the position last kept (savePosition, below)
 
   // Storage may be refused (private windows, settings): the page works without it.
   function stored(key) { try { return localStorage.getItem(key); } catch (_) { return null; } }
@@ -51,6 +52,7 @@
       const end = Number.isFinite(audio.duration) ? audio.duration : seconds;
       audio.currentTime = Math.min(Math.max(seconds, 0), end);
       highlight();
+      savePosition();  // the listener's move is kept at once, not when the media catches up
       if (play) audio.play().catch(() => {});
     });
   }
@@ -74,11 +76,12 @@
   window.addEventListener("hashchange", () => { const t = hashTime(); if (t !== null) seek(t, true); });
 
   // Where the listener stopped: kept while playing, offered back on the next visit.
-  let savedAt = -1;
   function savePosition() {
     const t = audio.currentTime;
-    if (audio.ended || (Number.isFinite(audio.duration) && t > audio.duration - 5)) store(positionKey, null);
-    else if (t >= 1 && Math.abs(t - savedAt) >= 1) { store(positionKey, t.toFixed(1)); savedAt = t; }
+    if (audio.ended || (Number.isFinite(audio.duration) && t > audio.duration - 5)) {
+      store(positionKey, null);  // heard to the end: nothing to come back to
+      savedAt = -1;  // so a move back from the end is kept again
+    } else if (t >= 1 && Math.abs(t - savedAt) >= 1) { store(positionKey, t.toFixed(1)); savedAt = t; }
   }
   audio.addEventListener("timeupdate", () => { if (Math.abs(audio.currentTime - savedAt) >= 5) savePosition(); });
   ["pause", "seeked", "ended"].forEach((name) => audio.addEventListener(name, savePosition));
@@ -126,7 +129,10 @@
     if (!action) return;
     if (event.target.closest("input, textarea, select, button, a, audio, summary, [role=button], [contenteditable]")) return;
     event.preventDefault();
-    if (action === "toggle") { if (audio.paused) audio.play().catch(() => {}); else audio.pause(); }
+    if (action === "toggle") {
+      if (audio.paused) audio.play().catch(() => {});
+      else { audio.pause(); savePosition(); }
+    }
     else step(action === "back" ? -STEP_S : STEP_S);
   });
 })();

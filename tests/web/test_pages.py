@@ -283,8 +283,18 @@ def test_player_keys_and_coming_back_where_the_listener_stopped(
     # Back later: the player is where the listener stopped, and says so.
     # The page keeps the position to the second (it saves a move of a second or more), so a
     # pause half a second after a save comes back at the saved second.
-    # The page saves on its media events (seeked, pause), which a loaded machine delivers late.
-    wait_for(page, f"{kept} !== null")
+    # The page keeps a move at once and again on its media events (seeked, pause), which a
+    # loaded machine delivers late.
+    try:
+        wait_for(page, f"{kept} !== null")
+    except AssertionError as error:  # what the player was doing meanwhile
+        state = page.evaluate(
+            f"[{PLAYER}.currentTime, {PLAYER}.duration, {PLAYER}.paused, {PLAYER}.readyState, "
+            f"{PLAYER}.networkState, {PLAYER}.error && {PLAYER}.error.code]"
+        )
+        raise AssertionError(
+            f"{error}; currentTime, duration, paused, readyState, networkState, error: {state}"
+        ) from None
     kept_s = float(page.evaluate(kept))
     assert kept_s == pytest.approx(stopped, abs=1.0)
     page.goto("/")
