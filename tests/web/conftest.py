@@ -113,12 +113,13 @@ def _publish(site, browser, artifacts) -> dict:
     deadline = time.monotonic() + 240
     # One read of the page per moment: the status, the button and its reason read separately
     # could straddle the page's update to "published".
-    moment_js = """() => ({
-        status: document.querySelector('#status').innerText,
-        enabled: !document.querySelector('#publish').disabled,
-        reason: document.querySelector('#publish-reason').innerText,
-    })"""
-    while (moment := page.evaluate(moment_js))["status"] != "published":
+    moment_js = """() => {
+        const [status, button, reason] = ['#status', '#publish', '#publish-reason']
+            .map((id) => document.querySelector(id));
+        if (!status || !button || !reason) return {status: null};  // a document still loading
+        return {status: status.innerText, enabled: !button.disabled, reason: reason.innerText};
+    }"""
+    while (moment := _read_moment(page, moment_js))["status"] != "published":
         assert time.monotonic() < deadline, page.locator("#stages").inner_text()
         if moment["status"] == "processing":
             seen["processing"].append({"enabled": moment["enabled"], "reason": moment["reason"]})
@@ -141,6 +142,20 @@ def _publish(site, browser, artifacts) -> dict:
         state = host.get(f"/spaces/{site['space_id']}").raise_for_status().json()
     assert state["status"] == "published", state
     return {"state": state, "episode": state["episode"], "seen": seen}
+
+
+def _read_moment(page, moment_js: str) -> dict:
+    """One read of the page (``moment_js``), asked again of the new document when the page
+    navigated meanwhile (it reloads itself as the stages move on)."""
+    from playwright.sync_api import Error
+
+    while True:
+        try:
+            return page.evaluate(moment_js)
+        except Error as error:
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+            page.wait_for_load_state()
 
 
 @pytest.fixture(scope="module")
