@@ -79,6 +79,12 @@ class DriftEstimate:
         clean recorder must not resample it by its noise."""
         return bool(abs(self.drift_ppm) > max(CORRECT_ABOVE_PPM, 3 * self.uncertainty_ppm))
 
+    @staticmethod
+    def report(estimate: DriftEstimate | None) -> dict | None:
+        """What a track's health report says of its drift (None: not measured): the estimate,
+        and whether it was corrected, which is whether it needs correction."""
+        return estimate.as_dict(corrected=estimate.needs_correction) if estimate else None
+
     def as_dict(self, *, corrected: bool) -> dict:
         return {
             "drift_ppm": round(self.drift_ppm, 1),

@@ -114,10 +114,6 @@ def decide_from_manifest(manifest: Manifest) -> Publication:
     )
 
 
-def _drift_report(estimate: DriftEstimate | None) -> dict | None:
-    return estimate.as_dict(corrected=estimate.needs_correction) if estimate else None
-
-
 def process_space(
     manifest_path: Path,
     out_dir: Path,
@@ -338,7 +334,7 @@ def process_space(
                     speech_s=activity[p.id].speech_s if p.id in activity else None,
                     probe=probes[p.id].as_dict() if p.id in probes else None,
                     health=(
-                        health[p.id].as_dict() | {"drift": _drift_report(drifts.get(p.id))}
+                        health[p.id].as_dict() | {"drift": DriftEstimate.report(drifts.get(p.id))}
                         if p.id in health
                         else None
                     ),

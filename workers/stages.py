@@ -118,10 +118,6 @@ def _in_room_time(drift: DriftEstimate | None) -> bool:
     return drift is None or not drift.needs_correction
 
 
-def _drift_report(drift: DriftEstimate | None) -> dict | None:
-    return drift.as_dict(corrected=drift.needs_correction) if drift is not None else None
-
-
 def _results(ctx: StageContext) -> SpaceResults:
     with session_scope(ctx.settings.database_url) as session:
         return done_results(session, ctx.space_id)
@@ -305,7 +301,7 @@ def mix_space(ctx: StageContext, plan: SpacePlan, _: str) -> MixResult:
         ducked_windows=len(duck),
         leveling=leveling_report(plan.leveled, levels),
         health={
-            p.id: health[p.id].as_dict() | {"drift": _drift_report(drifts[p.id])}
+            p.id: health[p.id].as_dict() | {"drift": DriftEstimate.report(drifts[p.id])}
             for p in plan.audible
         },
         cleanup={pid: c.as_dict(health[pid]) for pid, c in cleaned.items()},
